@@ -1,0 +1,196 @@
+/**
+ * The client side of the wire: connect, send a request, read its reply, stream a body.
+ * Menus, subcommands and tests all go through this one class; UI code never touches a
+ * socket. Requests are strictly sequential, as the protocol is.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { drained } from '../protocol/drain.js';
+import { encodeFrame, FrameDecoder, type DecodedEvent } from '../protocol/index.js';
+import type { MessageType, Reply, RequestInput } from '../protocol/messages.js';
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  /** Milliseconds to wait for the TCP connection. */
+  timeoutMs?: number;
+}
+
+/** The server answered `flag: false`. */
+export class ServerError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+    readonly reply?: Reply,
+  ) {
+    super(message);
+    this.name = 'ServerError';
+  }
+}
+
+/** The connection could not be made or was lost; `message` says where and what to try. */
+export class ConnectionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConnectionError';
+  }
+}
+
+/** Fields of a request other than `type` and `session` (the client adds those). */
+export type Fields<T extends MessageType> = Omit<RequestInput<T>, 'type' | 'session'>;
+
+export class ClientConnection {
+  private readonly decoder = new FrameDecoder({ maxHeaderBytes: 16 * 1024 * 1024 });
+  private wake?: () => void;
+  private closed = false;
+  private failure?: Error;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The session token of the last successful login on this connection. */
+  session?: string;
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly where: string,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.decoder.append(chunk);
+      if (this.decoder.bufferedBytes > 4 * 1024 * 1024) socket.pause();
+      this.wakeReader();
+    });
+    socket.on('error', (error) => (this.failure ??= new ConnectionError(`connection to ${where} failed: ${error.message}`)));
+    socket.on('close', () => {
+      this.closed = true;
+      this.wakeReader();
+    });
+  }
+
+  static connect({ host, port, timeoutMs = 10_000 }: ConnectOptions): Promise<ClientConnection> {
+    const where = `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host, port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ConnectionError(`no answer from ${where} within ${timeoutMs} ms: is the server running and reachable?`));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new ClientConnection(socket, where));
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        const hint = error.code === 'ECONNREFUSED' ? ' (is `cinebox server` running there? see --host/--port)' : '';
+        reject(new ConnectionError(`cannot connect to ${where}: ${error.code ?? error.message}${hint}`));
+      });
+    });
+  }
+
+  /** Sends a raw header and returns the raw reply, whatever its flag. */
+  request(header: Record<string, unknown>): Promise<Reply> {
+    return this.exclusive(async () => {
+      await this.write(encodeFrame(header));
+      return this.readReply();
+    });
+  }
+
+  /** A typed request that adds the session and throws ServerError on `flag: false`. */
+  async call<T extends MessageType>(type: T, fields: Fields<T>): Promise<Reply> {
+    const header = { type, ...(this.session ? { session: this.session } : {}), ...fields };
+    const reply = expectOk(await this.request(header));
+    if (type === 'login') this.session = String(reply.session);
+    if (type === 'logout') this.session = undefined;
+    return reply;
+  }
+
+  /** Sends a header announcing `file_size`, then exactly that many bytes from `body`, and reads the reply. */
+  sendWithBody(header: Record<string, unknown> & { file_size: number }, body: Readable): Promise<Reply> {
+    return this.exclusive(async () => {
+      await this.write(encodeFrame(header));
+      for await (const chunk of body) await this.write(chunk as Buffer);
+      return this.readReply();
+    });
+  }
+
+  /**
+   * Sends a request whose reply may announce a body; the body goes to `sink` via
+   * `onHeader`, which may refuse it by returning undefined (then it is read and dropped).
+   */
+  requestWithBody(
+    header: Record<string, unknown>,
+    onHeader: (reply: Reply) => Promise<{ sink: Writable; onChunk?: (chunk: Buffer) => void } | undefined>,
+  ): Promise<Reply> {
+    return this.exclusive(async () => {
+      await this.write(encodeFrame(header));
+      const { header: reply, bodySize } = await this.readHeader();
+      if (bodySize > 0) {
+        const target = await onHeader(reply);
+        await this.readBody(bodySize, target?.sink, target?.onChunk);
+      }
+      return reply;
+    });
+  }
+
+  close(): void {
+    this.socket.end();
+    this.socket.destroy();
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async readReply(): Promise<Reply> {
+    const { header, bodySize } = await this.readHeader();
+    if (bodySize > 0) await this.readBody(bodySize, undefined);
+    return header;
+  }
+
+  private async readHeader(): Promise<{ header: Reply; bodySize: number }> {
+    const event = await this.nextEvent();
+    if (event.kind !== 'header') throw new ConnectionError(`protocol error from ${this.where}: unexpected body bytes`);
+    return { header: event.header as Reply, bodySize: event.bodySize };
+  }
+
+  private async readBody(size: number, sink: Writable | undefined, onChunk?: (chunk: Buffer) => void): Promise<void> {
+    let remaining = size;
+    while (remaining > 0) {
+      const event = await this.nextEvent();
+      if (event.kind !== 'body') throw new ConnectionError(`protocol error from ${this.where}: body cut short`);
+      remaining = event.remaining;
+      onChunk?.(event.chunk);
+      if (sink && !sink.write(event.chunk)) await drained(sink);
+    }
+  }
+
+  private async nextEvent(): Promise<DecodedEvent> {
+    for (;;) {
+      const event = this.decoder.next();
+      if (event) return event;
+      if (this.closed) throw this.lost();
+      this.socket.resume();
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private wakeReader(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private async write(data: Buffer): Promise<void> {
+    if (this.closed) throw this.lost();
+    if (!this.socket.write(data)) await drained(this.socket, () => this.lost());
+  }
+
+  private lost(): Error {
+    return this.failure ?? new ConnectionError(`the server at ${this.where} closed the connection`);
+  }
+}
+
+export function expectOk(reply: Reply): Reply {
+  if (!reply.flag) throw new ServerError(reply.msg ?? 'the server refused the request', reply.code, reply);
+  return reply;
+}

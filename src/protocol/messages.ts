@@ -1,0 +1,99 @@
+/**
+ * The request shapes of every message type (../shared/PROTOCOL.md is the contract).
+ * One schema per type, shared by the server (validation) and the client (types), so the
+ * two cannot disagree. Fields added beyond the original protocol are all optional.
+ */
+import { z } from 'zod';
+
+/** Printable text: no control characters (NUL, escapes) that would poison logs or terminals. */
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'must not contain control characters');
+
+const session = z.string().min(1, 'log in first').max(128);
+const id = z.number().int().positive().max(2 ** 31 - 1);
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/i, 'must be 64 hex digits').transform((s) => s.toLowerCase());
+/** The original sends flags as 1/0; JSON booleans are accepted too. */
+const flag01 = z.union([z.literal(0), z.literal(1), z.boolean()]).transform((v) => (v === true || v === 1 ? 1 : 0));
+
+export const userTypeSchema = z.enum(['admin', 'user']);
+export const movieTypeSchema = z.enum(['all', 'free', 'charge']);
+
+export const requestSchemas = {
+  register: z.object({
+    name: text(64),
+    password: z.string().min(1, 'must not be empty').max(256),
+    user_type: userTypeSchema,
+    admin_code: z.string().max(256).optional(),
+  }),
+  login: z.object({
+    name: z.string().max(256),
+    password: z.string().max(256),
+    user_type: userTypeSchema,
+  }),
+  logout: z.object({ session }),
+  server_info: z.object({}),
+  check_movie: z.object({
+    session,
+    file_md5: z.string().min(1).max(64),
+    sha256: sha256.optional(),
+  }),
+  update_movie: z.object({
+    session,
+    file_name: text(255),
+    file_size: z.number().int().nonnegative(),
+    file_md5: z.string().min(1).max(64),
+    is_free: flag01,
+    sha256: sha256.optional(),
+  }),
+  get_movie_list: z.object({
+    session,
+    movie_type: movieTypeSchema,
+    details: z.boolean().optional(),
+  }),
+  delete_movie: z.object({ session, movie_id: id }),
+  release_notice: z.object({ session, title: text(255), content: text(10_000) }),
+  buy_vip: z.object({ session }),
+  download_movie: z.object({
+    session,
+    movie_id: id,
+    movie_type: z.enum(['free', 'charge']),
+  }),
+  download_movie_record: z.object({ session }),
+  check_notice: z.object({ session }),
+} as const;
+
+export type MessageType = keyof typeof requestSchemas;
+export type Request<T extends MessageType> = z.output<(typeof requestSchemas)[T]>;
+/** What a client sends: the schema's input side (e.g. is_free may be a boolean). */
+export type RequestInput<T extends MessageType> = z.input<(typeof requestSchemas)[T]> & { type: T };
+
+export function isMessageType(type: unknown): type is MessageType {
+  return typeof type === 'string' && Object.hasOwn(requestSchemas, type);
+}
+
+/** Every reply carries `flag`; failures carry `msg` and a stable `code`. */
+export interface Reply {
+  flag: boolean;
+  msg?: string;
+  code?: string;
+  [field: string]: unknown;
+}
+
+/** One video as listed with `details: true` (an optional extension of get_movie_list). */
+export interface MovieDetails {
+  id: number;
+  name: string;
+  is_free: 0 | 1;
+  size: number;
+  sha256: string;
+  create_time: string;
+}
+
+/** The labels the original clients print for free and paid videos. */
+export const FREE_LABEL = '免费';
+export const CHARGE_LABEL = '收费';

@@ -1,0 +1,198 @@
+/**
+ * One client connection: it owns the socket, the frame decoder and the session, and runs
+ * one request at a time (the protocol is strictly one request, one reply, in order).
+ * Reading is pull-based so an upload body flows into its file at the disk's pace: the
+ * socket is paused whenever the decoder holds more than it should, which is TCP
+ * backpressure all the way back to the sender.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { drained } from '../protocol/drain.js';
+import { encodeFrame, FrameDecoder, ProtocolError } from '../protocol/index.js';
+
+/** Unparsed bytes a connection may hold before it stops reading from the socket. */
+const READ_HIGH_WATER = 1024 * 1024;
+
+export class ConnectionClosed extends Error {
+  constructor() {
+    super('connection closed');
+    this.name = 'ConnectionClosed';
+  }
+}
+
+export interface Session {
+  token: string;
+  userId: number;
+  lastUsed: number;
+}
+
+export type RequestHandler = (conn: Connection, header: Record<string, unknown>, body?: IncomingBody) => Promise<void>;
+
+let nextConnectionId = 1;
+
+export class Connection {
+  readonly id = nextConnectionId++;
+  readonly remoteAddress: string;
+  readonly log: Logger;
+  session?: Session;
+  private readonly decoder: FrameDecoder;
+  private wake?: () => void;
+  private closed = false;
+  private readonly closing = new AbortController();
+
+  constructor(
+    readonly socket: Socket,
+    log: Logger,
+    maxHeaderBytes: number,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.log = log.child({ conn: this.id, addr: this.remoteAddress });
+    this.decoder = new FrameDecoder({ maxHeaderBytes });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.decoder.append(chunk);
+      if (this.decoder.bufferedBytes >= READ_HIGH_WATER) socket.pause();
+      this.wakeReader();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.session = undefined;
+      this.closing.abort();
+      this.wakeReader();
+    });
+    socket.on('error', (error) => this.log.debug({ err: error.message }, 'socket error'));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Aborts when the socket closes, so waits on this connection's behalf end with it. */
+  get closedSignal(): AbortSignal {
+    return this.closing.signal;
+  }
+
+  /** Serves requests until the client leaves or breaks the framing. */
+  async serve(handle: RequestHandler): Promise<void> {
+    try {
+      for (;;) {
+        const event = this.decoder.next();
+        if (!event) {
+          await this.moreData();
+          continue;
+        }
+        if (event.kind !== 'header') throw new Error('body bytes outside a request');
+        const body = event.bodySize > 0 ? new IncomingBody(this, event.bodySize) : undefined;
+        await handle(this, event.header, body);
+      }
+    } catch (error) {
+      if (error instanceof ConnectionClosed) return;
+      if (error instanceof ProtocolError) {
+        this.log.warn({ code: error.code, err: error.message }, 'bad frame, closing');
+        this.closeWith({ flag: false, msg: error.message, code: 'BAD_FRAME' });
+        return;
+      }
+      this.log.error({ err: error }, 'connection failed');
+      this.socket.destroy();
+    }
+  }
+
+  /** Writes one whole frame in one write (see the README on Nagle and delayed ACKs). */
+  async send(reply: object): Promise<void> {
+    if (this.closed) throw new ConnectionClosed();
+    if (!this.socket.write(encodeFrame(reply))) await drained(this.socket, () => new ConnectionClosed());
+  }
+
+  /** Streams raw bytes after a header, at the pace the client reads them. */
+  async sendBody(source: Readable): Promise<void> {
+    for await (const chunk of source) {
+      if (this.closed) throw new ConnectionClosed();
+      if (!this.socket.write(chunk as Buffer)) await drained(this.socket, () => new ConnectionClosed());
+    }
+  }
+
+  /** Sends a last error frame, then closes once it is flushed. */
+  closeWith(reply: object): void {
+    if (!this.closed) this.socket.end(encodeFrame(reply));
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  hasSession(token: string): boolean {
+    const own = this.session?.token;
+    if (!own || own.length !== token.length) return false;
+    return timingSafeEqual(Buffer.from(own), Buffer.from(token));
+  }
+
+  /** Resolves when more bytes arrive; throws once the socket is gone. */
+  moreData(): Promise<void> {
+    if (this.closed) return Promise.reject(new ConnectionClosed());
+    this.socket.resume();
+    return new Promise<void>((resolve) => (this.wake = resolve)).then(() => {
+      if (this.closed && this.decoder.bufferedBytes === 0) throw new ConnectionClosed();
+    });
+  }
+
+  /** The decoder, for IncomingBody only. */
+  nextEvent() {
+    return this.decoder.next();
+  }
+
+  private wakeReader(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+/**
+ * The raw bytes announced by a request's `file_size`. A handler either pipes them into a
+ * sink or leaves them; whatever it leaves is read and dropped before the reply is sent,
+ * because the original client always sends the bytes and only then reads the reply.
+ */
+export class IncomingBody {
+  private remaining: number;
+  private started = false;
+
+  constructor(
+    private readonly conn: Connection,
+    readonly size: number,
+  ) {
+    this.remaining = size;
+  }
+
+  get consumed(): boolean {
+    return this.remaining === 0;
+  }
+
+  /** Bytes received so far (useful after a failure, to keep a partial upload). */
+  get received(): number {
+    return this.size - this.remaining;
+  }
+
+  /**
+   * Writes the body into `sink` (not ended here), calling `onChunk` on each piece first
+   * (hashing), and waits for the sink's `drain` whenever it is full.
+   */
+  async pipeTo(sink: Writable | undefined, onChunk?: (chunk: Buffer) => void): Promise<void> {
+    if (this.started) throw new Error('body already read');
+    this.started = true;
+    while (this.remaining > 0) {
+      const event = this.conn.nextEvent();
+      if (!event) {
+        await this.conn.moreData();
+        continue;
+      }
+      if (event.kind !== 'body') throw new Error('decoder lost the body');
+      this.remaining = event.remaining;
+      onChunk?.(event.chunk);
+      if (sink && !sink.write(event.chunk)) await drained(sink);
+    }
+  }
+
+  discard(): Promise<void> {
+    this.started = false;
+    return this.pipeTo(undefined);
+  }
+}

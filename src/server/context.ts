@@ -1,0 +1,25 @@
+/** What every handler gets: the node's shared services, the connection, and the request body. */
+import type { Logger } from 'pino';
+import type { Database } from '../orm/index.js';
+import type { User } from '../orm/models/index.js';
+import type { ServerConfig } from './config.js';
+import type { Connection, IncomingBody } from './connection.js';
+import type { MediaStore } from './media-store.js';
+
+export interface App {
+  config: ServerConfig;
+  db: Database;
+  media: MediaStore;
+  log: Logger;
+}
+
+export interface HandlerContext {
+  app: App;
+  conn: Connection;
+  body?: IncomingBody;
+}
+
+/** The context after the login guard: the session's user, freshly read from the database. */
+export interface UserContext extends HandlerContext {
+  user: User;
+}

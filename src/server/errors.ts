@@ -1,0 +1,67 @@
+/**
+ * Every error a handler may throw, each with a stable code. One place (replyForError)
+ * turns any error into the reply frame, so handlers just `throw new NotFound('movie 3')`.
+ * The codes are part of the protocol's optional `code` field and listed in the README.
+ */
+export class CineboxError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+const kind = (code: string) =>
+  class extends CineboxError {
+    constructor(message: string) {
+      super(code, message);
+    }
+  };
+
+/** A field is missing, of the wrong type, or out of range. */
+export class BadRequest extends kind('BAD_REQUEST') {}
+/** The message type does not exist. */
+export class UnknownType extends kind('UNKNOWN_TYPE') {}
+/** No valid session on this connection. */
+export class NotLoggedIn extends kind('NOT_LOGGED_IN') {}
+/** Logged in, but not allowed (a viewer calling an admin function, a wrong admin code). */
+export class Forbidden extends kind('FORBIDDEN') {}
+/** Wrong name or password (one message for both, so names cannot be probed). */
+export class LoginFailed extends kind('LOGIN_FAILED') {}
+/** The account is locked. */
+export class AccountLocked extends kind('ACCOUNT_LOCKED') {}
+export class NotFound extends kind('NOT_FOUND') {}
+/** The thing exists already (a user name, a video, VIP status). */
+export class Conflict extends kind('CONFLICT') {}
+/** An upload's bytes do not match what the client declared. */
+export class IntegrityError extends kind('INTEGRITY') {}
+
+/** All codes a client may see, for the README and its test. */
+export const ERROR_CODES = [
+  'BAD_FRAME',
+  'BAD_REQUEST',
+  'UNKNOWN_TYPE',
+  'NOT_LOGGED_IN',
+  'FORBIDDEN',
+  'LOGIN_FAILED',
+  'ACCOUNT_LOCKED',
+  'NOT_FOUND',
+  'CONFLICT',
+  'INTEGRITY',
+  'INTERNAL',
+] as const;
+
+export interface ErrorReply {
+  flag: false;
+  msg: string;
+  code: string;
+  [field: string]: unknown;
+}
+
+/** The reply for any error; internal details never reach the client. */
+export function replyForError(error: unknown): ErrorReply {
+  if (error instanceof CineboxError) return { flag: false, msg: error.message, code: error.code };
+  return { flag: false, msg: 'internal server error', code: 'INTERNAL' };
+}

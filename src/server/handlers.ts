@@ -1,0 +1,59 @@
+/**
+ * The one map from message type to handler, like the original's `func_dic`. Each entry
+ * shows who may call it: `open` (anyone), `loggedIn`, `admin` or `viewer`. The wrapper
+ * validates the request against its schema before the handler sees it.
+ */
+import type { z } from 'zod';
+import { requestSchemas, type MessageType, type Reply, type Request } from '../protocol/messages.js';
+import * as admin from './admin.js';
+import * as common from './common.js';
+import type { HandlerContext, UserContext } from './context.js';
+import { BadRequest } from './errors.js';
+import type { FileReply } from './file-reply.js';
+import { requireAdmin, requireLogin, requireViewer } from './guards.js';
+import * as viewer from './user.js';
+
+export type Result = Reply | FileReply;
+export type Route = (raw: Record<string, unknown>, ctx: HandlerContext) => Promise<Result>;
+type Guard = typeof requireLogin;
+
+function parse<T extends MessageType>(type: T, raw: Record<string, unknown>): Request<T> {
+  const parsed = (requestSchemas[type] as unknown as z.ZodType<Request<T>>).safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue.path.join('.') || 'request';
+  throw new BadRequest(`${type}: ${field} ${issue.message}`);
+}
+
+function open<T extends MessageType>(type: T, handler: (req: Request<T>, ctx: HandlerContext) => Promise<Result>): Route {
+  return (raw, ctx) => handler(parse(type, raw), ctx);
+}
+
+function guarded(guard: Guard) {
+  return <T extends MessageType>(type: T, handler: (req: Request<T>, ctx: UserContext) => Promise<Result>): Route =>
+    async (raw, ctx) => {
+      const req = parse(type, raw);
+      const user = await guard((req as { session: string }).session, ctx);
+      return handler(req, { ...ctx, user });
+    };
+}
+
+const loggedIn = guarded(requireLogin);
+const asAdmin = guarded(requireAdmin);
+const asViewer = guarded(requireViewer);
+
+export const routes: Record<MessageType, Route> = {
+  register: open('register', common.register),
+  login: open('login', common.login),
+  server_info: open('server_info', common.serverInfo),
+  logout: loggedIn('logout', common.logout),
+  get_movie_list: loggedIn('get_movie_list', common.getMovieList),
+  check_notice: loggedIn('check_notice', common.checkNotices),
+  check_movie: asAdmin('check_movie', admin.checkMovie),
+  update_movie: asAdmin('update_movie', admin.uploadMovie),
+  delete_movie: asAdmin('delete_movie', admin.deleteMovie),
+  release_notice: asAdmin('release_notice', admin.releaseNotice),
+  buy_vip: asViewer('buy_vip', viewer.buyVip),
+  download_movie: asViewer('download_movie', viewer.downloadMovie),
+  download_movie_record: asViewer('download_movie_record', viewer.downloadHistory),
+};

@@ -1,0 +1,82 @@
+/**
+ * One helper builds the world an end-to-end test runs in: a real server on port 0 with a
+ * temporary media dir and a fresh database (SQLite file or a new MySQL database), plus
+ * clients that talk to it over real sockets.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClientConnection } from '../../src/client/connection.js';
+import { wirePassword } from '../../src/protocol/wire-password.js';
+import { configWith, type ServerConfig } from '../../src/server/config.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { freshDatabaseUrl } from './databases.js';
+
+export const ADMIN_CODE = 'let-me-in';
+
+export interface World {
+  dir: string;
+  server: RunningServer;
+  config: ServerConfig;
+  connect(): Promise<ClientConnection>;
+  /** Registers (if needed) and logs in; returns the logged-in connection. */
+  loginAs(name: string, role: 'admin' | 'user', password?: string): Promise<ClientConnection>;
+  /** Writes `size` random bytes to a file under the world's dir. */
+  makeFile(name: string, size: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<ServerConfig> = {}): Promise<World> {
+  const dir = await mkdtemp(join(tmpdir(), 'cinebox-test-'));
+  const database = await freshDatabaseUrl(kind, dir);
+  const config = configWith({
+    host: '127.0.0.1',
+    port: 0,
+    db: database.url,
+    mediaDir: join(dir, 'media'),
+    adminCode: ADMIN_CODE,
+    freeWaitSeconds: 0,
+    logLevel: 'silent',
+    ...overrides,
+  });
+  const server = await startServer(config);
+  const opened: ClientConnection[] = [];
+
+  const connect = async () => {
+    const conn = await ClientConnection.connect({ host: '127.0.0.1', port: server.port });
+    opened.push(conn);
+    return conn;
+  };
+
+  return {
+    dir,
+    server,
+    config,
+    connect,
+    async loginAs(name, role, password = 'secret-' + name) {
+      const conn = await connect();
+      await conn.request({
+        type: 'register',
+        name,
+        password: wirePassword(password),
+        user_type: role,
+        ...(role === 'admin' ? { admin_code: ADMIN_CODE } : {}),
+      });
+      const reply = await conn.call('login', { name, password: wirePassword(password), user_type: role });
+      conn.session = String(reply.session);
+      return conn;
+    },
+    async makeFile(name, size) {
+      const path = join(dir, name);
+      await writeFile(path, randomBytes(size));
+      return path;
+    },
+    async close() {
+      for (const conn of opened) conn.close();
+      await server.close();
+      await database.drop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
