@@ -1,0 +1,63 @@
+-- cinebox database schema for MySQL / MariaDB.
+-- Generated from src/orm/models by `npm run schema`; do not edit by hand.
+
+CREATE TABLE IF NOT EXISTS `user` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `name` VARCHAR(64) NOT NULL,
+  `password` VARCHAR(255) NOT NULL,
+  `is_locked` TINYINT NOT NULL DEFAULT 0,
+  `is_vip` TINYINT NOT NULL DEFAULT 0,
+  `user_type` VARCHAR(16) NOT NULL,
+  `register_time` DATETIME(3) NOT NULL,
+  `quota_bytes` BIGINT NULL,
+  `failed_logins` INT NOT NULL DEFAULT 0,
+  `locked_until` DATETIME(3) NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_user_name` (`name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `movie` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `name` VARCHAR(255) NOT NULL,
+  `path` VARCHAR(255) NOT NULL,
+  `is_free` TINYINT NOT NULL,
+  `is_delete` TINYINT NOT NULL DEFAULT 0,
+  `create_time` DATETIME(3) NOT NULL,
+  `file_md5` VARCHAR(64) NOT NULL,
+  `sha256` VARCHAR(64) NOT NULL,
+  `size` BIGINT NOT NULL,
+  `user_id` INT NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `idx_movie_file_md5` (`file_md5`),
+  KEY `idx_movie_sha256` (`sha256`),
+  KEY `idx_movie_is_delete_is_free` (`is_delete`, `is_free`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `notice` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `title` VARCHAR(255) NOT NULL,
+  `content` TEXT NOT NULL,
+  `user_id` INT NOT NULL,
+  `create_time` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `idx_notice_create_time` (`create_time`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `download_record` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `user_id` INT NOT NULL,
+  `movie_id` INT NOT NULL,
+  `create_time` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `idx_download_record_user_id` (`user_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `purchase` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `user_id` INT NOT NULL,
+  `movie_id` INT NOT NULL,
+  `price` INT NOT NULL,
+  `create_time` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_purchase_user_id_movie_id` (`user_id`, `movie_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -1,0 +1,67 @@
+import { resolve } from 'node:path';
+import type { Database } from './database.js';
+import { MysqlDatabase } from './mysql.js';
+import { SqliteDatabase } from './sqlite.js';
+
+const ACCEPTED_FORMS =
+  'sqlite:PATH (relative to the working directory, or absolute), sqlite::memory:, ' +
+  'mysql://user:password@host:port/database or mariadb://user:password@host:port/database ' +
+  '(optional ?connectionLimit=N)';
+
+/**
+ * Opens a database from a URL:
+ * - `sqlite:data/cinebox.db` (relative to the cwd), `sqlite:/abs/path.db`, `sqlite::memory:`
+ *   (`sqlite://rel` and `sqlite:///abs` are read the same way, without the two slashes);
+ * - `mysql://user:pass@host:port/db` or `mariadb://...`, user and password percent-encoded.
+ */
+export async function openDatabase(url: string): Promise<Database> {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  if (scheme === 'sqlite') return openSqlite(url.slice('sqlite:'.length));
+  if (scheme === 'mysql' || scheme === 'mariadb') return openMysql(url);
+  throw new Error(`unsupported database URL ${JSON.stringify(redact(url))}: use ${ACCEPTED_FORMS}`);
+}
+
+function openSqlite(rest: string): Database {
+  const path = rest.startsWith('//') ? rest.slice(2) : rest;
+  if (path === '') throw new Error(`sqlite URL without a path: use ${ACCEPTED_FORMS}`);
+  return SqliteDatabase.open(path === ':memory:' ? path : resolve(path));
+}
+
+async function openMysql(url: string): Promise<Database> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`malformed MySQL URL ${JSON.stringify(redact(url))}: use ${ACCEPTED_FORMS}`);
+  }
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (database === '' || database.includes('/')) {
+    throw new Error(`MySQL URL ${JSON.stringify(redact(url))} names no database: use ${ACCEPTED_FORMS}`);
+  }
+  const limit = parsed.searchParams.get('connectionLimit');
+  const connectionLimit = limit === null ? undefined : Number(limit);
+  if (connectionLimit !== undefined && !(Number.isInteger(connectionLimit) && connectionLimit > 0)) {
+    throw new Error(`connectionLimit must be a positive integer, got ${JSON.stringify(limit)}`);
+  }
+  const db = MysqlDatabase.open({
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost',
+    port: parsed.port === '' ? 3306 : Number(parsed.port),
+    user: decodeURIComponent(parsed.username) || 'root',
+    password: decodeURIComponent(parsed.password),
+    database,
+    connectionLimit,
+  });
+  // The pool connects lazily; fail here, at startup, rather than on the first request.
+  try {
+    await db.query('SELECT 1');
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    throw error;
+  }
+  return db;
+}
+
+/** The URL without its password, for error messages. */
+function redact(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+}

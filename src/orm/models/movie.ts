@@ -1,0 +1,42 @@
+import { column, table } from '../decorators.js';
+import { Model } from '../model.js';
+
+/** A stored video. Deleting is soft: `is_delete` = 1 hides it from every list. */
+@table('movie', { indexes: [['file_md5'], ['sha256'], ['is_delete', 'is_free']] })
+export class Movie extends Model {
+  @column({ type: 'int', primaryKey: true, autoIncrement: true })
+  id!: number;
+
+  /** The display name the uploader gave. */
+  @column({ type: 'string', length: 255 })
+  name!: string;
+
+  /** The server-generated storage name, relative to the media directory. */
+  @column({ type: 'string', length: 255 })
+  path!: string;
+
+  @column({ type: 'tinyint' })
+  is_free!: number;
+
+  @column({ type: 'tinyint', default: 0 })
+  is_delete!: number;
+
+  @column({ type: 'datetime' })
+  create_time!: Date;
+
+  /** The original clients' quick fingerprint (10 sampled bytes): for spotting their duplicates only. */
+  @column({ type: 'string', length: 64 })
+  file_md5!: string;
+
+  /** The SHA-256 of the whole file, hex. */
+  @column({ type: 'string', length: 64 })
+  sha256!: string;
+
+  /** Size in bytes. */
+  @column({ type: 'bigint' })
+  size!: number;
+
+  /** The uploading admin. */
+  @column({ type: 'int' })
+  user_id!: number;
+}

@@ -1,0 +1,144 @@
+import mysql from 'mysql2/promise';
+import {
+  type Database,
+  type ExecuteResult,
+  DuplicateKeyError,
+  transactionFinishedError,
+} from './database.js';
+
+export interface MysqlOptions {
+  host: string;
+  port?: number;
+  user: string;
+  password?: string;
+  database: string;
+  /** Pool size; default 10. */
+  connectionLimit?: number;
+}
+
+/** What pool.query and connection.query have in common, as we use them. */
+interface Queryable {
+  query(sql: string, values?: unknown[]): Promise<[unknown, unknown]>;
+}
+
+/** A mysql2 pool behind the Database interface (MySQL or MariaDB). */
+export class MysqlDatabase implements Database {
+  readonly dialect = 'mysql' as const;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly pool: mysql.Pool) {}
+
+  static open(options: MysqlOptions): MysqlDatabase {
+    const pool = mysql.createPool({
+      host: options.host,
+      port: options.port ?? 3306,
+      user: options.user,
+      password: options.password ?? '',
+      database: options.database,
+      connectionLimit: options.connectionLimit ?? 10,
+      // DATETIME comes back as text and is read as UTC by the model codec; Dates sent raw are written in UTC.
+      dateStrings: true,
+      timezone: 'Z',
+      // BIGINT as a JS number (a string only beyond 2^53, which sizes never reach).
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      // An object value becomes a quoted string, never `key = value` pairs injected into the SQL.
+      stringifyObjects: true,
+      multipleStatements: false,
+    });
+    return new MysqlDatabase(pool);
+  }
+
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    return runQuery<T>(this.pool as unknown as Queryable, sql, params);
+  }
+
+  execute(sql: string, params?: unknown[]): Promise<ExecuteResult> {
+    return runExecute(this.pool as unknown as Queryable, sql, params);
+  }
+
+  async transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
+    const connection = await this.pool.getConnection();
+    const tx = new MysqlTransaction(connection as unknown as Queryable);
+    try {
+      await connection.beginTransaction();
+      const result = await fn(tx);
+      tx.end();
+      await connection.commit();
+      connection.release();
+      return result;
+    } catch (error) {
+      tx.end();
+      try {
+        await connection.rollback();
+        connection.release();
+      } catch {
+        connection.destroy(); // a connection in an unknown state must not go back to the pool
+      }
+      throw error;
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.pool.end();
+    return this.closing;
+  }
+}
+
+/** The handle given to a transaction callback: every call runs on the transaction's connection. */
+class MysqlTransaction implements Database {
+  readonly dialect = 'mysql' as const;
+  private active = true;
+
+  constructor(private readonly connection: Queryable) {}
+
+  end(): void {
+    this.active = false;
+  }
+
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    if (!this.active) return Promise.reject(transactionFinishedError());
+    return runQuery<T>(this.connection, sql, params);
+  }
+
+  execute(sql: string, params?: unknown[]): Promise<ExecuteResult> {
+    if (!this.active) return Promise.reject(transactionFinishedError());
+    return runExecute(this.connection, sql, params);
+  }
+
+  transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
+    if (!this.active) return Promise.reject(transactionFinishedError());
+    return fn(this);
+  }
+
+  close(): Promise<void> {
+    return Promise.reject(new Error('cannot close a transaction handle; close the database instead'));
+  }
+}
+
+async function runQuery<T>(target: Queryable, sql: string, params?: unknown[]): Promise<T[]> {
+  try {
+    const [rows] = await target.query(sql, params ?? []);
+    return Array.isArray(rows) ? (rows as T[]) : [];
+  } catch (error) {
+    throw translateError(error);
+  }
+}
+
+async function runExecute(target: Queryable, sql: string, params?: unknown[]): Promise<ExecuteResult> {
+  try {
+    const [result] = await target.query(sql, params ?? []);
+    const header = result as Partial<mysql.ResultSetHeader>;
+    return { affectedRows: header.affectedRows ?? 0, insertId: Number(header.insertId ?? 0) };
+  } catch (error) {
+    throw translateError(error);
+  }
+}
+
+function translateError(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ER_DUP_ENTRY' || code === 'ER_DUP_ENTRY_WITH_KEY_NAME') {
+    return new DuplicateKeyError((error as Error).message, { cause: error });
+  }
+  return error;
+}
