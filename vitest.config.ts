@@ -5,7 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
-    // MySQL suites share one database; files run one at a time against it.
+    // Files run in parallel: each builds its own world (a fresh SQLite file or MySQL database).
     fileParallelism: true,
   },
 });

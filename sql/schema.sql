@@ -61,3 +61,13 @@ CREATE TABLE IF NOT EXISTS `purchase` (
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_purchase_user_id_movie_id` (`user_id`, `movie_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `login_failure` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `address` VARCHAR(64) NOT NULL,
+  `failures` INT NOT NULL DEFAULT 0,
+  `last_failure` DATETIME(3) NOT NULL,
+  `blocked_until` DATETIME(3) NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_login_failure_address` (`address`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

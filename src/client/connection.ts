@@ -3,17 +3,23 @@
  * Menus, subcommands and tests all go through this one class; UI code never touches a
  * socket. Requests are strictly sequential, as the protocol is.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Readable, Writable } from 'node:stream';
 import { drained } from '../protocol/drain.js';
+import { handshakeProof, NONCE_BYTES, readExactly } from '../protocol/handshake.js';
 import { encodeFrame, FrameDecoder, type DecodedEvent } from '../protocol/index.js';
 import type { MessageType, Reply, RequestInput } from '../protocol/messages.js';
 
 export interface ConnectOptions {
   host: string;
   port: number;
-  /** Milliseconds to wait for the TCP connection. */
+  /** Milliseconds to wait for the connection (and the handshake, if any). */
   timeoutMs?: number;
+  /** Speak TLS; `ca` (PEM) trusts a self-signed server certificate. */
+  tls?: boolean | { ca?: string | Buffer };
+  /** Answer the server's handshake nonce with HMAC-SHA256(secret, nonce). */
+  clientSecret?: string;
 }
 
 /** The server answered `flag: false`. */
@@ -65,24 +71,20 @@ export class ClientConnection {
     });
   }
 
-  static connect({ host, port, timeoutMs = 10_000 }: ConnectOptions): Promise<ClientConnection> {
+  static async connect({ host, port, timeoutMs = 10_000, tls, clientSecret }: ConnectOptions): Promise<ClientConnection> {
     const where = `${host}:${port}`;
-    return new Promise((resolve, reject) => {
-      const socket = netConnect({ host, port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new ConnectionError(`no answer from ${where} within ${timeoutMs} ms: is the server running and reachable?`));
-      }, timeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        resolve(new ClientConnection(socket, where));
-      });
-      socket.once('error', (error: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        const hint = error.code === 'ECONNREFUSED' ? ' (is `cinebox server` running there? see --host/--port)' : '';
-        reject(new ConnectionError(`cannot connect to ${where}: ${error.code ?? error.message}${hint}`));
-      });
-    });
+    const socket = await openSocket(host, port, tls, timeoutMs);
+    if (!clientSecret) return new ClientConnection(socket, where);
+    try {
+      const { bytes: nonce, rest } = await readExactly(socket, NONCE_BYTES, timeoutMs);
+      socket.write(handshakeProof(clientSecret, nonce));
+      const conn = new ClientConnection(socket, where);
+      if (rest.length) conn.decoder.append(rest);
+      return conn;
+    } catch (error) {
+      socket.destroy();
+      throw new ConnectionError(`handshake with ${where} failed: ${(error as Error).message} (does the server expect a client secret?)`);
+    }
   }
 
   /** Sends a raw header and returns the raw reply, whatever its flag. */
@@ -188,6 +190,35 @@ export class ClientConnection {
   private lost(): Error {
     return this.failure ?? new ConnectionError(`the server at ${this.where} closed the connection`);
   }
+}
+
+function openSocket(host: string, port: number, tls: ConnectOptions['tls'], timeoutMs: number): Promise<Socket> {
+  const where = `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    const socket = tls
+      ? tlsConnect({ host, port, ca: typeof tls === 'object' ? tls.ca : undefined, servername: isIP(host) ? undefined : host })
+      : netConnect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ConnectionError(`no answer from ${where} within ${timeoutMs} ms: is the server running and reachable?`));
+    }, timeoutMs);
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      socket.on('error', () => undefined); // reported through 'close' and the reader from here on
+      resolve(socket);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const hint =
+        error.code === 'ECONNREFUSED'
+          ? ' (is `cinebox server` running there? see --host/--port)'
+          : tls
+            ? ' (TLS: does the server use TLS, and is its certificate trusted? see --ca)'
+            : '';
+      reject(new ConnectionError(`cannot connect to ${where}: ${error.code ?? error.message}${hint}`));
+    });
+  });
 }
 
 export function expectOk(reply: Reply): Reply {

@@ -65,6 +65,9 @@ export const requestSchemas = {
   }),
   download_movie_record: z.object({ session }),
   check_notice: z.object({ session }),
+  list_users: z.object({ session }),
+  lock_user: z.object({ session, name: z.string().min(1).max(64) }),
+  unlock_user: z.object({ session, name: z.string().min(1).max(64) }),
 } as const;
 
 export type MessageType = keyof typeof requestSchemas;

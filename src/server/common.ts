@@ -4,7 +4,8 @@ import { DuplicateKeyError } from '../orm/index.js';
 import { Movie, Notice, User } from '../orm/models/index.js';
 import { CHARGE_LABEL, FREE_LABEL, type MovieDetails, type Reply, type Request } from '../protocol/messages.js';
 import type { HandlerContext, UserContext } from './context.js';
-import { AccountLocked, Conflict, Forbidden, LoginFailed, NotFound } from './errors.js';
+import { Conflict, Forbidden, LoginFailed, NotFound } from './errors.js';
+import { assertAccountNotLocked, assertAddressAllowed, recordLoginFailure, recordLoginSuccess } from './login-guard.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 
 export const SERVER_VERSION = '0.1.0';
@@ -38,14 +39,17 @@ function adminCodeMatches(expected: string | undefined, given: string | undefine
 }
 
 export async function login(req: Request<'login'>, { app, conn }: HandlerContext): Promise<Reply> {
+  await assertAddressAllowed(app, conn.remoteAddress);
   const user = await User.selectOne(app.db, { name: req.name });
   // Unknown names verify against a decoy, so both failures take the same time.
   const valid = await verifyPassword(req.password, user?.password ?? (await decoyHash));
   if (!user || !valid || user.user_type !== req.user_type) {
-    conn.log.warn({ name: req.name, role: req.user_type }, 'login failed');
+    conn.log.warn({ name: req.name, role: req.user_type, addr: conn.remoteAddress }, 'login failed');
+    await recordLoginFailure(app, conn.remoteAddress, user);
     throw new LoginFailed('wrong name or password');
   }
-  if (user.is_locked) throw new AccountLocked('account is locked');
+  assertAccountNotLocked(user);
+  await recordLoginSuccess(app, user);
   const token = randomBytes(32).toString('base64url');
   conn.session = { token, userId: user.id, lastUsed: Date.now() };
   conn.log.info({ user: user.id, name: user.name, role: user.user_type }, 'logged in');

@@ -21,6 +21,29 @@ export interface ServerConfig {
   sessionIdleSeconds: number;
   maxHeaderBytes: number;
   logLevel: string;
+
+  /** TLS: both set = the server speaks TLS (node:tls); unset = plain TCP. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** When set, a client must first answer HMAC-SHA256(secret, nonce) to a 32-byte nonce. */
+  clientSecret?: string;
+  /** Seconds a client has to answer the handshake. */
+  handshakeSeconds: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** Seconds a client has to complete a header once its first byte arrived (slowloris). */
+  headerDeadlineSeconds: number;
+  /** A connection with no traffic either way for this long is closed. */
+  idleTimeoutSeconds: number;
+  maxUploadBytes: number;
+  /** Requests per second one connection may make on average (burst: twice that); 0 = no limit. */
+  requestsPerSecond: number;
+  /** Failed logins from one address before it is blocked (then for 1 min, doubling, up to 1 h). */
+  addressMaxFailures: number;
+  /** Failed logins of one account, from any address, before it is locked for a growing time. */
+  accountMaxFailures: number;
+  /** On SIGTERM/SIGINT, how long running transfers may take to finish. */
+  shutdownGraceSeconds: number;
 }
 
 export const defaultConfig: ServerConfig = {
@@ -35,6 +58,16 @@ export const defaultConfig: ServerConfig = {
   sessionIdleSeconds: 30 * 60,
   maxHeaderBytes: 64 * 1024,
   logLevel: 'info',
+  handshakeSeconds: 5,
+  maxConnections: 20_000,
+  maxConnectionsPerAddress: 256,
+  headerDeadlineSeconds: 10,
+  idleTimeoutSeconds: 600,
+  maxUploadBytes: 64 * 1024 ** 3,
+  requestsPerSecond: 1000,
+  addressMaxFailures: 5,
+  accountMaxFailures: 20,
+  shutdownGraceSeconds: 30,
 };
 
 export function configWith(overrides: Partial<ServerConfig>): ServerConfig {

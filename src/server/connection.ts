@@ -30,6 +30,15 @@ export interface Session {
 
 export type RequestHandler = (conn: Connection, header: Record<string, unknown>, body?: IncomingBody) => Promise<void>;
 
+/** What one connection may take; past a limit it gets an error frame, then it is closed. */
+export interface ConnectionLimits {
+  maxHeaderBytes: number;
+  headerDeadlineMs: number;
+  idleTimeoutMs: number;
+  maxUploadBytes: number;
+  requestsPerSecond: number;
+}
+
 let nextConnectionId = 1;
 
 export class Connection {
@@ -40,17 +49,26 @@ export class Connection {
   private readonly decoder: FrameDecoder;
   private wake?: () => void;
   private closed = false;
+  private busy = false;
+  private draining = false;
+  private headerTimer?: NodeJS.Timeout;
+  private readonly rate: TokenBucket;
   private readonly closing = new AbortController();
 
   constructor(
     readonly socket: Socket,
     log: Logger,
-    maxHeaderBytes: number,
+    private readonly limits: ConnectionLimits,
+    /** Bytes that arrived with the handshake, ahead of the first frame. */
+    initial?: Buffer,
   ) {
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
     this.log = log.child({ conn: this.id, addr: this.remoteAddress });
-    this.decoder = new FrameDecoder({ maxHeaderBytes });
+    this.decoder = new FrameDecoder({ maxHeaderBytes: limits.maxHeaderBytes });
+    this.rate = new TokenBucket(limits.requestsPerSecond, limits.requestsPerSecond * 2);
+    if (initial?.length) this.decoder.append(initial);
     socket.setNoDelay(true);
+    socket.setTimeout(limits.idleTimeoutMs, () => this.closeWith({ flag: false, code: 'TIMEOUT', msg: 'idle for too long, closing' }));
     socket.on('data', (chunk: Buffer) => {
       this.decoder.append(chunk);
       if (this.decoder.bufferedBytes >= READ_HIGH_WATER) socket.pause();
@@ -59,6 +77,7 @@ export class Connection {
     socket.on('close', () => {
       this.closed = true;
       this.session = undefined;
+      clearTimeout(this.headerTimer);
       this.closing.abort();
       this.wakeReader();
     });
@@ -74,18 +93,28 @@ export class Connection {
     return this.closing.signal;
   }
 
-  /** Serves requests until the client leaves or breaks the framing. */
+  /** Serves requests until the client leaves, breaks the framing or exceeds a limit. */
   async serve(handle: RequestHandler): Promise<void> {
     try {
       for (;;) {
+        if (this.draining) return this.closeQuietly();
         const event = this.decoder.next();
         if (!event) {
+          this.watchHeaderDeadline();
           await this.moreData();
           continue;
         }
+        this.clearHeaderDeadline();
         if (event.kind !== 'header') throw new Error('body bytes outside a request');
+        const refusal = this.refusal(event.bodySize);
+        if (refusal) return this.closeWith(refusal);
         const body = event.bodySize > 0 ? new IncomingBody(this, event.bodySize) : undefined;
-        await handle(this, event.header, body);
+        this.busy = true;
+        try {
+          await handle(this, event.header, body);
+        } finally {
+          this.busy = false;
+        }
       }
     } catch (error) {
       if (error instanceof ConnectionClosed) return;
@@ -97,6 +126,48 @@ export class Connection {
       this.log.error({ err: error }, 'connection failed');
       this.socket.destroy();
     }
+  }
+
+  /** Limits checked per request before it runs; a refusal ends the connection. */
+  private refusal(bodySize: number): object | undefined {
+    if (bodySize > this.limits.maxUploadBytes) {
+      this.log.warn({ bytes: bodySize }, 'upload over the size limit, closing');
+      return { flag: false, code: 'TOO_LARGE', msg: `uploads are limited to ${this.limits.maxUploadBytes} bytes` };
+    }
+    if (!this.rate.take()) {
+      this.log.warn('request rate over the limit, closing');
+      return { flag: false, code: 'RATE_LIMITED', msg: `more than ${this.limits.requestsPerSecond} requests per second, closing` };
+    }
+    return undefined;
+  }
+
+  /** A started header must be complete in time, so one-byte-a-second clients cannot hold a slot. */
+  private watchHeaderDeadline(): void {
+    if (this.headerTimer || this.decoder.bufferedBytes === 0 || this.decoder.inBody) return;
+    this.headerTimer = setTimeout(() => {
+      this.log.warn('header not completed in time, closing');
+      this.closeWith({ flag: false, code: 'TIMEOUT', msg: 'header not completed in time, closing' });
+    }, this.limits.headerDeadlineMs);
+    this.headerTimer.unref();
+  }
+
+  private clearHeaderDeadline(): void {
+    clearTimeout(this.headerTimer);
+    this.headerTimer = undefined;
+  }
+
+  /**
+   * Graceful shutdown: an idle connection closes now; a busy one finishes its current
+   * request (a running transfer) and then closes.
+   */
+  drain(): void {
+    this.draining = true;
+    if (!this.busy) this.closeQuietly();
+  }
+
+  private closeQuietly(): void {
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
   /** Writes one whole frame in one write (see the README on Nagle and delayed ACKs). */
@@ -115,7 +186,7 @@ export class Connection {
 
   /** Sends a last error frame, then closes once it is flushed. */
   closeWith(reply: object): void {
-    if (!this.closed) this.socket.end(encodeFrame(reply));
+    if (!this.closed && this.socket.writable) this.socket.end(encodeFrame(reply));
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
@@ -194,5 +265,28 @@ export class IncomingBody {
   discard(): Promise<void> {
     this.started = false;
     return this.pipeTo(undefined);
+  }
+}
+
+/** Allows `rate` events per second on average with bursts up to `burst`; a rate of 0 means no limit. */
+class TokenBucket {
+  private tokens: number;
+  private last = performance.now();
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  take(): boolean {
+    if (this.rate <= 0) return true;
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 }

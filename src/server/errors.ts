@@ -37,6 +37,8 @@ export class NotFound extends kind('NOT_FOUND') {}
 export class Conflict extends kind('CONFLICT') {}
 /** An upload's bytes do not match what the client declared. */
 export class IntegrityError extends kind('INTEGRITY') {}
+/** Too many failed logins from this address: it is blocked for a while. */
+export class LoginBlocked extends kind('LOGIN_BLOCKED') {}
 
 /** All codes a client may see, for the README and its test. */
 export const ERROR_CODES = [
@@ -50,6 +52,13 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   'CONFLICT',
   'INTEGRITY',
+  'LOGIN_BLOCKED',
+  'TIMEOUT',
+  'RATE_LIMITED',
+  'TOO_LARGE',
+  'BUSY',
+  'HANDSHAKE',
+  'SHUTTING_DOWN',
   'INTERNAL',
 ] as const;
 

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { requestSchemas, type MessageType, type Reply, type Request } from '../protocol/messages.js';
+import * as accounts from './admin-accounts.js';
 import * as admin from './admin.js';
 import * as common from './common.js';
 import type { HandlerContext, UserContext } from './context.js';
@@ -53,6 +54,9 @@ export const routes: Record<MessageType, Route> = {
   update_movie: asAdmin('update_movie', admin.uploadMovie),
   delete_movie: asAdmin('delete_movie', admin.deleteMovie),
   release_notice: asAdmin('release_notice', admin.releaseNotice),
+  list_users: asAdmin('list_users', accounts.listUsers),
+  lock_user: asAdmin('lock_user', accounts.lockUser),
+  unlock_user: asAdmin('unlock_user', accounts.unlockUser),
   buy_vip: asViewer('buy_vip', viewer.buyVip),
   download_movie: asViewer('download_movie', viewer.downloadMovie),
   download_movie_record: asViewer('download_movie_record', viewer.downloadHistory),

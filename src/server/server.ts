@@ -1,15 +1,20 @@
 /**
  * The cinebox server: opens the database (creating missing tables), the media store, and
- * a TCP listener that hands each socket to a Connection. Per-node memory is only the live
- * connections and their sessions; everything else is in the database or the media store,
- * so several nodes can share one MySQL and one media directory.
+ * a TCP (or TLS) listener that hands each socket to a Connection. Per-node memory is only
+ * the live connections and their sessions; everything else is in the database or the
+ * media store, so several nodes can share one MySQL and one media directory.
  */
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { ensureSchema, openDatabase } from '../orm/index.js';
 import { allModels } from '../orm/models/index.js';
+import { encodeFrame } from '../protocol/frame.js';
+import { NONCE_BYTES, PROOF_BYTES, proofMatches, readExactly } from '../protocol/handshake.js';
 import type { ServerConfig } from './config.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionLimits } from './connection.js';
 import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
@@ -21,6 +26,9 @@ export interface RunningServer {
   host: string;
   port: number;
   connections: Set<Connection>;
+  /** Stops accepting, lets running requests finish up to the grace period, then closes everything. */
+  shutdown(graceSeconds?: number): Promise<void>;
+  /** Immediate close (tests). */
   close(): Promise<void>;
 }
 
@@ -32,9 +40,41 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const app: App = { config, db, media, log };
   const dispatch = createDispatcher(app);
   const connections = new Set<Connection>();
+  const perAddress = new Map<string, number>();
+  const limits: ConnectionLimits = {
+    maxHeaderBytes: config.maxHeaderBytes,
+    headerDeadlineMs: config.headerDeadlineSeconds * 1000,
+    idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+    maxUploadBytes: config.maxUploadBytes,
+    requestsPerSecond: config.requestsPerSecond,
+  };
+  let accepting = true;
 
-  const server = createServer((socket) => {
-    const conn = new Connection(socket, log, config.maxHeaderBytes);
+  const onSocket = async (socket: Socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    const refusal = !accepting
+      ? { code: 'SHUTTING_DOWN', msg: 'the server is shutting down' }
+      : connections.size >= config.maxConnections
+        ? { code: 'BUSY', msg: 'the server has too many connections, try again later' }
+        : (perAddress.get(address) ?? 0) >= config.maxConnectionsPerAddress
+          ? { code: 'BUSY', msg: 'too many connections from your address' }
+          : undefined;
+    if (refusal) {
+      log.warn({ addr: address, code: refusal.code }, 'connection refused');
+      socket.on('error', () => undefined);
+      socket.end(encodeFrame({ flag: false, ...refusal }));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    socket.once('close', () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    });
+    const initial = config.clientSecret ? await verifyClient(socket, config, log) : undefined;
+    if (initial === null) return;
+    const conn = new Connection(socket, log, limits, initial);
     connections.add(conn);
     conn.log.debug('connected');
     socket.once('close', () => {
@@ -42,18 +82,40 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       conn.log.debug('disconnected');
     });
     void conn.serve(dispatch);
-  });
+  };
+
+  const server = config.tlsCert && config.tlsKey
+    ? createTlsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }, (s) => void onSocket(s))
+    : createTcpServer((s) => void onSocket(s));
   server.on('error', (error) => log.error({ err: error }, 'server error'));
+  server.on('tlsClientError', (error: Error, socket: Socket) => {
+    log.warn({ addr: socket.remoteAddress, err: error.message }, 'TLS handshake failed');
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => {
+    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const address = server.address() as AddressInfo;
-  log.info({ host: address.address, port: address.port, db: redactUrl(config.db), media: media.root }, 'cinebox listening');
+  log.info(
+    { host: address.address, port: address.port, db: redactUrl(config.db), media: media.root, tls: Boolean(config.tlsCert), handshake: Boolean(config.clientSecret) },
+    'cinebox listening',
+  );
+
+  const stopListening = () => {
+    accepting = false;
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  /** Both ways of stopping end here, once. */
+  let finished: Promise<void> | undefined;
+  const finish = (stopped: Promise<void>) =>
+    (finished ??= stopped.then(async () => {
+      await db.close();
+      log.info('stopped');
+    }));
 
   return {
     app,
@@ -61,13 +123,42 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     host: address.address,
     port: address.port,
     connections,
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    async shutdown(graceSeconds = config.shutdownGraceSeconds) {
+      if (finished) return finished;
+      const stopped = stopListening();
+      for (const conn of connections) conn.drain();
+      const deadline = Date.now() + graceSeconds * 1000;
+      while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (connections.size > 0) log.warn({ connections: connections.size }, 'grace period over, closing the rest');
       for (const conn of connections) conn.socket.destroy();
-      await closed;
-      await db.close();
+      return finish(stopped);
+    },
+    async close() {
+      if (finished) return finished;
+      const stopped = stopListening();
+      for (const conn of connections) conn.socket.destroy();
+      return finish(stopped);
     },
   };
+}
+
+/**
+ * The client handshake: send a nonce, expect HMAC-SHA256(secret, nonce) back in time.
+ * Resolves to the bytes that followed the proof (the first frames), or null when refused.
+ */
+async function verifyClient(socket: Socket, config: ServerConfig, log: Logger): Promise<Buffer | null> {
+  const nonce = randomBytes(NONCE_BYTES);
+  socket.on('error', () => undefined);
+  socket.write(nonce);
+  try {
+    const { bytes, rest } = await readExactly(socket, PROOF_BYTES, config.handshakeSeconds * 1000);
+    if (proofMatches(config.clientSecret!, nonce, bytes)) return rest;
+    log.warn({ addr: socket.remoteAddress }, 'handshake failed: wrong proof');
+  } catch (error) {
+    log.warn({ addr: socket.remoteAddress, err: (error as Error).message }, 'handshake failed');
+  }
+  socket.destroy();
+  return null;
 }
 
 /** Keeps passwords in database URLs out of the logs. */

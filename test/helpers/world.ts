@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClientConnection } from '../../src/client/connection.js';
+import { pino } from 'pino';
+import { ClientConnection, type ConnectOptions } from '../../src/client/connection.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { configWith, type ServerConfig } from '../../src/server/config.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -19,9 +20,11 @@ export interface World {
   dir: string;
   server: RunningServer;
   config: ServerConfig;
-  connect(): Promise<ClientConnection>;
+  connect(options?: Partial<ConnectOptions>): Promise<ClientConnection>;
   /** Registers (if needed) and logs in; returns the logged-in connection. */
   loginAs(name: string, role: 'admin' | 'user', password?: string): Promise<ClientConnection>;
+  /** The server's log lines (parsed), newest last. */
+  logs: Record<string, unknown>[];
   /** Writes `size` random bytes to a file under the world's dir. */
   makeFile(name: string, size: number): Promise<string>;
   close(): Promise<void>;
@@ -40,11 +43,13 @@ export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<Se
     logLevel: 'silent',
     ...overrides,
   });
-  const server = await startServer(config);
+  const logs: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const server = await startServer(config, log);
   const opened: ClientConnection[] = [];
 
-  const connect = async () => {
-    const conn = await ClientConnection.connect({ host: '127.0.0.1', port: server.port });
+  const connect = async (options: Partial<ConnectOptions> = {}) => {
+    const conn = await ClientConnection.connect({ host: '127.0.0.1', port: server.port, ...options });
     opened.push(conn);
     return conn;
   };
@@ -53,6 +58,7 @@ export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<Se
     dir,
     server,
     config,
+    logs,
     connect,
     async loginAs(name, role, password = 'secret-' + name) {
       const conn = await connect();

@@ -20,6 +20,22 @@ export function builder(yargs: Argv) {
     .option('price-normal', { type: 'string', default: '10.00', describe: 'Price of a paid video for other viewers' })
     .option('session-idle', { type: 'number', default: defaultConfig.sessionIdleSeconds, describe: 'Seconds before an unused session expires' })
     .option('max-header-bytes', { type: 'number', default: defaultConfig.maxHeaderBytes, describe: 'Largest JSON header accepted' })
+    .option('tls-cert', { type: 'string', describe: 'TLS certificate (PEM); with --tls-key the server speaks TLS' })
+    .option('tls-key', { type: 'string', describe: 'TLS private key (PEM)' })
+    .option('client-secret', { type: 'string', describe: 'Require the HMAC handshake with this shared secret' })
+    .option('max-connections', { type: 'number', default: defaultConfig.maxConnections, describe: 'Connections in total' })
+    .option('max-connections-per-address', { type: 'number', default: defaultConfig.maxConnectionsPerAddress, describe: 'Connections from one address' })
+    .option('header-deadline', { type: 'number', default: defaultConfig.headerDeadlineSeconds, describe: 'Seconds to complete a header once it started' })
+    .option('idle-timeout', { type: 'number', default: defaultConfig.idleTimeoutSeconds, describe: 'Seconds without traffic before a connection is closed' })
+    .option('max-upload', { type: 'number', default: defaultConfig.maxUploadBytes, describe: 'Largest upload in bytes' })
+    .option('max-request-rate', { type: 'number', default: defaultConfig.requestsPerSecond, describe: 'Requests per second per connection (0 = no limit)' })
+    .option('address-max-failures', { type: 'number', default: defaultConfig.addressMaxFailures, describe: 'Failed logins before an address is blocked' })
+    .option('account-max-failures', { type: 'number', default: defaultConfig.accountMaxFailures, describe: 'Failed logins before an account is locked for a while' })
+    .option('shutdown-grace', { type: 'number', default: defaultConfig.shutdownGraceSeconds, describe: 'Seconds running transfers get on SIGTERM/SIGINT' })
+    .check((args) => {
+      if (Boolean(args.tlsCert) !== Boolean(args.tlsKey)) throw new Error('--tls-cert and --tls-key go together');
+      return true;
+    })
     .option('log-level', {
       type: 'string',
       default: defaultConfig.logLevel,
@@ -44,14 +60,30 @@ export function configFromArgs(args: Args): ServerConfig {
     sessionIdleSeconds: args.sessionIdle,
     maxHeaderBytes: args.maxHeaderBytes,
     logLevel: args.logLevel,
+    tlsCert: args.tlsCert,
+    tlsKey: args.tlsKey,
+    clientSecret: args.clientSecret || undefined,
+    maxConnections: args.maxConnections,
+    maxConnectionsPerAddress: args.maxConnectionsPerAddress,
+    headerDeadlineSeconds: args.headerDeadline,
+    idleTimeoutSeconds: args.idleTimeout,
+    maxUploadBytes: args.maxUpload,
+    requestsPerSecond: args.maxRequestRate,
+    addressMaxFailures: args.addressMaxFailures,
+    accountMaxFailures: args.accountMaxFailures,
+    shutdownGraceSeconds: args.shutdownGrace,
   });
 }
 
+/** Runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0; a second signal exits at once. */
 export async function handler(args: Args): Promise<void> {
   const running = await startServer(configFromArgs(args));
+  let stopping = false;
   const stop = (signal: string) => {
-    running.app.log.info({ signal }, 'shutting down');
-    running.close().then(
+    if (stopping) process.exit(1);
+    stopping = true;
+    running.app.log.info({ signal, graceSeconds: running.app.config.shutdownGraceSeconds }, 'shutting down');
+    running.shutdown().then(
       () => process.exit(0),
       (error) => {
         running.app.log.error({ err: error }, 'shutdown failed');
@@ -59,6 +91,6 @@ export async function handler(args: Args): Promise<void> {
       },
     );
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }

@@ -1,11 +1,12 @@
 import { DownloadRecord } from './download-record.js';
+import { LoginFailure } from './login-failure.js';
 import { Movie } from './movie.js';
 import { Notice } from './notice.js';
 import { Purchase } from './purchase.js';
 import { User } from './user.js';
 
-export { DownloadRecord, Movie, Notice, Purchase, User };
+export { DownloadRecord, LoginFailure, Movie, Notice, Purchase, User };
 export type { UserType } from './user.js';
 
 /** Every table, in creation order (sql/schema.sql follows it). */
-export const allModels = [User, Movie, Notice, DownloadRecord, Purchase];
+export const allModels = [User, Movie, Notice, DownloadRecord, Purchase, LoginFailure];
