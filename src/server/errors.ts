@@ -57,7 +57,6 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'TOO_LARGE',
   'BUSY',
-  'HANDSHAKE',
   'SHUTTING_DOWN',
   'INTERNAL',
 ] as const;
