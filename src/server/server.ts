@@ -76,10 +76,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     if (initial === null) return;
     const conn = new Connection(socket, log, limits, initial);
     connections.add(conn);
-    conn.log.debug('connected');
+    conn.log.info('connected');
     socket.once('close', () => {
       connections.delete(conn);
-      conn.log.debug('disconnected');
+      conn.log.info('disconnected');
     });
     void conn.serve(dispatch);
   };
