@@ -1,0 +1,37 @@
+/** `cinebox admin`: the admin's menu, or one of its functions as a subcommand for scripts. */
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { runAdminMenu } from '../../client/menus/admin-menu.js';
+import { runMenuCommand, withClientOptions } from '../client-command.js';
+import * as deleteVideo from './client/delete.js';
+import { listCommand } from './client/list.js';
+import * as notice from './client/notice.js';
+import { noticesCommand } from './client/notices.js';
+import { registerCommand } from './client/register.js';
+import * as upload from './client/upload.js';
+
+export const command = 'admin';
+export const describe = 'Admin client: the menu, or a subcommand for scripts';
+
+export function builder(yargs: Argv) {
+  return withClientOptions(yargs)
+    .option('upload-dir', { type: 'string', default: 'upload', describe: 'Folder the menu offers uploads from (created when missing)' })
+    .option('admin-code', { type: 'string', describe: "The operator's admin code, for registering admins" })
+    .command(registerCommand('admin'))
+    .command(upload)
+    .command(deleteVideo)
+    .command(notice)
+    .command(listCommand('admin'))
+    .command(noticesCommand('admin'))
+    .example('$0 admin', 'open the menu')
+    .example('$0 admin upload a.mp4 b.mkv --charge', 'upload two paid videos')
+    .example('$0 admin notice --title "New films" --content "…"', 'publish a notice')
+    .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
+}
+
+type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
+
+export function handler(args: Args): Promise<void> {
+  return runMenuCommand(args, (ctx) =>
+    runAdminMenu(ctx, { uploadDir: args.uploadDir, adminCode: args.adminCode, name: args.name, password: args.password }),
+  );
+}

@@ -1,0 +1,34 @@
+/** `cinebox user`: the viewer's menu, or one of its functions as a subcommand for scripts. */
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { runUserMenu } from '../../client/menus/user-menu.js';
+import { runMenuCommand, withClientOptions } from '../client-command.js';
+import * as buyVip from './client/buy-vip.js';
+import * as download from './client/download.js';
+import * as history from './client/history.js';
+import { listCommand } from './client/list.js';
+import { noticesCommand } from './client/notices.js';
+import { registerCommand } from './client/register.js';
+
+export const command = 'user';
+export const describe = 'Viewer client: the menu, or a subcommand for scripts';
+
+export function builder(yargs: Argv) {
+  return withClientOptions(yargs)
+    .option('out', { alias: 'o', type: 'string', default: 'downloads', describe: 'Folder for downloads (created when missing)' })
+    .command(registerCommand('user'))
+    .command(listCommand('user'))
+    .command(download)
+    .command(history)
+    .command(noticesCommand('user'))
+    .command(buyVip)
+    .example('$0 user', 'open the menu')
+    .example('$0 user list --free --name alice', 'list the free videos')
+    .example('$0 user download 3 -o ~/Videos', 'download video #3 (account from CINEBOX_NAME, CINEBOX_PASSWORD)')
+    .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
+}
+
+type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
+
+export function handler(args: Args): Promise<void> {
+  return runMenuCommand(args, (ctx) => runUserMenu(ctx, { outDir: args.out, name: args.name, password: args.password }));
+}

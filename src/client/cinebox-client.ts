@@ -1,0 +1,165 @@
+/**
+ * What a person can do with a cinebox server, as typed methods on one connection. The
+ * menus and the scriptable commands both use this class, so neither builds requests nor
+ * touches a socket; an empty list comes back as `[]`, not as the server's "no videos yet".
+ */
+import type { MovieDetails, Reply } from '../protocol/messages.js';
+import { wirePassword } from '../protocol/wire-password.js';
+import { ClientConnection, ServerError, type ConnectOptions } from './connection.js';
+import { downloadMovie, uploadFile, type DownloadOptions, type DownloadResult, type UploadOptions } from './transfers.js';
+
+export type Role = 'admin' | 'user';
+export type MovieFilter = 'all' | 'free' | 'charge';
+
+/** A listed video; size, hash and time are missing when the server predates `details`. */
+export type MovieRow = Pick<MovieDetails, 'id' | 'name' | 'is_free'> & Partial<Omit<MovieDetails, 'id' | 'name' | 'is_free'>>;
+
+export interface NoticeRow {
+  id?: number;
+  title: string;
+  content: string;
+  create_time?: string;
+}
+
+export interface HistoryRow {
+  movie_id?: number;
+  name: string;
+  create_time?: string;
+}
+
+/** Prices (in cents) and the non-VIP wait, as the server will apply them. */
+export interface ServerInfo {
+  vipPriceCents: number;
+  paidPriceVipCents: number;
+  paidPriceNormalCents: number;
+  freeWaitSeconds: number;
+}
+
+export interface Account {
+  name: string;
+  role: Role;
+  isVip: boolean;
+}
+
+export interface UploadResult {
+  movieId: number;
+  sha256: string;
+}
+
+export class CineboxClient {
+  /** Who is logged in on this connection, if anyone. */
+  account?: Account;
+  private info?: ServerInfo;
+
+  constructor(private readonly conn: ClientConnection) {}
+
+  static async connect(options: ConnectOptions): Promise<CineboxClient> {
+    return new CineboxClient(await ClientConnection.connect(options));
+  }
+
+  /** "host:port", for messages. */
+  get where(): string {
+    return this.conn.where;
+  }
+
+  async register(name: string, typedPassword: string, role: Role, adminCode?: string): Promise<void> {
+    await this.conn.call('register', {
+      name,
+      password: wirePassword(typedPassword),
+      user_type: role,
+      ...(role === 'admin' && adminCode !== undefined ? { admin_code: adminCode } : {}),
+    });
+  }
+
+  async login(name: string, typedPassword: string, role: Role): Promise<Account> {
+    const reply = await this.conn.call('login', { name, password: wirePassword(typedPassword), user_type: role });
+    this.account = { name, role, isVip: Number(reply.is_vip) === 1 };
+    return this.account;
+  }
+
+  async logout(): Promise<void> {
+    if (!this.account) return;
+    await this.conn.call('logout', {});
+    this.account = undefined;
+  }
+
+  /** Cached: prices do not change while a client runs. */
+  async serverInfo(): Promise<ServerInfo> {
+    if (this.info) return this.info;
+    const reply = await this.conn.call('server_info', {});
+    this.info = {
+      vipPriceCents: Number(reply.vip_price_cents),
+      paidPriceVipCents: Number(reply.paid_price_vip_cents),
+      paidPriceNormalCents: Number(reply.paid_price_normal_cents),
+      freeWaitSeconds: Number(reply.free_wait_seconds),
+    };
+    return this.info;
+  }
+
+  /** What the logged-in viewer would pay for a paid video they have not bought yet. */
+  async paidPriceCents(): Promise<number> {
+    const info = await this.serverInfo();
+    return this.account?.isVip ? info.paidPriceVipCents : info.paidPriceNormalCents;
+  }
+
+  async listMovies(filter: MovieFilter = 'all'): Promise<MovieRow[]> {
+    const reply = await emptyWhenNotFound(this.conn.call('get_movie_list', { movie_type: filter, details: true }));
+    if (!reply) return [];
+    if (Array.isArray(reply.movies)) return reply.movies as MovieDetails[];
+    // An original server: [name, label, id] triples only.
+    return (reply.movie_list as [string, string, number][]).map(([name, label, id]) => ({ id, name, is_free: label === '免费' ? 1 : 0 }));
+  }
+
+  async notices(): Promise<NoticeRow[]> {
+    const reply = await emptyWhenNotFound(this.conn.call('check_notice', {}));
+    if (!reply) return [];
+    if (Array.isArray(reply.notices)) return reply.notices as NoticeRow[];
+    return (reply.back_notice_list as [string, string][]).map(([title, content]) => ({ title, content }));
+  }
+
+  async history(): Promise<HistoryRow[]> {
+    const reply = await emptyWhenNotFound(this.conn.call('download_movie_record', {}));
+    if (!reply) return [];
+    if (Array.isArray(reply.records)) return reply.records as HistoryRow[];
+    return (reply.back_record_list as string[]).map((name) => ({ name }));
+  }
+
+  /** Returns the price charged, in cents. */
+  async buyVip(): Promise<number> {
+    const reply = await this.conn.call('buy_vip', {});
+    if (this.account) this.account.isVip = true;
+    return Number(reply.price_cents ?? (await this.serverInfo()).vipPriceCents);
+  }
+
+  async deleteMovie(movieId: number): Promise<void> {
+    await this.conn.call('delete_movie', { movie_id: movieId });
+  }
+
+  async releaseNotice(title: string, content: string): Promise<number | undefined> {
+    const reply = await this.conn.call('release_notice', { title, content });
+    return reply.notice_id === undefined ? undefined : Number(reply.notice_id);
+  }
+
+  async upload(path: string, options: UploadOptions): Promise<UploadResult> {
+    const reply = await uploadFile(this.conn, path, options);
+    return { movieId: Number(reply.movie_id), sha256: String(reply.sha256 ?? '') };
+  }
+
+  download(movieId: number, movieType: 'free' | 'charge', options: DownloadOptions): Promise<DownloadResult> {
+    return downloadMovie(this.conn, movieId, movieType, options);
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+}
+
+/** The list types answer "nothing yet" with NOT_FOUND; that is an empty list, not an error. */
+async function emptyWhenNotFound(call: Promise<Reply>): Promise<Reply | undefined> {
+  try {
+    return await call;
+  } catch (error) {
+    if (error instanceof ServerError && error.code === 'NOT_FOUND') return undefined;
+    throw error;
+  }
+}
