@@ -1,22 +1,30 @@
 #!/usr/bin/env node
 /** The `cinebox` command: one yargs program, one module per subcommand. */
-import yargs from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import * as admin from './commands/admin.js';
-import * as createAdmin from './commands/create-admin.js';
-import * as schema from './commands/schema.js';
-import * as server from './commands/server.js';
-import * as user from './commands/user.js';
 
-export function buildCli(argv: string[]) {
+/**
+ * Each command's module, loaded only when that command runs (all of them for the top-level
+ * help or a mistyped command), so `cinebox user list` starts without loading the server and
+ * its database drivers: scripts and cron call the clients often.
+ */
+const commands: Record<string, () => Promise<unknown>> = {
+  server: () => import('./commands/server.js'),
+  admin: () => import('./commands/admin.js'),
+  user: () => import('./commands/user.js'),
+  'create-admin': () => import('./commands/create-admin.js'),
+  schema: () => import('./commands/schema.js'),
+};
+
+export async function buildCli(argv: string[]) {
+  const named = argv.find((arg) => !arg.startsWith('-'));
+  const wanted = named !== undefined && Object.hasOwn(commands, named) ? [commands[named]] : Object.values(commands);
+  const modules = await Promise.all(wanted.map((load) => load()));
   return yargs(argv)
     .scriptName('cinebox')
     .env('CINEBOX')
-    .command(server)
-    .command(admin)
-    .command(user)
-    .command(createAdmin)
-    .command(schema)
+    // Each is a command module (command, describe, builder, handler) typed in its own file.
+    .command(modules as CommandModule[])
     .demandCommand(1, 'name a command, e.g. `cinebox server`')
     .strict()
     .recommendCommands()
@@ -26,4 +34,4 @@ export function buildCli(argv: string[]) {
     .epilogue('Every option can also be set as CINEBOX_<OPTION> (e.g. CINEBOX_PORT=1688).');
 }
 
-await buildCli(hideBin(process.argv)).parseAsync();
+await (await buildCli(hideBin(process.argv))).parseAsync();

@@ -10,7 +10,7 @@ import { registerCommand } from './client/register.js';
 import * as upload from './client/upload.js';
 
 export const command = 'admin';
-export const describe = 'Admin client: the menu, or a subcommand for scripts';
+export const describe = 'Admin client: the menu, or subcommands';
 
 export function builder(yargs: Argv) {
   return withClientOptions(yargs)

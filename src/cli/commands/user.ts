@@ -10,7 +10,7 @@ import { noticesCommand } from './client/notices.js';
 import { registerCommand } from './client/register.js';
 
 export const command = 'user';
-export const describe = 'Viewer client: the menu, or a subcommand for scripts';
+export const describe = 'Viewer client: the menu, or subcommands';
 
 export function builder(yargs: Argv) {
   return withClientOptions(yargs)
