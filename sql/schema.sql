@@ -71,3 +71,18 @@ CREATE TABLE IF NOT EXISTS `login_failure` (
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_login_failure_address` (`address`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `upload` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `user_id` INT NOT NULL,
+  `sha256` VARCHAR(64) NOT NULL,
+  `temp_name` VARCHAR(64) NOT NULL,
+  `total_size` BIGINT NOT NULL,
+  `received_bytes` BIGINT NOT NULL DEFAULT 0,
+  `holder` VARCHAR(64) NULL,
+  `create_time` DATETIME(3) NOT NULL,
+  `updated_time` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_upload_user_id_sha256` (`user_id`, `sha256`),
+  KEY `idx_upload_updated_time` (`updated_time`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -1,11 +1,12 @@
 /**
  * Uploads and downloads on top of ClientConnection. Both verify whole files with SHA-256:
  * an upload declares it so the server can check what it received; a download lands in a
- * `.part` file that gets its real name only after its hash matches the server's.
+ * `.part` file that gets its real name only after its hash matches the server's. Both
+ * resume: a cut transfer continues from the bytes already on the receiving side.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -54,14 +55,45 @@ export interface UploadOptions {
   name?: string;
   onHashProgress?: Progress;
   onProgress?: Progress;
+  /** Continue a cut upload of the same file from the bytes the server holds (default true). */
+  resume?: boolean;
+  /** Told when the server already holds the first `offset` bytes, so only the rest is sent. */
+  onResume?: (offset: number, total: number) => void;
 }
 
+/**
+ * Uploads a file. check_movie comes first: it refuses a duplicate or an upload over the
+ * quota before any byte is sent, and says how much of a cut upload the server holds; only
+ * the rest is sent. The reply's `offset` says where the bytes started.
+ */
 export async function uploadFile(conn: ClientConnection, path: string, options: UploadOptions): Promise<Reply> {
   const { size } = await stat(path);
   const sha256 = await sha256OfFile(path, options.onHashProgress);
   const fileMd5 = await quickMd5(path);
-  await conn.call('check_movie', { file_md5: fileMd5, sha256 });
-  let sent = 0;
+  const check = await conn.call('check_movie', { file_md5: fileMd5, sha256, size });
+  let offset = options.resume === false ? 0 : offsetWithin(check.offset, size);
+  for (let retried = false; ; retried = true) {
+    const reply = await sendFrom(conn, path, { size, offset, sha256, fileMd5, options });
+    if (reply.flag || retried) return expectOk(reply);
+    // Once more from where the server really is: it holds less than it said (another node
+    // cut it back), or the bytes it held were bad and it dropped them.
+    if (reply.code === 'RESUME_MISMATCH') offset = offsetWithin(reply.offset, size);
+    else if (reply.code === 'INTEGRITY' && offset > 0) offset = 0;
+    else return expectOk(reply);
+  }
+}
+
+interface UploadPlan {
+  size: number;
+  offset: number;
+  sha256: string;
+  fileMd5: string;
+  options: UploadOptions;
+}
+
+function sendFrom(conn: ClientConnection, path: string, { size, offset, sha256, fileMd5, options }: UploadPlan): Promise<Reply> {
+  if (offset > 0) options.onResume?.(offset, size);
+  let sent = offset;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, callback) {
       sent += chunk.length;
@@ -69,17 +101,23 @@ export async function uploadFile(conn: ClientConnection, path: string, options: 
       callback(null, chunk);
     },
   });
-  const source = createReadStream(path, { highWaterMark: 1024 * 1024 }).pipe(counter);
+  const source = createReadStream(path, { start: offset, highWaterMark: 1024 * 1024 }).pipe(counter);
   const header = {
     type: 'update_movie',
     session: conn.session,
     file_name: options.name ?? basename(path),
-    file_size: size,
+    file_size: size - offset,
     file_md5: fileMd5,
     is_free: options.isFree ? 1 : 0,
     sha256,
+    ...(offset > 0 ? { offset } : {}),
   };
-  return expectOk(await conn.sendWithBody(header, source));
+  return conn.sendWithBody(header, source);
+}
+
+/** A server-reported offset, if it is a usable position in a file of `size` bytes. */
+function offsetWithin(value: unknown, size: number): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= size ? value : 0;
 }
 
 export interface DownloadOptions {
@@ -87,6 +125,10 @@ export interface DownloadOptions {
   /** Told how long the server makes a non-VIP viewer wait before the bytes come. */
   onWait?: (seconds: number) => void;
   onProgress?: Progress;
+  /** Continue from the `.part` a cut download of this video left in outDir (default true). */
+  resume?: boolean;
+  /** Told when the bytes continue a partial file, from `offset` of `total`. */
+  onResume?: (offset: number, total: number) => void;
 }
 
 export interface DownloadResult {
@@ -94,6 +136,8 @@ export interface DownloadResult {
   size: number;
   sha256: string;
   reply: Reply;
+  /** Where this download's bytes started: > 0 when it continued a partial file. */
+  offset: number;
 }
 
 /** Makes a server-supplied name safe to use as a local file name. */
@@ -105,6 +149,13 @@ export function localNameFor(fileName: string, movieId: number): string {
   return cleaned || `video-${movieId}`;
 }
 
+/**
+ * Downloads a video into `NAME.part` and renames it to NAME once the SHA-256 of the whole
+ * file matches the server's. A cut download keeps its `.part` (and a small record of what
+ * it is, `.cinebox-<id>.partial.json`); the next download of the same video asks for the
+ * rest. A partial that turns out not to match is deleted and the download starts over
+ * from 0, so bad bytes never get the final name.
+ */
 export async function downloadMovie(
   conn: ClientConnection,
   movieId: number,
@@ -112,53 +163,154 @@ export async function downloadMovie(
   options: DownloadOptions,
 ): Promise<DownloadResult> {
   await mkdir(options.outDir, { recursive: true });
+  const partial = options.resume === false ? undefined : await findPartial(options.outDir, movieId);
+  const first = await downloadOnce(conn, movieId, movieType, options, partial);
+  if (first !== 'restart') return first;
+  const again = await downloadOnce(conn, movieId, movieType, options, undefined);
+  if (again === 'restart') throw new ServerError('the server resumed a download that was not asked to resume', 'INTEGRITY');
+  return again;
+}
+
+/** What a cut download left: its `.part` and what it is part of. */
+interface PartialDownload {
+  recordPath: string;
+  partPath: string;
+  size: number;
+  sha256: string;
+  totalSize: number;
+}
+
+interface PartialRecord {
+  movie_id: number;
+  part: string;
+  sha256: string;
+  total_size: number;
+}
+
+function recordPathFor(outDir: string, movieId: number): string {
+  return join(outDir, `.cinebox-${movieId}.partial.json`);
+}
+
+async function findPartial(outDir: string, movieId: number): Promise<PartialDownload | undefined> {
+  const recordPath = recordPathFor(outDir, movieId);
+  try {
+    const record = JSON.parse(await readFile(recordPath, 'utf8')) as PartialRecord;
+    if (record.movie_id !== movieId || basename(record.part) !== record.part || !record.part.endsWith('.part')) return undefined;
+    const partPath = join(outDir, record.part);
+    const { size } = await stat(partPath);
+    return { recordPath, partPath, size, sha256: String(record.sha256), totalSize: Number(record.total_size) };
+  } catch {
+    return undefined; // no record, no part, or an unreadable record: start from 0
+  }
+}
+
+/** Where the bytes of one download attempt go. */
+interface Target {
+  partPath: string;
+  finalPath: string;
+  recordPath: string;
+  start: number;
+  total: number;
+  file: WriteStream;
+}
+
+/** One request; 'restart' when the partial it continued proved not to belong or not to match. */
+async function downloadOnce(
+  conn: ClientConnection,
+  movieId: number,
+  movieType: 'free' | 'charge',
+  options: DownloadOptions,
+  partial: PartialDownload | undefined,
+): Promise<DownloadResult | 'restart'> {
   const hash = createHash('sha256');
-  let partPath: string | undefined;
-  let finalPath = '';
-  let file: ReturnType<typeof createWriteStream> | undefined;
+  let target: Target | undefined;
+  let restart = false;
   let received = 0;
-  const header = { type: 'download_movie', session: conn.session, movie_id: movieId, movie_type: movieType };
+
+  const prepare = async (reply: Reply): Promise<Target | undefined> => {
+    const start = Number(reply.offset ?? 0); // a server without resume sends everything
+    const total = reply.total_size !== undefined ? Number(reply.total_size) : start + Number(reply.file_size ?? 0);
+    const finalPath = join(options.outDir, localNameFor(String(reply.file_name ?? ''), movieId));
+    const partPath = `${finalPath}.part`;
+    const continues =
+      partial !== undefined && partial.partPath === partPath && partial.sha256 === reply.sha256 && partial.totalSize === total && start <= partial.size;
+    if (start > 0 && !continues) {
+      restart = true;
+      return undefined;
+    }
+    if (partial && partial.partPath !== partPath) await removeQuietly(partial.partPath);
+    const recordPath = recordPathFor(options.outDir, movieId);
+    if (typeof reply.sha256 === 'string') {
+      const record: PartialRecord = { movie_id: movieId, part: basename(partPath), sha256: reply.sha256, total_size: total };
+      await writeFile(recordPath, JSON.stringify(record));
+    }
+    if (start > 0) {
+      await truncate(partPath, start);
+      await hashFile(partPath, start, hash);
+      options.onResume?.(start, total);
+    }
+    const file = createWriteStream(partPath, { flags: start > 0 ? 'r+' : 'w', start });
+    return (target = { partPath, finalPath, recordPath, start, total, file });
+  };
+
+  const header = {
+    type: 'download_movie',
+    session: conn.session,
+    movie_id: movieId,
+    movie_type: movieType,
+    ...(partial ? { offset: partial.size } : {}),
+  };
   try {
     const reply = await conn.requestWithBody(header, async (reply) => {
-      if (!reply.flag) return undefined;
-      finalPath = join(options.outDir, localNameFor(String(reply.file_name ?? ''), movieId));
-      partPath = `${finalPath}.part`;
-      file = createWriteStream(partPath);
-      const total = Number(reply.file_size);
+      if (!reply.flag || !(await prepare(reply))) return undefined;
       if (Number(reply.wait_time) > 0) options.onWait?.(Number(reply.wait_time));
       return {
-        sink: file,
+        sink: target!.file,
         onChunk: (chunk) => {
           hash.update(chunk);
           received += chunk.length;
-          options.onProgress?.(received, total);
+          options.onProgress?.(target!.start + received, target!.total);
         },
       };
     });
     expectOk(reply);
-    if (file) {
-      file.end();
-      await finished(file);
+    if (!target && !restart) await prepare(reply); // no bytes followed: an empty video, or the partial was whole
+    if (restart || !target) {
+      if (partial) await discardPartial(partial.partPath, partial.recordPath);
+      return 'restart';
     }
+    target.file.end();
+    await finished(target.file);
     const sha256 = hash.digest('hex');
-    if (reply.sha256 && reply.sha256 !== sha256) {
-      throw new ServerError(`download corrupted: SHA-256 ${sha256} does not match the server's ${String(reply.sha256)}; the bad bytes were discarded`, 'INTEGRITY');
+    if (typeof reply.sha256 === 'string' && reply.sha256 !== sha256) {
+      await discardPartial(target.partPath, target.recordPath);
+      if (target.start > 0) return 'restart';
+      throw new ServerError(`download corrupted: SHA-256 ${sha256} does not match the server's ${reply.sha256}; the bad bytes were discarded`, 'INTEGRITY');
     }
-    if (partPath) {
-      await rename(partPath, finalPath);
-    } else {
-      finalPath = join(options.outDir, localNameFor(String(reply.file_name ?? ''), movieId));
-      await writeEmpty(finalPath);
-    }
-    return { path: finalPath, size: received, sha256, reply };
+    await rename(target.partPath, target.finalPath);
+    await removeQuietly(target.recordPath);
+    return { path: target.finalPath, size: target.total, sha256, reply, offset: target.start };
   } catch (error) {
-    file?.destroy();
-    if (partPath) await unlink(partPath).catch(() => undefined);
+    // Cut short: the .part and its record stay, so the next download continues from them.
+    if (target && !target.file.closed) {
+      target.file.destroy();
+      await new Promise<void>((resolve) => target!.file.once('close', () => resolve()));
+    }
     throw error;
   }
 }
 
-async function writeEmpty(path: string): Promise<void> {
-  const handle = await open(path, 'w');
-  await handle.close();
+async function hashFile(path: string, length: number, hash: Hash): Promise<void> {
+  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 })) {
+    hash.update(chunk as Buffer);
+  }
+}
+
+async function discardPartial(partPath: string, recordPath: string): Promise<void> {
+  await removeQuietly(partPath);
+  await removeQuietly(recordPath);
+}
+
+async function removeQuietly(path: string): Promise<void> {
+  await unlink(path).catch(() => undefined);
 }

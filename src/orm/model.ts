@@ -78,6 +78,31 @@ export abstract class Model {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /** SUM of an integer column over the matching rows (0 when none match). */
+  static async sum<M extends Model>(this: ModelClass<M>, db: Database, property: ColumnName<M>, where: Where<M> = {}): Promise<number> {
+    const meta = tableMeta(this);
+    const column = columnOf(meta, property, 'sum');
+    if (column.type !== 'int' && column.type !== 'bigint' && column.type !== 'tinyint') {
+      throw new TypeError(`${meta.name}.sum: ${property} is not an integer column`);
+    }
+    const params: unknown[] = [];
+    const text =
+      `SELECT COALESCE(SUM(${quoteIdentifier(db.dialect, column.name)}), 0) AS ${quoteIdentifier(db.dialect, 'n')} ` +
+      `FROM ${sqlFor(meta, db.dialect).table}` +
+      whereClause(meta, db.dialect, where as Fields, params);
+    const rows = await db.query<{ n: unknown }>(text, params);
+    return Number(rows[0]?.n ?? 0); // MySQL returns SUM as a DECIMAL string
+  }
+
+  /** `DELETE FROM table WHERE ...`; returns the rows deleted. `where` must not be empty. */
+  static async deleteWhere<M extends Model>(this: ModelClass<M>, db: Database, where: Where<M>): Promise<number> {
+    const meta = tableMeta(this);
+    if (Object.keys(where).length === 0) throw new Error(`${meta.name}.deleteWhere: an empty where would delete every row`);
+    const params: unknown[] = [];
+    const text = `DELETE FROM ${sqlFor(meta, db.dialect).table}` + whereClause(meta, db.dialect, where as Fields, params);
+    return (await db.execute(text, params)).affectedRows;
+  }
+
   /**
    * `UPDATE table SET ... WHERE ...` in one statement; returns the rows matched. Being one
    * statement, a condition on the old value is atomic, e.g. set `{ is_vip: 1 }` where

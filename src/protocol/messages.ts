@@ -19,6 +19,8 @@ const id = z.number().int().positive().max(2 ** 31 - 1);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/i, 'must be 64 hex digits').transform((s) => s.toLowerCase());
 /** The original sends flags as 1/0; JSON booleans are accepted too. */
 const flag01 = z.union([z.literal(0), z.literal(1), z.boolean()]).transform((v) => (v === true || v === 1 ? 1 : 0));
+/** A byte count or position in a file. */
+const bytes = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 export const userTypeSchema = z.enum(['admin', 'user']);
 export const movieTypeSchema = z.enum(['all', 'free', 'charge']);
@@ -41,6 +43,8 @@ export const requestSchemas = {
     session,
     file_md5: z.string().min(1).max(64),
     sha256: sha256.optional(),
+    /** The size of the file the admin means to upload: checked against the quota. */
+    size: bytes.optional(),
   }),
   update_movie: z.object({
     session,
@@ -49,6 +53,8 @@ export const requestSchemas = {
     file_md5: z.string().min(1).max(64),
     is_free: flag01,
     sha256: sha256.optional(),
+    /** Resume: the bytes that follow start at this position of the file (needs sha256). */
+    offset: bytes.optional(),
   }),
   get_movie_list: z.object({
     session,
@@ -62,12 +68,16 @@ export const requestSchemas = {
     session,
     movie_id: id,
     movie_type: z.enum(['free', 'charge']),
+    /** Resume: send the file from this position (the reply's `offset` says where it starts). */
+    offset: bytes.optional(),
   }),
   download_movie_record: z.object({ session }),
   check_notice: z.object({ session }),
   list_users: z.object({ session }),
   lock_user: z.object({ session, name: z.string().min(1).max(64) }),
   unlock_user: z.object({ session, name: z.string().min(1).max(64) }),
+  /** An admin's storage quota in bytes; null = the server default, 0 = no limit. */
+  set_quota: z.object({ session, name: z.string().min(1).max(64), quota_bytes: bytes.nullable() }),
 } as const;
 
 export type MessageType = keyof typeof requestSchemas;

@@ -1,11 +1,12 @@
 /** The admin functions: upload, duplicate check, soft delete, notices. */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { Movie, Notice } from '../orm/models/index.js';
 import type { Reply, Request } from '../protocol/messages.js';
 import type { UserContext } from './context.js';
-import { BadRequest, Conflict, IntegrityError, NotFound } from './errors.js';
+import { BadRequest, Conflict, NotFound } from './errors.js';
+import { assertWithinQuota } from './quotas.js';
+import { heldOffset, receiveResumable, storageError } from './uploads.js';
 
 /** Finds a live video with the same content: by SHA-256 when the client sends one, else by the original's quick MD5. */
 async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string): Promise<Movie | undefined> {
@@ -13,22 +14,39 @@ async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string)
   return Movie.selectOne(ctx.app.db, where);
 }
 
+/**
+ * check_movie, the step before an upload: refuses a duplicate and, given `size`, an upload
+ * over the quota (before any byte is sent); given `sha256`, reports in `offset` how many
+ * bytes of a cut upload of this file the server already holds.
+ */
 export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext): Promise<Reply> {
   const existing = await findDuplicate(ctx, req.file_md5, req.sha256);
   if (existing) throw new Conflict(`this video is already stored as #${existing.id} "${existing.name}"`);
-  return { flag: true, msg: 'not stored yet, you may upload' };
+  const quota = req.size === undefined ? undefined : await assertWithinQuota(ctx, req.size, req.sha256);
+  const offset = req.sha256 ? await heldOffset(ctx.app, ctx.user.id, req.sha256, req.size) : 0;
+  return {
+    flag: true,
+    msg: offset > 0 ? `the server holds ${offset} bytes of this file: resume from there` : 'not stored yet, you may upload',
+    offset,
+    ...(quota ? { used_bytes: quota.usedBytes, quota_bytes: quota.quotaBytes } : {}),
+  };
 }
 
 /**
  * update_movie: the body goes to a temp file while the server hashes it; only a complete,
- * verified file is renamed into the media store and gets a database row.
+ * verified file is renamed into the media store and gets a database row. With `sha256`
+ * the upload is resumable (see uploads.ts); without it (the original clients) a cut upload
+ * is simply deleted.
  */
 export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext): Promise<Reply> {
+  if (req.sha256) return receiveResumable({ ...req, sha256: req.sha256 }, ctx);
+  if (req.offset) throw new BadRequest('offset: a resumed upload must declare its sha256');
   const { app, conn, body, user } = ctx;
   if (!body && req.file_size > 0) throw new BadRequest('file_size announced but no body');
+  await assertWithinQuota(ctx, req.file_size);
   const tempPath = app.media.incomingPath();
   const hash = createHash('sha256');
-  const file = createWriteStream(tempPath, { highWaterMark: 1024 * 1024 });
+  const file = app.media.openWrite(tempPath, { start: 0 });
   let writeError: Error | undefined;
   file.on('error', (error) => (writeError ??= error));
   const started = performance.now();
@@ -43,13 +61,9 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
     file.destroy();
     await app.media.discard(tempPath);
     conn.log.warn({ err: (error as Error).message, received: body?.received, size: req.file_size }, 'upload failed');
-    throw error;
+    throw storageError(error);
   }
   const sha256 = hash.digest('hex');
-  if (req.sha256 && req.sha256 !== sha256) {
-    await app.media.discard(tempPath);
-    throw new IntegrityError(`upload corrupted: server SHA-256 ${sha256} does not match the declared ${req.sha256}`);
-  }
   const duplicate = await findDuplicate(ctx, req.file_md5, sha256);
   if (duplicate) {
     await app.media.discard(tempPath);

@@ -44,6 +44,13 @@ export interface ServerConfig {
   accountMaxFailures: number;
   /** On SIGTERM/SIGINT, how long running transfers may take to finish. */
   shutdownGraceSeconds: number;
+
+  /** Storage each admin may fill (live videos + uploads in progress); user.quota_bytes overrides; 0 = no limit. */
+  adminQuotaBytes: number;
+  /** A cut upload nobody resumed for this long is deleted (row and partial file). */
+  uploadExpirySeconds: number;
+  /** An upload whose writer went silent this long (its node died) may be taken over by a resume. */
+  uploadLeaseSeconds: number;
 }
 
 export const defaultConfig: ServerConfig = {
@@ -68,6 +75,9 @@ export const defaultConfig: ServerConfig = {
   addressMaxFailures: 5,
   accountMaxFailures: 20,
   shutdownGraceSeconds: 30,
+  adminQuotaBytes: 10 * 1024 ** 3,
+  uploadExpirySeconds: 24 * 3600,
+  uploadLeaseSeconds: 15,
 };
 
 export function configWith(overrides: Partial<ServerConfig>): ServerConfig {

@@ -7,6 +7,8 @@ export class CineboxError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** Extra reply fields a client may act on (e.g. `used_bytes`, `quota_bytes`). */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = new.target.name;
@@ -15,8 +17,8 @@ export class CineboxError extends Error {
 
 const kind = (code: string) =>
   class extends CineboxError {
-    constructor(message: string) {
-      super(code, message);
+    constructor(message: string, details?: Record<string, unknown>) {
+      super(code, message, details);
     }
   };
 
@@ -39,6 +41,12 @@ export class Conflict extends kind('CONFLICT') {}
 export class IntegrityError extends kind('INTEGRITY') {}
 /** Too many failed logins from this address: it is blocked for a while. */
 export class LoginBlocked extends kind('LOGIN_BLOCKED') {}
+/** The upload would take the admin past their storage quota. */
+export class QuotaExceeded extends kind('QUOTA_EXCEEDED') {}
+/** The server's disk is full; the bytes received so far are kept for a resume. */
+export class StorageFull extends kind('STORAGE_FULL') {}
+/** A resumed upload starts past the bytes the server holds; ask check_movie for the offset. */
+export class ResumeMismatch extends kind('RESUME_MISMATCH') {}
 
 /** All codes a client may see, for the README and its test. */
 export const ERROR_CODES = [
@@ -53,6 +61,9 @@ export const ERROR_CODES = [
   'CONFLICT',
   'INTEGRITY',
   'LOGIN_BLOCKED',
+  'QUOTA_EXCEEDED',
+  'STORAGE_FULL',
+  'RESUME_MISMATCH',
   'TIMEOUT',
   'RATE_LIMITED',
   'TOO_LARGE',
@@ -70,6 +81,6 @@ export interface ErrorReply {
 
 /** The reply for any error; internal details never reach the client. */
 export function replyForError(error: unknown): ErrorReply {
-  if (error instanceof CineboxError) return { flag: false, msg: error.message, code: error.code };
+  if (error instanceof CineboxError) return { ...error.details, flag: false, msg: error.message, code: error.code };
   return { flag: false, msg: 'internal server error', code: 'INTERNAL' };
 }

@@ -8,6 +8,7 @@ import { requestSchemas, type MessageType, type Reply, type Request } from '../p
 import * as accounts from './admin-accounts.js';
 import * as admin from './admin.js';
 import * as common from './common.js';
+import * as quotas from './quotas.js';
 import type { HandlerContext, UserContext } from './context.js';
 import { BadRequest } from './errors.js';
 import type { FileReply } from './file-reply.js';
@@ -57,6 +58,7 @@ export const routes: Record<MessageType, Route> = {
   list_users: asAdmin('list_users', accounts.listUsers),
   lock_user: asAdmin('lock_user', accounts.lockUser),
   unlock_user: asAdmin('unlock_user', accounts.unlockUser),
+  set_quota: asAdmin('set_quota', quotas.setQuota),
   buy_vip: asViewer('buy_vip', viewer.buyVip),
   download_movie: asViewer('download_movie', viewer.downloadMovie),
   download_movie_record: asViewer('download_movie_record', viewer.downloadHistory),

@@ -5,18 +5,34 @@
  * once verified; a crash leaves at most a temp file, never a half video under a real name.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, unlink } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 
 const STORED_NAME = /^[0-9a-f-]{36}(\.[a-z0-9]{1,10})?$/;
+const TEMP_NAME = /^[0-9a-f-]{36}\.part$/;
+
+/** Opens a file under .incoming for writing from byte `start` (0 = create or truncate). */
+export type OpenWrite = (path: string, options: { start: number }) => Writable;
+
+const openWithFs: OpenWrite = (path, { start }) =>
+  createWriteStream(path, { flags: start > 0 ? 'r+' : 'w', start, highWaterMark: 1024 * 1024 });
+
+export interface MediaStoreOptions {
+  /** How upload bytes reach the disk; tests replace it to simulate a full disk. */
+  openWrite?: OpenWrite;
+}
 
 export class MediaStore {
   readonly root: string;
   readonly incomingDir: string;
+  openWrite: OpenWrite;
 
-  constructor(mediaDir: string) {
+  constructor(mediaDir: string, options: MediaStoreOptions = {}) {
     this.root = resolve(mediaDir);
     this.incomingDir = join(this.root, '.incoming');
+    this.openWrite = options.openWrite ?? openWithFs;
   }
 
   async init(): Promise<void> {
@@ -25,7 +41,45 @@ export class MediaStore {
 
   /** A fresh temp path for an upload in progress. */
   incomingPath(): string {
-    return join(this.incomingDir, `${randomUUID()}.part`);
+    return this.incomingPathOf(this.newTempName());
+  }
+
+  /** A fresh name under .incoming (kept in the upload row, so any node finds the partial). */
+  newTempName(): string {
+    return `${randomUUID()}.part`;
+  }
+
+  /** The path of a temp name from the database; refuses anything that is not ours. */
+  incomingPathOf(tempName: string): string {
+    if (!TEMP_NAME.test(tempName)) throw new Error(`not an incoming temp name: ${JSON.stringify(tempName)}`);
+    return join(this.incomingDir, tempName);
+  }
+
+  /** Bytes in a file, 0 when it does not exist. */
+  async sizeOf(path: string): Promise<number> {
+    try {
+      return (await stat(path)).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw error;
+    }
+  }
+
+  /** Cuts a partial back to `length` bytes (a resume that starts earlier than the bytes held). */
+  async truncateTo(path: string, length: number): Promise<void> {
+    await truncate(path, length);
+  }
+
+  /** The temp files under .incoming with their last change, for the expiry sweep. */
+  async listIncoming(): Promise<{ name: string; mtimeMs: number }[]> {
+    const names = (await readdir(this.incomingDir)).filter((name) => TEMP_NAME.test(name));
+    const found = await Promise.all(
+      names.map(async (name) => {
+        const info = await stat(join(this.incomingDir, name)).catch(() => undefined);
+        return info && { name, mtimeMs: info.mtimeMs };
+      }),
+    );
+    return found.filter((entry) => entry !== undefined);
   }
 
   /** A new stored name; keeps a short, safe extension of the display name for operators. */

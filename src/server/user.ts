@@ -32,6 +32,11 @@ async function chargeOnce(ctx: UserContext, movie: Movie): Promise<number> {
   return price;
 }
 
+/**
+ * download_movie. With `offset` (a resume) the bytes start there: `file_size` is what
+ * follows, `offset` and `total_size` say where it fits. A resumed paid video is not charged
+ * again (the purchase row), but a non-VIP viewer waits again, as for any free download.
+ */
 export async function downloadMovie(req: Request<'download_movie'>, ctx: UserContext): Promise<FileReply> {
   const { app, conn, user } = ctx;
   const movie = await Movie.selectOne(app.db, { id: req.movie_id, is_delete: 0 });
@@ -49,19 +54,24 @@ export async function downloadMovie(req: Request<'download_movie'>, ctx: UserCon
     if (size !== movie.size) throw new Error(`stored file of movie ${movie.id} has ${size} bytes, expected ${movie.size}`);
     const charged = isFree ? 0 : await chargeOnce(ctx, movie);
     const waitSeconds = isFree && !user.is_vip ? app.config.freeWaitSeconds : 0;
+    // A resume past the end cannot be a prefix of this file: send all of it, from 0.
+    const start = req.offset !== undefined && req.offset <= size ? req.offset : 0;
+    if (req.offset !== undefined && start !== req.offset) conn.log.info({ movie: movie.id, offset: req.offset, size }, 'resume offset past the end, sending from 0');
     const header = {
       flag: true,
       file_name: movie.name,
-      file_size: movie.size,
+      file_size: size - start,
       wait_time: waitSeconds,
       sha256: movie.sha256,
       movie_id: movie.id,
       charged_cents: charged,
+      offset: start,
+      total_size: size,
     };
     const recordDownload = async () => {
       await DownloadRecord.from({ user_id: user.id, movie_id: movie.id, create_time: new Date() }).save(app.db);
     };
-    return new FileReply(header, file, 0, waitSeconds, recordDownload);
+    return new FileReply(header, file, start, waitSeconds, recordDownload);
   } catch (error) {
     await file.close();
     throw error;

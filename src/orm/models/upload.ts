@@ -1,0 +1,47 @@
+import { column, table } from '../decorators.js';
+import { Model } from '../model.js';
+
+/**
+ * An upload in progress or cut short, resumable by the same admin with the same SHA-256.
+ * Kept in the database (not in a node's memory) so any node sharing the database and the
+ * media directory can resume it. The bytes live in `media/.incoming/<temp_name>`.
+ */
+@table('upload', { unique: [['user_id', 'sha256']], indexes: [['updated_time']] })
+export class Upload extends Model {
+  @column({ type: 'int', primaryKey: true, autoIncrement: true })
+  id!: number;
+
+  /** The uploading admin. */
+  @column({ type: 'int' })
+  user_id!: number;
+
+  /** The SHA-256 the client declared for the whole file, hex. */
+  @column({ type: 'string', length: 64 })
+  sha256!: string;
+
+  /** The file's name under media/.incoming (server-generated). */
+  @column({ type: 'string', length: 64 })
+  temp_name!: string;
+
+  /** The declared size of the whole file, in bytes. */
+  @column({ type: 'bigint' })
+  total_size!: number;
+
+  /** Bytes on disk when last recorded (the file itself is the truth). */
+  @column({ type: 'bigint', default: 0 })
+  received_bytes!: number;
+
+  /**
+   * The attempt writing it now (a random token), or null. A holder whose `updated_time`
+   * is older than the lease is presumed dead (its node crashed) and may be replaced.
+   */
+  @column({ type: 'string', length: 64, nullable: true })
+  holder!: string | null;
+
+  @column({ type: 'datetime' })
+  create_time!: Date;
+
+  /** Refreshed while bytes flow; an upload untouched for the expiry time is deleted. */
+  @column({ type: 'datetime' })
+  updated_time!: Date;
+}

@@ -1,0 +1,282 @@
+/**
+ * Resumable uploads. An upload that declares its SHA-256 is tracked in the `upload` table
+ * (one row per admin and file) with its bytes in media/.incoming/, so when it is cut (client
+ * killed, network lost, disk full, server restarted) the same admin can continue it later,
+ * on any node sharing the database and the media directory. The partial becomes a video
+ * only when the server's SHA-256 of the whole file matches the declared one.
+ *
+ * One writer at a time: an attempt takes the row by writing its random `holder` token with
+ * a compare-and-set, refreshes `updated_time` while bytes flow, and clears the token when it
+ * ends. A holder silent for longer than the lease is presumed dead (its node crashed) and
+ * may be replaced; if it was only slow, its next refresh finds the token changed and stops.
+ */
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { DuplicateKeyError } from '../orm/index.js';
+import { Movie, Upload } from '../orm/models/index.js';
+import type { Reply, Request } from '../protocol/messages.js';
+import type { App, UserContext } from './context.js';
+import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from './errors.js';
+import { assertWithinQuota } from './quotas.js';
+
+type UploadRequest = Request<'update_movie'> & { sha256: string };
+
+/** One attempt at writing an upload: the row it holds and where its bytes go. */
+interface Attempt {
+  row: Upload;
+  holder: string;
+  path: string;
+}
+
+/**
+ * Bytes of this file the server already holds for this admin (0 when none, or when the size
+ * differs). Refuses at once when another connection is writing it, before any byte is sent.
+ */
+export async function heldOffset(app: App, userId: number, sha256: string, size?: number): Promise<number> {
+  const row = await Upload.selectOne(app.db, { user_id: userId, sha256 });
+  if (!row) return 0;
+  if (isLive(app, row, new Date())) throw busy();
+  if (size !== undefined && row.total_size !== size) return 0;
+  return Math.min(await app.media.sizeOf(app.media.incomingPathOf(row.temp_name)), row.total_size);
+}
+
+/** Some attempt holds the row and refreshed it within the lease. */
+function isLive(app: App, row: Upload, now: Date): boolean {
+  return row.holder !== null && now.getTime() - row.updated_time.getTime() < app.config.uploadLeaseSeconds * 1000;
+}
+
+/** update_movie with sha256: start or continue at `offset`, verify the whole file, publish. */
+export async function receiveResumable(req: UploadRequest, ctx: UserContext): Promise<Reply> {
+  const { app, conn, body, user } = ctx;
+  const offset = req.offset ?? 0;
+  const total = offset + req.file_size;
+  if (!body && req.file_size > 0) throw new BadRequest('file_size announced but no body');
+  await assertWithinQuota(ctx, total, req.sha256);
+  const attempt = await claim(ctx, req.sha256, total, offset);
+  const started = performance.now();
+  let sha256: string;
+  try {
+    sha256 = await receiveBytes(ctx, attempt, offset);
+  } catch (error) {
+    const held = await release(app, attempt);
+    conn.log.warn({ err: (error as Error).message, upload: attempt.row.id, held, total }, 'upload cut, partial kept');
+    if (isDiskFull(error)) {
+      throw new StorageFull(`the server's storage is full: ${held} of ${total} bytes of this upload are kept, resume it later`, { offset: held });
+    }
+    throw error;
+  }
+  if (sha256 !== req.sha256) {
+    await abandon(app, attempt);
+    throw new IntegrityError(`upload corrupted: server SHA-256 ${sha256} does not match the declared ${req.sha256}; start it again`);
+  }
+  const movie = await publish(ctx, attempt, req, sha256, total);
+  const seconds = (performance.now() - started) / 1000;
+  conn.log.info({ user: user.id, movie: movie.id, bytes: req.file_size, offset, seconds }, 'upload stored');
+  return { flag: true, msg: offset > 0 ? `uploaded (resumed at byte ${offset})` : 'uploaded', movie_id: movie.id, sha256, offset };
+}
+
+/** Takes (or creates) this admin's upload row for the file; checks `offset` against the bytes held. */
+async function claim(ctx: UserContext, sha256: string, total: number, offset: number): Promise<Attempt> {
+  const { app, user } = ctx;
+  const holder = randomUUID();
+  const now = new Date();
+  let row = await Upload.selectOne(app.db, { user_id: user.id, sha256 });
+  if (!row) {
+    if (offset > 0) throw new ResumeMismatch('the server holds none of this file: start from 0', { offset: 0 });
+    row = Upload.from({
+      user_id: user.id,
+      sha256,
+      temp_name: app.media.newTempName(),
+      total_size: total,
+      received_bytes: 0,
+      holder,
+      create_time: now,
+      updated_time: now,
+    });
+    try {
+      await row.save(app.db);
+    } catch (error) {
+      if (error instanceof DuplicateKeyError) throw busy();
+      throw error;
+    }
+    return { row, holder, path: app.media.incomingPathOf(row.temp_name) };
+  }
+  if (isLive(app, row, now)) throw busy();
+  const taken = await Upload.updateWhere(app.db, { holder, updated_time: now }, { id: row.id, holder: row.holder });
+  if (taken === 0) throw busy();
+  const attempt = { row, holder, path: app.media.incomingPathOf(row.temp_name) };
+  const held = Math.min(await app.media.sizeOf(attempt.path), row.total_size);
+  const sameFile = row.total_size === total;
+  if (offset > 0 && (!sameFile || offset > held)) {
+    await release(app, attempt);
+    const from = sameFile ? held : 0;
+    throw new ResumeMismatch(`the server holds ${from} bytes of this file: resume from there`, { offset: from });
+  }
+  if (!sameFile) await Upload.updateWhere(app.db, { total_size: total }, { id: row.id, holder });
+  row.total_size = total;
+  return attempt;
+}
+
+function busy(): Conflict {
+  return new Conflict('this file is being uploaded on another connection; try again in a moment');
+}
+
+/**
+ * Writes the body after the bytes already held and returns the SHA-256 of the whole file:
+ * the bytes on disk are hashed again first, so a partial changed on disk cannot pass.
+ */
+async function receiveBytes(ctx: UserContext, attempt: Attempt, offset: number): Promise<string> {
+  const { app, body } = ctx;
+  const hash = createHash('sha256');
+  if (offset > 0) {
+    await app.media.truncateTo(attempt.path, offset);
+    await hashPrefix(attempt.path, offset, hash);
+  }
+  const file = app.media.openWrite(attempt.path, { start: offset });
+  let failure: Error | undefined;
+  file.on('error', (error) => (failure ??= error));
+  let written = 0;
+  const heartbeat = setInterval(() => {
+    const set = { received_bytes: offset + written, updated_time: new Date() };
+    Upload.updateWhere(app.db, set, { id: attempt.row.id, holder: attempt.holder }).then(
+      (kept) => {
+        if (kept === 0) file.destroy((failure ??= busy()));
+      },
+      (error: Error) => ctx.conn.log.warn({ err: error.message }, 'upload heartbeat failed'),
+    );
+  }, (app.config.uploadLeaseSeconds * 1000) / 3);
+  try {
+    await body?.pipeTo(file, (chunk) => {
+      if (failure) throw failure;
+      hash.update(chunk);
+      written += chunk.length;
+    });
+    file.end();
+    await finished(file);
+    if (failure) throw failure;
+  } catch (error) {
+    file.destroy();
+    await closed(file);
+    throw failure ?? error;
+  } finally {
+    clearInterval(heartbeat);
+  }
+  return hash.digest('hex');
+}
+
+async function hashPrefix(path: string, length: number, hash: Hash): Promise<void> {
+  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 })) {
+    hash.update(chunk as Buffer);
+  }
+}
+
+function closed(stream: Writable): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise((resolve) => stream.once('close', () => resolve()));
+}
+
+/** Ends an attempt that was cut: records the bytes on disk and frees the row for a resume. */
+async function release(app: App, attempt: Attempt): Promise<number> {
+  const held = Math.min(await app.media.sizeOf(attempt.path), attempt.row.total_size);
+  try {
+    await Upload.updateWhere(
+      app.db,
+      { holder: null, received_bytes: held, updated_time: new Date() },
+      { id: attempt.row.id, holder: attempt.holder },
+    );
+  } catch (error) {
+    // The lease expires on its own; the partial stays resumable after it.
+    app.log.warn({ err: (error as Error).message, upload: attempt.row.id }, 'could not release an upload');
+  }
+  return held;
+}
+
+/** Drops an attempt whose bytes can never become the declared file. */
+async function abandon(app: App, attempt: Attempt): Promise<void> {
+  await Upload.deleteWhere(app.db, { id: attempt.row.id, holder: attempt.holder });
+  await app.media.discard(attempt.path);
+}
+
+/** Renames the verified partial into the store and swaps the upload row for a movie row. */
+async function publish(ctx: UserContext, attempt: Attempt, req: UploadRequest, sha256: string, total: number): Promise<Movie> {
+  const { app, user } = ctx;
+  const duplicate = await Movie.selectOne(app.db, { sha256, is_delete: 0 });
+  if (duplicate) {
+    await abandon(app, attempt);
+    throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
+  }
+  const storedName = app.media.newStoredName(req.file_name);
+  const storedPath = await app.media.publish(attempt.path, storedName);
+  const movie = Movie.from({
+    name: req.file_name,
+    path: storedName,
+    is_free: req.is_free,
+    is_delete: 0,
+    create_time: new Date(),
+    file_md5: req.file_md5,
+    sha256,
+    size: total,
+    user_id: user.id,
+  });
+  try {
+    await app.db.transaction(async (tx) => {
+      await movie.save(tx);
+      await Upload.deleteWhere(tx, { id: attempt.row.id });
+    });
+  } catch (error) {
+    await app.media.discard(storedPath);
+    await release(app, attempt);
+    throw error;
+  }
+  return movie;
+}
+
+function isDiskFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** The reply for a write error of the legacy (non-resumable) upload path. */
+export function storageError(error: unknown): unknown {
+  if (isDiskFull(error) && !(error instanceof CineboxError)) return new StorageFull("the server's storage is full, try again later");
+  return error;
+}
+
+/**
+ * Deletes uploads nobody touched for `uploadExpirySeconds` (row, then file) and temp files
+ * under .incoming that no row names and that are as old (cut uploads of original clients).
+ */
+export async function sweepExpiredUploads(app: App, now = Date.now()): Promise<number> {
+  const cutoff = now - app.config.uploadExpirySeconds * 1000;
+  let removed = 0;
+  for (const row of await Upload.select(app.db)) {
+    if (row.updated_time.getTime() >= cutoff) continue;
+    // Matching the old time too: a resume that took the row meanwhile keeps it.
+    const deleted = await Upload.deleteWhere(app.db, { id: row.id, updated_time: row.updated_time });
+    if (deleted === 0) continue;
+    await app.media.discard(app.media.incomingPathOf(row.temp_name));
+    removed++;
+  }
+  const files = await app.media.listIncoming();
+  const named = new Set((await Upload.select(app.db)).map((row) => row.temp_name));
+  for (const file of files) {
+    if (named.has(file.name) || file.mtimeMs >= cutoff) continue;
+    await app.media.discard(app.media.incomingPathOf(file.name));
+    removed++;
+  }
+  if (removed > 0) app.log.info({ removed }, 'expired uploads removed');
+  return removed;
+}
+
+/** Sweeps now and then every so often; the timer never keeps the process alive. */
+export function startUploadJanitor(app: App): { stop(): void } {
+  const sweep = () =>
+    sweepExpiredUploads(app).catch((error: Error) => app.log.warn({ err: error.message }, 'upload sweep failed'));
+  void sweep();
+  const everyMs = Math.min(app.config.uploadExpirySeconds * 250, 3600 * 1000);
+  const timer = setInterval(sweep, Math.max(everyMs, 1000));
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
