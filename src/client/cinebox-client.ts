@@ -3,7 +3,7 @@
  * menus and the scriptable commands both use this class, so neither builds requests nor
  * touches a socket; an empty list comes back as `[]`, not as the server's "no videos yet".
  */
-import type { MovieDetails, Reply } from '../protocol/messages.js';
+import { FREE_LABEL, type MovieDetails, type Reply } from '../protocol/messages.js';
 import { wirePassword } from '../protocol/wire-password.js';
 import { ClientConnection, ServerError, type ConnectOptions } from './connection.js';
 import { downloadMovie, uploadFile, type DownloadOptions, type DownloadResult, type UploadOptions } from './transfers.js';
@@ -107,7 +107,7 @@ export class CineboxClient {
     if (!reply) return [];
     if (Array.isArray(reply.movies)) return reply.movies as MovieDetails[];
     // An original server: [name, label, id] triples only.
-    return (reply.movie_list as [string, string, number][]).map(([name, label, id]) => ({ id, name, is_free: label === '免费' ? 1 : 0 }));
+    return (reply.movie_list as [string, string, number][]).map(([name, label, id]) => ({ id, name, is_free: label === FREE_LABEL ? 1 : 0 }));
   }
 
   async notices(): Promise<NoticeRow[]> {

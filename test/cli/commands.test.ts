@@ -14,7 +14,7 @@ import { linesOf, runCli } from './helpers/run-cli.js';
 
 const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
 
-describe('cinebox admin/user subcommands (child processes, no terminal)', () => {
+describe('cinebox admin/user subcommands (child processes, no terminal)', { timeout: 60_000 }, () => {
   let main: string;
   let world: World;
   let work: string;

@@ -4,13 +4,15 @@
  * download a free and a paid video (bars on a terminal), history, notices, quit; and
  * Ctrl-C at the menu leaves cleanly.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadFile } from '../../src/client/transfers.js';
+import { wirePassword } from '../../src/protocol/wire-password.js';
 import { startWorld, type World } from '../helpers/world.js';
 import { builtCli } from './helpers/built-cli.js';
 
@@ -19,6 +21,7 @@ const hasTmux = await run('tmux', ['-V']).then(
   () => true,
   () => false,
 );
+if (!hasTmux) console.warn('tmux is not installed: the pseudo-terminal tests of `cinebox user` are skipped');
 const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
 
 /** One private tmux server (its own socket), so nothing touches the developer's sessions. */
@@ -26,7 +29,8 @@ class Terminal {
   private readonly socket = `cinebox-test-${process.pid}-${randomBytes(4).toString('hex')}`;
 
   private tmux(...args: string[]) {
-    return run('tmux', ['-u', '-L', this.socket, ...args], { env: { ...process.env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' } });
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('CINEBOX_')));
+    return run('tmux', ['-u', '-L', this.socket, ...args], { env: { ...env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' } });
   }
 
   async start(command: string): Promise<void> {
@@ -77,7 +81,7 @@ class Terminal {
   }
 }
 
-describe.skipIf(!hasTmux)('cinebox user in a real terminal', () => {
+describe.skipIf(!hasTmux)('cinebox user in a real terminal', { timeout: 60_000 }, () => {
   let main: string;
   let world: World;
   let work: string;
@@ -177,5 +181,53 @@ describe.skipIf(!hasTmux)('cinebox user in a real terminal', () => {
     const screen = await t.waitFor('[exit 0]');
     expect(screen).toContain('bye');
     expect(screen).not.toMatch(/Error|at .*\.js:\d+/);
+  });
+
+  it('Ctrl-C during the non-VIP countdown cancels the download, in the menu and in a script', async () => {
+    // A server whose non-VIP viewers wait long enough to press Ctrl-C while they do.
+    const slow = await startWorld('sqlite', { freeWaitSeconds: 60 });
+    try {
+      const admin = await slow.loginAs('boss', 'admin');
+      await uploadFile(admin, await slow.makeFile('slow.mp4', 1000), { isFree: true });
+      await (await slow.connect()).call('register', { name: 'bob', password: wirePassword('bob-pw'), user_type: 'user' });
+      const out = join(work, 'slow');
+
+      const t = new Terminal();
+      terminals.push(t);
+      await t.start(`cd '${work}' && CINEBOX_PORT=${slow.server.port} CINEBOX_NAME=bob CINEBOX_PASSWORD=bob-pw '${process.execPath}' '${main}' user -o slow`);
+      await t.waitForPrompt('· bob');
+      await choose(t, 'Download a f');
+      await t.waitForPrompt('Which free video?');
+      await t.type('', 'Enter');
+      await t.waitFor('⏳ non-VIP wait before a free download (VIP viewers skip it): ');
+      await t.type('', 'C-c');
+      const screen = await t.waitFor('[exit 130]');
+      expect(screen).toContain('✖ transfer cancelled');
+      expect(screen).not.toMatch(/\bat .*\.js:\d+/);
+      expect(existsSync(join(out, 'slow.mp4'))).toBe(false);
+
+      // The same from a script: SIGINT, one line, exit code 130.
+      const child = spawn(process.execPath, [main, 'user', 'download', '1', '-o', 'slow2'], {
+        cwd: work,
+        env: { ...process.env, CINEBOX_PORT: String(slow.server.port), CINEBOX_NAME: 'bob', CINEBOX_PASSWORD: 'bob-pw' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await new Promise<void>((resolve) =>
+        child.stdout.setEncoding('utf8').on('data', (text: string) => {
+          stdout += text;
+          if (stdout.includes('non-VIP wait')) resolve();
+        }),
+      );
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(stderr).toBe('cinebox: cancelled\n');
+      expect(existsSync(join(work, 'slow2', 'slow.mp4'))).toBe(false);
+    } finally {
+      await slow.close();
+    }
   });
 });
