@@ -25,6 +25,8 @@ export interface ProgressView {
   transfer(label: string): Tracker;
   /** Shows `message` with the seconds left; stops by itself at zero. */
   countdown(seconds: number, message: string): Countdown;
+  /** A line about a transfer (e.g. that it resumes). */
+  note(text: string): void;
 }
 
 export interface ProgressOptions {
@@ -49,6 +51,7 @@ export function progressView(out: Out, options: ProgressOptions = {}): ProgressV
     return {
       transfer: (label) => barTracker(out, truncateToWidth(label, LABEL_WIDTH), now),
       countdown: (seconds, message) => liveCountdown(out, seconds, message),
+      note: (text) => out.write(`${text}\n`),
     };
   }
   return {
@@ -57,12 +60,14 @@ export function progressView(out: Out, options: ProgressOptions = {}): ProgressV
       out.write(`${message}: ${seconds} s\n`);
       return { stop() {} };
     },
+    note: (text) => out.write(`${text}\n`),
   };
 }
 
 const silentView: ProgressView = {
   transfer: () => ({ onProgress() {}, finish() {}, abort() {} }),
   countdown: () => ({ stop() {} }),
+  note() {},
 };
 
 /** Bytes per second since the first report; undefined until there is something to measure. */

@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import type { CineboxClient, UploadResult } from './cinebox-client.js';
 import type { Countdown, ProgressView } from './progress.js';
 import type { DownloadResult } from './transfers.js';
+import { formatBytesOf } from './units.js';
 
 /** The person pressed Ctrl-C during a transfer; the connection is closed. */
 export class Interrupted extends Error {
@@ -50,6 +51,7 @@ export async function uploadWatched(
       client.upload(path, {
         ...options,
         onHashProgress: hashing.onProgress,
+        onResume: (offset, total) => view.note(`resuming ${label}: the server already has ${formatBytesOf(offset, total)}`),
         onProgress: (done, total) => {
           hashing.finish();
           sending.onProgress(done, total);
@@ -79,6 +81,7 @@ export async function downloadWatched(
       client.download(movie.id, movie.is_free ? 'free' : 'charge', {
         outDir,
         onWait: (seconds) => (countdown = view.countdown(seconds, WAIT_MESSAGE)),
+        onResume: (offset, total) => view.note(`resuming ${movie.name ?? `#${movie.id}`}: ${formatBytesOf(offset, total)} already here`),
         onProgress: (done, total) => {
           countdown?.stop();
           tracker.onProgress(done, total);

@@ -63,6 +63,12 @@ describe('progress without a terminal', () => {
     expect(out.lines()).toEqual(['non-VIP wait: 30 s']);
   });
 
+  it('prints notes (a resumed transfer) as lines', () => {
+    const out = capture();
+    progressView(out.stream).note('resuming free.mp4: 1.0/2.0 MB already here');
+    expect(out.lines()).toEqual(['resuming free.mp4: 1.0/2.0 MB already here']);
+  });
+
   it('prints nothing with quiet', () => {
     const out = capture();
     const view = progressView(out.stream, { quiet: true });
@@ -70,6 +76,7 @@ describe('progress without a terminal', () => {
     tracker.onProgress(1, 2);
     tracker.finish();
     view.countdown(3, 'wait').stop();
+    view.note('resuming');
     expect(out.writes).toEqual([]);
   });
 });

@@ -202,7 +202,7 @@ describe.skipIf(!hasTmux)('cinebox user in a real terminal', { timeout: 60_000 }
       await t.waitFor('⏳ non-VIP wait before a free download (VIP viewers skip it): ');
       await t.type('', 'C-c');
       const screen = await t.waitFor('[exit 130]');
-      expect(screen).toContain('✖ transfer cancelled');
+      expect(screen).toContain('✖ transfer cancelled (start it again to resume where it stopped)');
       expect(screen).not.toMatch(/\bat .*\.js:\d+/);
       expect(existsSync(join(out, 'slow.mp4'))).toBe(false);
 

@@ -47,7 +47,7 @@ export async function runMenu(ctx: MenuContext, role: Role, items: MenuItem[]): 
         return 0;
       }
       if (error instanceof Interrupted) {
-        io.warn('transfer cancelled');
+        io.warn('transfer cancelled (start it again to resume where it stopped)');
         return 130;
       }
       io.warn(messageOf(error));
