@@ -19,8 +19,9 @@ export interface ClientArgs {
   host: string;
   port: number;
   tls?: boolean;
-  tlsCa?: string;
+  ca?: string;
   clientSecret?: string;
+  connectTimeout?: number;
   name?: string;
   password?: string;
   json: boolean;
@@ -32,8 +33,9 @@ export function withClientOptions<T>(yargs: Argv<T>) {
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'Server address', group: 'Connection:' })
     .option('port', { type: 'number', default: defaultConfig.port, describe: 'Server port', group: 'Connection:' })
     .option('tls', { type: 'boolean', describe: 'Speak TLS (for a server started with --tls-cert)', group: 'Connection:' })
-    .option('tls-ca', { type: 'string', describe: "Trust this CA or self-signed certificate (PEM); implies --tls", group: 'Connection:' })
+    .option('ca', { alias: 'tls-ca', type: 'string', describe: 'Trust this CA or self-signed certificate (PEM); implies --tls', group: 'Connection:' })
     .option('client-secret', { type: 'string', describe: "The server's shared client secret, if it requires one", group: 'Connection:' })
+    .option('connect-timeout', { type: 'number', default: 10, describe: 'Seconds to wait for the server to answer', group: 'Connection:' })
     .option('name', { type: 'string', describe: 'Account name (asked for on a terminal)', group: 'Account:' })
     .option('password', { type: 'string', describe: 'Password (asked for on a terminal)', group: 'Account:' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON (progress goes to stderr)' })
@@ -82,8 +84,8 @@ export async function credentials(args: ClientArgs, newAccount = false): Promise
 }
 
 async function connect(args: ClientArgs): Promise<CineboxClient> {
-  const options: ConnectOptions = { host: args.host, port: args.port };
-  if (args.tlsCa !== undefined) options.tls = { ca: await readFile(args.tlsCa) };
+  const options: ConnectOptions = { host: args.host, port: args.port, timeoutMs: (args.connectTimeout ?? 10) * 1000 };
+  if (args.ca !== undefined) options.tls = { ca: await readFile(args.ca) };
   else if (args.tls) options.tls = true;
   if (args.clientSecret) options.clientSecret = args.clientSecret;
   return CineboxClient.connect(options);

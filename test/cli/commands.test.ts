@@ -4,8 +4,10 @@
  * viewer who buys VIP and downloads both, notices), then `--json` shapes, exit codes and
  * the one-line failures.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_CODE, startWorld, type World } from '../helpers/world.js';
@@ -212,5 +214,40 @@ describe('cinebox admin/user subcommands (child processes, no terminal)', { time
     });
     expect(results[0].stdout).toMatch(/cinebox user download <ids\.\.>\s+Download videos by ID/);
     expect(results[4].stdout).toMatch(/--charge\s+Make them paid videos/);
+  });
+});
+
+describe('cinebox user against a server with TLS and a client secret', { timeout: 60_000 }, () => {
+  let main: string;
+  let world: World;
+  let cert: string;
+
+  beforeAll(async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cinebox-tls-'));
+    cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert,
+    ], { stdio: 'ignore' });
+    [main, world] = await Promise.all([builtCli(), startWorld('sqlite', { tlsCert: cert, tlsKey: key, clientSecret: 'shh' })]);
+  }, 120_000);
+  afterAll(async () => world?.close());
+
+  const cinebox = (args: string[]) =>
+    runCli(main, args, { cwd: world.dir, env: { CINEBOX_PORT: String(world.server.port), CINEBOX_NAME: 'tess', CINEBOX_PASSWORD: 'pw' } });
+
+  it('connects with --tls-ca and --client-secret, and says so in one line when either is missing', async () => {
+    const [ok, noSecret, noTls] = await Promise.all([
+      cinebox(['user', 'register', '--ca', cert, '--client-secret', 'shh', '--json']),
+      cinebox(['user', 'register', '--tls-ca', cert]),
+      cinebox(['user', 'register', '--client-secret', 'shh', '--connect-timeout', '1']),
+    ]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual({ registered: true, name: 'tess', role: 'user' });
+    for (const failed of [noSecret, noTls]) {
+      expect(failed.code).toBe(2);
+      expect(linesOf(failed.stderr)).toEqual([expect.stringMatching(/^cinebox: .*127\.0\.0\.1:\d+/)]);
+    }
   });
 });

@@ -23,8 +23,8 @@ export function builder(yargs: Argv) {
     .command(listCommand('admin'))
     .command(noticesCommand('admin'))
     .example('$0 admin', 'open the menu')
-    .example('$0 admin upload a.mp4 b.mkv --charge', 'upload two paid videos')
-    .example('$0 admin notice --title "New films" --content "…"', 'publish a notice')
+    .example('$0 admin upload a.mp4 b.mkv --charge', 'two paid videos')
+    .example('$0 admin notice --title Hi --content …', 'publish a notice')
     .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
 }
 

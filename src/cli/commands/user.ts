@@ -22,8 +22,8 @@ export function builder(yargs: Argv) {
     .command(noticesCommand('user'))
     .command(buyVip)
     .example('$0 user', 'open the menu')
-    .example('$0 user list --free --name alice', 'list the free videos')
-    .example('$0 user download 3 -o ~/Videos', 'download video #3 (account from CINEBOX_NAME, CINEBOX_PASSWORD)')
+    .example('$0 user list --free --name alice', 'the free videos')
+    .example('$0 user download 3 -o ~/Videos', 'download video #3')
     .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
 }
 

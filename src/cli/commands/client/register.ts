@@ -9,7 +9,7 @@ type Args = ClientArgs & { adminCode?: string };
 export function registerCommand(role: Role): CommandModule<ClientArgs, Args> {
   return {
     command: 'register',
-    describe: role === 'admin' ? 'Register an admin account (needs the admin code)' : 'Register a viewer account',
+    describe: role === 'admin' ? 'Register an admin (needs the admin code)' : 'Register a viewer',
     builder: (yargs: Argv<ClientArgs>) => yargs as Argv<Args>,
     handler: (args: ArgumentsCamelCase<Args>) =>
       runClientCommand(args, role, false, async ({ client, say }) => {
