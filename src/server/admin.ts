@@ -6,7 +6,7 @@ import type { Reply, Request } from '../protocol/messages.js';
 import type { UserContext } from './context.js';
 import { BadRequest, Conflict, NotFound } from './errors.js';
 import { assertWithinQuota } from './quotas.js';
-import { heldOffset, receiveResumable, storageError } from './uploads.js';
+import { assertUploadSize, heldOffset, receiveResumable, storageError } from './uploads.js';
 
 /** Finds a live video with the same content: by SHA-256 when the client sends one, else by the original's quick MD5. */
 async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string): Promise<Movie | undefined> {
@@ -22,6 +22,7 @@ async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string)
 export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext): Promise<Reply> {
   const existing = await findDuplicate(ctx, req.file_md5, req.sha256);
   if (existing) throw new Conflict(`this video is already stored as #${existing.id} "${existing.name}"`);
+  if (req.size !== undefined) assertUploadSize(ctx.app, req.size);
   const quota = req.size === undefined ? undefined : await assertWithinQuota(ctx, req.size, req.sha256);
   const offset = req.sha256 ? await heldOffset(ctx.app, ctx.user.id, req.sha256, req.size) : 0;
   return {

@@ -53,6 +53,7 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
   const offset = req.offset ?? 0;
   const total = offset + req.file_size;
   if (!body && req.file_size > 0) throw new BadRequest('file_size announced but no body');
+  assertUploadSize(app, total);
   await assertWithinQuota(ctx, total, req.sha256);
   const attempt = await claim(ctx, req.sha256, total, offset);
   const started = performance.now();
@@ -75,6 +76,12 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
   const seconds = (performance.now() - started) / 1000;
   conn.log.info({ user: user.id, movie: movie.id, bytes: req.file_size, offset, seconds }, 'upload stored');
   return { flag: true, msg: offset > 0 ? `uploaded (resumed at byte ${offset})` : 'uploaded', movie_id: movie.id, sha256, offset };
+}
+
+/** A resumed upload arrives in pieces, each under the connection's limit: the whole must be too. */
+export function assertUploadSize(app: App, total: number): void {
+  const limit = app.config.maxUploadBytes;
+  if (total > limit) throw new BadRequest(`uploads are limited to ${limit} bytes, this file has ${total}`);
 }
 
 /** Takes (or creates) this admin's upload row for the file; checks `offset` against the bytes held. */

@@ -7,6 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerError } from '../../src/client/connection.js';
 import { uploadFile } from '../../src/client/transfers.js';
 import { Upload } from '../../src/orm/models/index.js';
 import type { OpenWrite } from '../../src/server/media-store.js';
@@ -32,7 +33,7 @@ describe.each(databaseKinds)('a full disk (%s)', (kind) => {
     const room = 2 * MiB + 12345;
     world.server.app.media.openWrite = diskFullAfter(room);
 
-    const error = await uploadFile(admin, source, { isFree: true }).catch((e: Error & { code?: string; reply?: Record<string, unknown> }) => e);
+    const error = (await uploadFile(admin, source, { isFree: true }).then(() => undefined, (e: unknown) => e)) as ServerError;
     expect(error).toMatchObject({ code: 'STORAGE_FULL' });
     expect(error.message).toBe(`the server's storage is full: ${room} of ${6 * MiB} bytes of this upload are kept, resume it later`);
     expect(error.reply?.offset).toBe(room);

@@ -70,8 +70,8 @@ describe.each(databaseKinds)('resumable downloads (%s)', (kind) => {
   it('continues a download whose client process was killed, asking only for the missing bytes', async () => {
     await world.loginAs('killed', 'user');
     const outDir = join(world.dir, 'killed');
-    const run = runChild(child.script, ['download', '127.0.0.1', String(world.server.port), 'killed', 'secret-killed', String(freeId), outDir], 20);
-    await run.reached(3 * MiB);
+    const run = runChild(child.script, ['download', '127.0.0.1', String(world.server.port), 'killed', 'secret-killed', String(freeId), outDir], 3 * MiB);
+    await run.hung();
     await run.kill();
     const { size: held } = await stat(join(outDir, 'free.mp4.part'));
     expect(held).toBeGreaterThan(0);

@@ -96,35 +96,30 @@ export async function buildChildClient(): Promise<{ script: string; remove(): Pr
 
 export interface ChildRun {
   child: ChildProcess;
-  /** Resolves once the child reported at least `bytes` transferred. */
-  reached(bytes: number): Promise<void>;
+  /** Resolves once the child is past its `stopAt` bytes and hangs, never to finish. */
+  hung(): Promise<void>;
   /** SIGKILLs the child and waits for it to be gone. */
   kill(): Promise<void>;
 }
 
-/** Starts the child client; `delayMs` blocks its event loop that long per chunk, so it is slow to kill mid-way. */
-export function runChild(script: string, args: string[], delayMs: number): ChildRun {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, CHILD_DELAY_MS: String(delayMs) }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let done = 0;
+/** Starts the child client; once past `stopAt` bytes (and, downloading, with bytes in its .part) it hangs. */
+export function runChild(script: string, args: string[], stopAt: number): ChildRun {
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, CHILD_STOP_AT: String(stopAt) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  const waiters: { bytes: number; resolve: () => void }[] = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stdout!.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) {
-      const match = /^progress (\d+)$/.exec(line);
-      if (match) done = Math.max(done, Number(match[1]));
-    }
-    for (const waiter of waiters.filter((w) => done >= w.bytes)) waiter.resolve();
+  const hung = new Promise<void>((resolve, reject) => {
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (/^hung$/m.test(stdout)) resolve();
+    });
+    void exited.then(() => reject(new Error(`the child exited before it hung: ${stdout.slice(-500)} ${output}`)));
   });
+  hung.catch(() => undefined);
   return {
     child,
-    reached: (bytes) =>
-      new Promise<void>((resolve, reject) => {
-        if (done >= bytes) return resolve();
-        waiters.push({ bytes, resolve });
-        void exited.then(() => reject(new Error(`the child exited at ${done} bytes before reaching ${bytes}: ${output}`)));
-      }),
+    hung: () => hung,
     kill: async () => {
       child.kill('SIGKILL');
       await exited;

@@ -66,6 +66,13 @@ describe.each(databaseKinds)('admin quotas (%s)', (kind) => {
     expect(await Upload.count(world.server.app.db)).toBe(0);
   });
 
+  it('refuses a file over the upload size limit at check_movie, whatever the quota', async () => {
+    const size = world.config.maxUploadBytes + 1;
+    const reply = await root.request({ type: 'check_movie', session: root.session, file_md5: 'x', size });
+    expect(reply).toMatchObject({ flag: false, code: 'BAD_REQUEST' });
+    expect(String(reply.msg)).toMatch(/limited to/);
+  });
+
   it('refuses it again at the upload header, drops the bytes and keeps the connection', async () => {
     const source = await world.makeFile('sneaky.mp4', 3 * MiB);
     const header = {
