@@ -2,6 +2,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { runAdminMenu } from '../../client/menus/admin-menu.js';
 import { runMenuCommand, withClientOptions } from '../client-command.js';
+import * as quota from './admin-quota.js';
 import * as deleteVideo from './client/delete.js';
 import { listCommand } from './client/list.js';
 import * as notice from './client/notice.js';
@@ -22,9 +23,11 @@ export function builder(yargs: Argv) {
     .command(notice)
     .command(listCommand('admin'))
     .command(noticesCommand('admin'))
+    .command(quota)
     .example('$0 admin', 'open the menu')
     .example('$0 admin upload a.mp4 b.mkv --charge', 'two paid videos')
     .example('$0 admin notice --title Hi --content …', 'publish a notice')
+    .example('$0 admin quota alice 2G', "set an admin's storage quota")
     .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
 }
 
