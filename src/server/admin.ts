@@ -5,6 +5,7 @@ import { Movie, Notice } from '../orm/models/index.js';
 import type { Reply, Request } from '../protocol/messages.js';
 import type { UserContext } from './context.js';
 import { BadRequest, Conflict, NotFound } from './errors.js';
+import { whenClosed } from './media-store.js';
 import { assertWithinQuota } from './quotas.js';
 import { assertUploadSize, heldOffset, receiveResumable, storageError } from './uploads.js';
 
@@ -60,6 +61,7 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
     await finished(file);
   } catch (error) {
     file.destroy();
+    await whenClosed(file);
     await app.media.discard(tempPath);
     conn.log.warn({ err: (error as Error).message, received: body?.received, size: req.file_size }, 'upload failed');
     throw storageError(error);

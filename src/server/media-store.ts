@@ -19,6 +19,12 @@ export type OpenWrite = (path: string, options: { start: number }) => Writable;
 const openWithFs: OpenWrite = (path, { start }) =>
   createWriteStream(path, { flags: start > 0 ? 'r+' : 'w', start, highWaterMark: 1024 * 1024 });
 
+/** Resolves once a (destroyed) writer has closed its file, so an unlink cannot race its open. */
+export function whenClosed(stream: Writable): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise((resolve) => stream.once('close', () => resolve()));
+}
+
 export interface MediaStoreOptions {
   /** How upload bytes reach the disk; tests replace it to simulate a full disk. */
   openWrite?: OpenWrite;

@@ -12,13 +12,13 @@
  */
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { DuplicateKeyError } from '../orm/index.js';
 import { Movie, Upload } from '../orm/models/index.js';
 import type { Reply, Request } from '../protocol/messages.js';
 import type { App, UserContext } from './context.js';
 import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from './errors.js';
+import { whenClosed } from './media-store.js';
 import { assertWithinQuota } from './quotas.js';
 
 type UploadRequest = Request<'update_movie'> & { sha256: string };
@@ -165,7 +165,7 @@ async function receiveBytes(ctx: UserContext, attempt: Attempt, offset: number):
     if (failure) throw failure;
   } catch (error) {
     file.destroy();
-    await closed(file);
+    await whenClosed(file);
     throw failure ?? error;
   } finally {
     clearInterval(heartbeat);
@@ -177,11 +177,6 @@ async function hashPrefix(path: string, length: number, hash: Hash): Promise<voi
   for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 })) {
     hash.update(chunk as Buffer);
   }
-}
-
-function closed(stream: Writable): Promise<void> {
-  if (stream.closed) return Promise.resolve();
-  return new Promise((resolve) => stream.once('close', () => resolve()));
 }
 
 /** Ends an attempt that was cut: records the bytes on disk and frees the row for a resume. */
