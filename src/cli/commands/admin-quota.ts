@@ -3,8 +3,9 @@
  * `default` for the server's --admin-quota). A subcommand of `cinebox admin`, whose
  * connection and account options it uses.
  */
+import { readFile } from 'node:fs/promises';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { ClientConnection } from '../../client/connection.js';
+import { ClientConnection, type ConnectOptions } from '../../client/connection.js';
 import { wirePassword } from '../../protocol/wire-password.js';
 import { credentials, fail, type ClientArgs } from '../client-command.js';
 import { parseQuota } from '../sizes.js';
@@ -22,11 +23,20 @@ export function builder(yargs: Argv<ClientArgs>) {
     .example('$0 admin quota alice default', 'back to the server default (--admin-quota)');
 }
 
+/** The same connection options as every client command (--tls, --ca, --client-secret, --connect-timeout). */
+async function connectOptions(args: ClientArgs): Promise<ConnectOptions> {
+  const options: ConnectOptions = { host: args.host, port: args.port, timeoutMs: (args.connectTimeout ?? 10) * 1000 };
+  if (args.ca !== undefined) options.tls = { ca: await readFile(args.ca) };
+  else if (args.tls) options.tls = true;
+  if (args.clientSecret) options.clientSecret = args.clientSecret;
+  return options;
+}
+
 export async function handler(args: ArgumentsCamelCase<Args>): Promise<void> {
   let conn: ClientConnection | undefined;
   try {
     const quotaBytes = parseQuota(args.size);
-    conn = await ClientConnection.connect({ host: args.host, port: args.port });
+    conn = await ClientConnection.connect(await connectOptions(args));
     const { name, password } = await credentials(args);
     await conn.call('login', { name, password: wirePassword(password), user_type: 'admin' });
     const reply = await conn.call('set_quota', { name: args.user, quota_bytes: quotaBytes });
