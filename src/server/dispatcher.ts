@@ -16,17 +16,36 @@ export function createDispatcher(app: App) {
     const type = header.type;
     let result: Result;
     try {
-      if (!isMessageType(type)) throw new UnknownType(`unknown message type ${JSON.stringify(type ?? null).slice(0, 80)}`);
+      if (!isMessageType(type)) throw new UnknownType(`unknown message type ${describeType(type)}`);
       result = await routes[type](header, { app, conn, body });
     } catch (error) {
       if (error instanceof ConnectionClosed) throw error;
       if (replyForError(error).code === 'INTERNAL') conn.log.error({ err: error, type }, 'handler failed');
-      result = replyForError(error);
+      result = printable(replyForError(error));
     }
     if (body && !body.consumed) await body.discard();
     if (result instanceof FileReply) await sendFile(conn, result);
     else await conn.send(result);
   };
+}
+
+/**
+ * Names a bad `type` without serialising it whole: it may be 10,000 nested arrays, which
+ * JSON.stringify cannot take (that was an INTERNAL reply).
+ */
+function describeType(type: unknown): string {
+  if (typeof type === 'string') return JSON.stringify(type.length > 80 ? `${type.slice(0, 80)}...` : type);
+  if (type === undefined || type === null) return '(none given)';
+  return `(${Array.isArray(type) ? 'an array' : `a ${typeof type}`}, not a string)`;
+}
+
+/**
+ * Error messages may quote what the client sent (`no user "…"`); control characters in them
+ * (NUL, terminal escapes) are shown as \uXXXX so they cannot reach a client's terminal raw.
+ */
+function printable<T extends { msg: string }>(reply: T): T {
+  const msg = reply.msg.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return msg === reply.msg ? reply : { ...reply, msg };
 }
 
 async function sendFile(conn: Connection, reply: FileReply): Promise<void> {
