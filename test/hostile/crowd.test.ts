@@ -1,0 +1,88 @@
+/**
+ * Two thousand connections opened at once. Under the limits the server answers every one
+ * and still serves the bystander; over `maxConnections` the extra ones get BUSY and a close,
+ * and the bystander (connected before the crowd) is served all the same.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FrameDecoder } from '../../src/protocol/index.js';
+import { databaseKinds } from '../helpers/databases.js';
+import { frame } from '../helpers/raw.js';
+import { startArena, waitFor, type Arena } from './arena.js';
+
+// Scrypt would eat the time budget; see cheap-passwords.ts.
+vi.mock('../../src/server/passwords.js', async (original) => (await import('./cheap-passwords.js')).cheapPasswords(original));
+
+const CROWD = 2000;
+
+interface Member {
+  socket: Socket;
+  replies: Record<string, unknown>[];
+  closed: boolean;
+}
+
+/** Opens `n` sockets at once, each sending one server_info. */
+function crowd(port: number, n: number): Member[] {
+  return Array.from({ length: n }, () => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const member: Member = { socket, replies: [], closed: false };
+    const decoder = new FrameDecoder();
+    socket.on('connect', () => socket.write(frame({ type: 'server_info' })));
+    socket.on('data', (chunk: Buffer) => {
+      decoder.append(chunk);
+      for (let event = decoder.next(); event; event = decoder.next()) {
+        if (event.kind === 'header') member.replies.push(event.header);
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => (member.closed = true));
+    return member;
+  });
+}
+
+describe.each(databaseKinds)('a crowd (%s)', (kind) => {
+  let arena: Arena | undefined;
+  afterEach(async () => {
+    await arena?.close();
+    arena = undefined;
+  });
+
+  it(`${CROWD} connections at once are all answered, and the bystander is served meanwhile`, async () => {
+    arena = await startArena(kind, { maxConnectionsPerAddress: CROWD + 50 });
+    const watch = await arena.watch();
+    const members = crowd(arena.port, CROWD);
+    try {
+      await waitFor(() => members.every((m) => m.replies.length === 1 || m.closed), 30_000, 'every member to be answered');
+      expect(members.filter((m) => m.closed)).toHaveLength(0);
+      for (const m of members) expect(m.replies[0]).toMatchObject({ flag: true });
+      expect(arena.world.server.connections.size).toBeGreaterThanOrEqual(CROWD);
+      await watch.unharmed(); // with all of them still connected
+    } finally {
+      members.forEach((m) => m.socket.destroy());
+    }
+    await waitFor(() => arena!.world.server.connections.size < 10, 10_000, 'the crowd to be let go');
+  });
+
+  it(`over maxConnections, the rest of ${CROWD} get BUSY and a close; the bystander is served`, async () => {
+    arena = await startArena(kind, { maxConnections: 300, maxConnectionsPerAddress: CROWD + 50 });
+    const watch = await arena.watch();
+    const members = crowd(arena.port, CROWD);
+    try {
+      await waitFor(() => members.every((m) => m.replies.length === 1), 30_000, 'every member to get a frame');
+      const busy = members.filter((m) => m.replies[0].code === 'BUSY');
+      const served = members.filter((m) => m.replies[0].flag === true);
+      expect(busy.length + served.length).toBe(CROWD);
+      expect(served.length).toBeLessThanOrEqual(300);
+      expect(busy.length).toBeGreaterThanOrEqual(CROWD - 300);
+      await waitFor(() => busy.every((m) => m.closed), 10_000, 'the refused to be closed');
+      expect(arena.world.server.connections.size).toBeLessThanOrEqual(300);
+      await watch.unharmed();
+    } finally {
+      members.forEach((m) => m.socket.destroy());
+    }
+    // Once the crowd is gone, newcomers are welcome again.
+    await waitFor(() => arena!.world.server.connections.size < 10, 10_000, 'the crowd to be let go');
+    const late = await arena.world.connect();
+    expect(await late.request({ type: 'server_info' })).toMatchObject({ flag: true });
+  });
+});

@@ -1,0 +1,149 @@
+/**
+ * Every message type of src/protocol/messages.ts with who may call it and one valid request,
+ * and the hostile values each field gets in turn. A type added to `requestSchemas` without
+ * an entry here fails the suite, so the attack table grows with the protocol.
+ */
+import { requestSchemas, type MessageType } from '../../src/protocol/messages.js';
+
+export type Role = 'open' | 'loggedIn' | 'admin' | 'viewer';
+
+/** Who may call what (mirrors src/server/handlers.ts, checked over the wire by auth.test.ts). */
+export const ROLE_OF: Record<string, Role> = {
+  register: 'open',
+  login: 'open',
+  server_info: 'open',
+  logout: 'loggedIn',
+  get_movie_list: 'loggedIn',
+  check_notice: 'loggedIn',
+  check_movie: 'admin',
+  update_movie: 'admin',
+  delete_movie: 'admin',
+  release_notice: 'admin',
+  list_users: 'admin',
+  lock_user: 'admin',
+  unlock_user: 'admin',
+  set_quota: 'admin',
+  buy_vip: 'viewer',
+  download_movie: 'viewer',
+  download_movie_record: 'viewer',
+};
+
+export const messageTypes = Object.keys(requestSchemas) as MessageType[];
+
+export function roleOf(type: string): Role {
+  const role = ROLE_OF[type];
+  if (!role) throw new Error(`test/hostile/requests.ts: no role for the message type "${type}"; add it to ROLE_OF`);
+  return role;
+}
+
+/** The fields a schema declares (zod 4 objects expose `shape`). */
+export function fieldsOf(type: MessageType): string[] {
+  return Object.keys((requestSchemas[type] as unknown as { shape: Record<string, unknown> }).shape);
+}
+
+/** Names that exist in no arena, so a valid request about them changes nothing. */
+export const GHOST = 'ghost-who-is-not-here';
+
+export interface BaseContext {
+  session: string;
+  /** A name no other case uses (register). */
+  unique: string;
+  freeMovieId: number;
+  /** Login target (a viewer whose password is known). */
+  loginName: string;
+  loginPassword: string;
+  /** Upload body of this case and its SHA-256. */
+  bodySha256: string;
+  bodySize: number;
+}
+
+/**
+ * One valid request per type, with every optional field present so each gets attacked.
+ * Valid requests of types that change state aim at nothing real (a ghost user) or at
+ * something the case expects to change (a fresh name, a fresh upload).
+ */
+export function baseRequest(type: string, c: BaseContext): Record<string, unknown> {
+  const s = { session: c.session };
+  const bases: Record<string, Record<string, unknown>> = {
+    register: { name: c.unique, password: 'pw-md5-hex', user_type: 'user', admin_code: 'not-the-code' },
+    login: { name: c.loginName, password: c.loginPassword, user_type: 'user' },
+    server_info: {},
+    logout: s,
+    get_movie_list: { ...s, movie_type: 'all', details: true },
+    check_notice: s,
+    check_movie: { ...s, file_md5: 'abc', sha256: c.bodySha256, size: c.bodySize },
+    update_movie: { ...s, file_name: `${c.unique}.mp4`, file_size: c.bodySize, file_md5: c.bodySha256.slice(0, 32), is_free: 1, sha256: c.bodySha256, offset: 0 },
+    delete_movie: { ...s, movie_id: 2 ** 31 - 1 },
+    release_notice: { ...s, title: `title ${c.unique}`, content: `content ${c.unique}` },
+    list_users: s,
+    lock_user: { ...s, name: GHOST },
+    unlock_user: { ...s, name: GHOST },
+    set_quota: { ...s, name: GHOST, quota_bytes: 1024 },
+    buy_vip: s,
+    download_movie: { ...s, movie_id: c.freeMovieId, movie_type: 'free', offset: 0 },
+    download_movie_record: s,
+  };
+  const base = bases[type];
+  if (!base) throw new Error(`test/hostile/requests.ts: no valid base request for "${type}"`);
+  const missing = fieldsOf(type as MessageType).filter((field) => !(field in base));
+  if (missing.length) throw new Error(`test/hostile/requests.ts: the base request of "${type}" lacks ${missing.join(', ')}`);
+  return { type, ...base };
+}
+
+export const HUNDRED_KIB = 'x'.repeat(100 * 1024);
+
+export interface Mutation {
+  name: string;
+  /** The value to put in the field, or `undefined` = leave the field out. */
+  value: (base: unknown) => unknown;
+  /** Only for fields whose valid value is a number. */
+  numericOnly?: boolean;
+}
+
+/** The hostile values every field gets. */
+export const MUTATIONS: Mutation[] = [
+  { name: 'wrong JSON type', value: (base) => (typeof base === 'string' ? 12345 : typeof base === 'number' ? String(base) : 'true') },
+  { name: 'null', value: () => null },
+  { name: 'missing', value: () => undefined },
+  { name: 'empty', value: () => '' },
+  { name: '100 KiB long', value: () => HUNDRED_KIB },
+  { name: 'containing NUL', value: () => 'a\u0000b' },
+  { name: '../', value: () => '../../../etc/passwd' },
+  { name: 'an absolute path', value: () => '/etc/passwd' },
+  { name: 'SQL quotes', value: () => `o'brien"; DROP TABLE user; -- ' OR '1'='1` },
+  { name: 'negative', value: () => -1, numericOnly: true },
+  { name: 'fractional', value: () => 1.5, numericOnly: true },
+  { name: 'past 2^53', value: () => 2 ** 53, numericOnly: true },
+];
+
+export interface FieldCase {
+  /** `type.field: mutation`, the test's name. */
+  label: string;
+  type: MessageType;
+  field: string;
+  mutation: string;
+  value: unknown;
+}
+
+/** Every field of every type with every hostile value, as rows for it.each. */
+export function fieldCases(sample: (type: string) => Record<string, unknown>): FieldCase[] {
+  const cases: FieldCase[] = [];
+  for (const type of messageTypes) {
+    const base = sample(type);
+    for (const field of fieldsOf(type)) {
+      for (const mutation of MUTATIONS) {
+        if (mutation.numericOnly && typeof base[field] !== 'number') continue;
+        cases.push({ label: `${type}.${field}: ${mutation.name}`, type, field, mutation: mutation.name, value: mutation.value(base[field]) });
+      }
+    }
+  }
+  return cases;
+}
+
+/** The request with one field replaced (or removed, when `value` is undefined). */
+export function withField(request: Record<string, unknown>, field: string, value: unknown): Record<string, unknown> {
+  const copy = { ...request };
+  if (value === undefined) delete copy[field];
+  else copy[field] = value;
+  return copy;
+}
