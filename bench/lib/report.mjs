@@ -1,0 +1,186 @@
+/** Markdown rendering of a benchmark result (bench/results/*.md and the stdout summary). */
+import { fmt, fmtRatio, mb, ratio } from './stats.mjs';
+
+const table = (head, rows) =>
+  [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+const mark = (pass) => (pass === null || pass === undefined ? 'info' : pass ? '**PASS**' : '**FAIL**');
+const ms = (v, d = 3) => (Number.isFinite(v) ? `${v.toFixed(d)} ms` : 'n/a');
+/** "212 / **305**": each baseline variant, the reference (fastest) in bold. */
+const variants = (by = {}) => {
+  const best = Math.max(...Object.values(by));
+  return ['default', 'mib'].map((k) => (by[k] === best ? `**${fmt(by[k], 0)}**` : fmt(by[k], 0))).join(' / ');
+};
+const rps = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a');
+
+function targetsSection(r) {
+  return [
+    '## Targets',
+    '',
+    table(
+      ['measure', 'target', 'result', 'verdict'],
+      r.targets.map((t) => [t.what, t.target, t.shown, mark(t.pass)]),
+    ),
+  ].join('\n');
+}
+
+function transfersSection(t) {
+  return [
+    '## (a)/(d) Single-stream transfers, disk to disk, verified (median of reps)',
+    '',
+    'Baseline = a plain Node `fs read stream -> loopback socket -> fs write stream` (server side in a child process, like cinebox), no protocol, no hashing, same direction; ' +
+      'run twice, with Node\'s default stream buffers and with 1 MiB fs buffers, and the **faster** median is the reference for the ratio.',
+    'cinebox upload = `uploadFile` (client SHA-256 pre-pass, check_movie, update_movie + bytes; server hashes to a temp file, renames, inserts the row).',
+    'cinebox download = `downloadMovie` (server streams the file; client hashes while writing `.part`, compares, renames).',
+    '"CPU s/GB" = CPU seconds of server + client together per GB moved (cinebox vs the reference baseline): a figure that other load on the machine disturbs less than MB/s.',
+    '',
+    table(
+      ['size', 'reps', 'baseline up MB/s (defaults / 1 MiB)', 'cinebox up MB/s', 'up ratio', 'baseline down MB/s (defaults / 1 MiB)', 'cinebox down MB/s', 'down ratio', 'raw down MB/s (no hash, no disk)', 'client pre-hash MB/s', 'up CPU s/GB cinebox vs baseline', 'down CPU s/GB cinebox vs baseline', 'up CPU s server/client', 'down CPU s server/client', 'server peak RSS'],
+      t.rows.map((x) => [
+        x.size,
+        x.reps,
+        variants(x.baselineUpByVariant),
+        fmt(x.uploadMBps, 0),
+        fmtRatio(x.uploadRatio),
+        variants(x.baselineDownByVariant),
+        fmt(x.downloadMBps, 0),
+        fmtRatio(x.downloadRatio),
+        fmt(x.rawDownloadMBps, 0),
+        fmt(x.clientPrehashMBps, 0),
+        x.cpuSecondsPerGB ? `${fmt(x.cpuSecondsPerGB.upload, 2)} vs ${fmt(x.cpuSecondsPerGB.baselineUp, 2)} (${fmtRatio(x.uploadCpuRatio)})` : 'n/a',
+        x.cpuSecondsPerGB ? `${fmt(x.cpuSecondsPerGB.download, 2)} vs ${fmt(x.cpuSecondsPerGB.baselineDown, 2)} (${fmtRatio(x.downloadCpuRatio)})` : 'n/a',
+        `${fmt(x.uploadServerCpuS, 2)} / ${fmt(x.uploadClientCpuS, 2)}`,
+        `${fmt(x.downloadServerCpuS, 2)} / ${fmt(x.downloadClientCpuS, 2)}`,
+        mb(x.serverPeakRss),
+      ]),
+    ),
+  ].join('\n');
+}
+
+function concurrentSection(c) {
+  return [
+    '## (b)/(d) Concurrent verified downloads (each client its own connection and output file)',
+    '',
+    'Baseline = the same number of plain pipes from the baseline child into files (both buffer variants; the faster is the reference). "raw" = the same cinebox downloads with the client dropping the bytes (no hash, no disk): what the server alone can push.',
+    '',
+    table(
+      ['clients', 'file', 'baseline MB/s (defaults / 1 MiB)', 'cinebox MB/s', 'ratio', 'server peak RSS', 'server RSS at start / after logins', 'baseline server peak RSS', 'server CPU s', 'client CPU s', 'CPU s/GB cinebox vs baseline', 'wall s', 'slowest client MB/s', 'raw MB/s', 'raw server peak RSS'],
+      c.rows.map((x) => [
+        x.clients,
+        x.size,
+        variants(x.baselineByVariant),
+        fmt(x.verifiedMBps, 0),
+        fmtRatio(x.ratio),
+        mb(x.serverPeakRss),
+        `${mb(x.serverStartRss)} / ${mb(x.serverIdleRss)}`,
+        mb(x.baselinePeakRss),
+        fmt(x.serverCpuS, 2),
+        fmt(x.clientCpuS, 2),
+        `${fmt(x.cpuPerGB, 2)} vs ${fmt(x.baselineCpuPerGB, 2)}`,
+        fmt(x.wallS, 2),
+        fmt(x.slowestClientMBps, 1),
+        fmt(x.rawMBps, 0),
+        mb(x.rawServerPeakRss),
+      ]),
+    ),
+  ].join('\n');
+}
+
+function rateSection(rate) {
+  const levels = rate.sqlite.rows.map((x) => x.clients);
+  const find = (rows, n) => rows?.find((x) => x.clients === n);
+  return [
+    `## (c)/(d) Small requests: get_movie_list (${rate.moviesListed} movies, ${rate.replyBytes}-byte reply frame)`,
+    '',
+    'Each client is its own logged-in connection sending requests back to back (one in flight, as the protocol requires). ' +
+      'Echo baseline = a trivial Node server with the same framing that parses each request and replies with the same bytes (no database, no validation). ' +
+      'All clients run in this one bench process, through the built `ClientConnection`.',
+    '',
+    table(
+      ['clients', 'echo req/s', 'SQLite req/s', 'SQLite / echo', 'SQLite mean / p99', 'SQLite server CPU', 'MySQL req/s', 'MySQL / echo', 'MySQL mean / p99', 'MySQL server CPU', 'echo mean / p99', 'client CPU (SQLite run)'],
+      levels.map((n) => {
+        const e = find(rate.echo.rows, n);
+        const s = find(rate.sqlite.rows, n);
+        const m = find(rate.mysql.rows, n);
+        return [
+          n,
+          rps(e?.rps),
+          rps(s?.rps),
+          fmtRatio(ratio(s?.rps, e?.rps)),
+          `${ms(s?.meanMs)} / ${ms(s?.p99Ms)}`,
+          `${fmt(s?.serverCpuPct, 0)}%`,
+          m ? rps(m.rps) : 'skipped',
+          m ? fmtRatio(ratio(m.rps, e?.rps)) : '-',
+          m ? `${ms(m.meanMs)} / ${ms(m.p99Ms)}` : '-',
+          m ? `${fmt(m.serverCpuPct, 0)}%` : '-',
+          `${ms(e?.meanMs)} / ${ms(e?.p99Ms)}`,
+          `${fmt(s?.clientCpuPct, 0)}%`,
+        ];
+      }),
+    ),
+    rate.mysql.skipped ? `\nMySQL: skipped (${rate.mysql.skipped}).` : '',
+  ].join('\n');
+}
+
+function idleSection(i) {
+  const l = i.check.listLatency;
+  return [
+    '## (e) Idle connections held open',
+    '',
+    table(
+      ['connections', 'source addresses', 'opened in', 'still open', 'server RSS at start / before', 'with all open', 'per connection', 'after closing', 'fresh connect', 'fresh login (1 scrypt)', 'first list', 'list mean / p99 (500 reqs)'],
+      [
+        [
+          i.connections,
+          i.sourceAddresses,
+          `${fmt(i.openSeconds, 1)} s`,
+          i.stillOpen,
+          `${mb(i.serverRssAtStart)} / ${mb(i.serverRssBefore)}`,
+          mb(i.serverRssOpen),
+          `${fmt(i.bytesPerConnection / 1024, 1)} KiB`,
+          mb(i.serverRssAfterClose),
+          ms(i.check.connectMs, 2),
+          ms(i.check.loginMs, 1),
+          ms(i.check.firstListMs, 2),
+          l ? `${ms(l.meanMs)} / ${ms(l.p99Ms)}` : `failed: ${i.check.error}`,
+        ],
+      ],
+    ),
+  ].join('\n');
+}
+
+function environmentSection(r) {
+  const e = r.environment;
+  const m = r.meta;
+  return [
+    '## Environment and method',
+    '',
+    `- ${m.date}, mode **${m.mode}**, ${m.seconds ?? '?'} s; commit ${m.commit}${m.uncommittedSrcFiles ? ` (+${m.uncommittedSrcFiles} uncommitted files under src/)` : ''}; Node ${m.node}; ${m.platform}; ${m.cores} x ${m.cpu}; ${m.memoryGiB} GiB RAM.`,
+    `- Reference speeds measured in this run: SHA-256 in memory ${fmt(e.sha256MBps, 0)} MB/s (one core); writing a new file ${fmt(e.newFileWriteMBps, 0)} MB/s; reading a cached file ${fmt(e.cachedReadMBps, 0)} MB/s.`,
+    `- ${m.mbDefinition}. Ratios compare medians measured in the same run.`,
+    ...(r.otherLoad
+      ? [
+          `- Other load on this shared machine (CPU of processes other than the bench, its servers and baselines, incl. kernel writeback), as a share of both cores: ` +
+            `${['transfers', 'concurrent', 'rate', 'idle', 'run'].filter((k) => Number.isFinite(r.otherLoad[k])).map((k) => `${k} ${r.otherLoad[k].toFixed(0)}%`).join(', ')}; ` +
+            `peak ${fmt(r.otherLoad.peakPct, 0)}% over 0.5 s; 1-min load average ${fmt(r.otherLoad.loadavgAtStart, 2)} at start, ${fmt(r.otherLoad.loadavgAtEnd, 2)} at end.`,
+        ]
+      : []),
+    ...m.notes.map((n) => `- ${n}`),
+    `- cinebox server flags beyond the bench defaults (\`--host 127.0.0.1 --free-wait 0 --log-level warn\`, SQLite or MySQL, temp media dir): ${Object.entries(r.serverFlags ?? {}).map(([k, v]) => `${k}: ${v}`).join('; ')}.`,
+    ...(Object.keys(r.serverEnv ?? {}).length ? [`- Server environment overrides (experiment): ${JSON.stringify(r.serverEnv)}.`] : []),
+  ].join('\n');
+}
+
+export function renderMarkdown(r) {
+  const parts = [`# cinebox benchmark (${r.meta.mode} run, ${r.meta.date.slice(0, 16).replace('T', ' ')} UTC)`, '', targetsSection(r)];
+  if (r.transfers) parts.push('', transfersSection(r.transfers));
+  if (r.concurrent) parts.push('', concurrentSection(r.concurrent));
+  if (r.rate) parts.push('', rateSection(r.rate));
+  if (r.idle) parts.push('', idleSection(r.idle));
+  parts.push('', environmentSection(r), '');
+  return parts.join('\n');
+}
+
+export function renderSummary(r) {
+  return renderMarkdown(r);
+}
