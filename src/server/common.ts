@@ -17,7 +17,7 @@ export async function register(req: Request<'register'>, { app, conn }: HandlerC
   }
   const user = User.from({
     name: req.name,
-    password: await hashPassword(req.password),
+    password: await hashPassword(req.password, app.config.scryptN),
     user_type: req.user_type,
     register_time: new Date(),
   });
@@ -42,7 +42,7 @@ export async function login(req: Request<'login'>, { app, conn }: HandlerContext
   await assertAddressAllowed(app, conn.remoteAddress);
   const user = await User.selectOne(app.db, { name: req.name });
   // Unknown names verify against a decoy, so both failures take the same time.
-  const valid = await verifyPassword(req.password, user?.password ?? (await decoyHash));
+  const valid = await verifyPassword(req.password, user?.password ?? (await decoyHash(app.config.scryptN)));
   if (!user || !valid || user.user_type !== req.user_type) {
     conn.log.warn({ name: req.name, role: req.user_type, addr: conn.remoteAddress }, 'login failed');
     await recordLoginFailure(app, conn.remoteAddress, user);

@@ -42,6 +42,8 @@ export interface ServerConfig {
   addressMaxFailures: number;
   /** Failed logins of one account, from any address, before it is locked for a growing time. */
   accountMaxFailures: number;
+  /** scrypt's cost N for new password hashes (a power of two; existing hashes keep theirs). */
+  scryptN: number;
   /** On SIGTERM/SIGINT, how long running transfers may take to finish. */
   shutdownGraceSeconds: number;
 
@@ -75,6 +77,7 @@ export const defaultConfig: ServerConfig = {
   addressMaxFailures: 5,
   accountMaxFailures: 20,
   shutdownGraceSeconds: 30,
+  scryptN: 16384,
   adminQuotaBytes: 10 * 1024 ** 3,
   uploadExpirySeconds: 24 * 3600,
   uploadLeaseSeconds: 15,

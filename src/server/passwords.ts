@@ -1,22 +1,22 @@
 /**
  * Password hashing with scrypt and a per-user salt. The stored form carries its own
- * parameters (`scrypt$N$r$p$salt$hash`), so they can be raised later without breaking
- * existing accounts.
+ * parameters (`scrypt$N$r$p$salt$hash`), so the cost can be raised later (`--scrypt-n`)
+ * without breaking existing accounts: each hash is checked with the N it was made with.
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
-const N = 16384;
+export const DEFAULT_SCRYPT_N = 16384;
 const r = 8;
 const p = 1;
 const KEY_BYTES = 32;
 
 function scrypt(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scryptCallback(secret, salt, KEY_BYTES, options, (err, key) => (err ? reject(err) : resolve(key))),
+    scryptCallback(secret, salt, KEY_BYTES, { ...options, maxmem: 256 * options.N! * r }, (err, key) => (err ? reject(err) : resolve(key))),
   );
 }
 
-export async function hashPassword(secret: string): Promise<string> {
+export async function hashPassword(secret: string, N = DEFAULT_SCRYPT_N): Promise<string> {
   const salt = randomBytes(16);
   const key = await scrypt(secret, salt, { N, r, p });
   return ['scrypt', N, r, p, salt.toString('base64'), key.toString('base64')].join('$');
@@ -30,8 +30,14 @@ export async function verifyPassword(secret: string, stored: string): Promise<bo
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
+const decoys = new Map<number, Promise<string>>();
+
 /**
- * A real hash of a random secret: logins for unknown names verify against it, so an
- * unknown name costs the same time as a wrong password and names cannot be probed.
+ * A real hash of a random secret at cost N: logins for unknown names verify against it, so
+ * an unknown name costs the same time as a wrong password and names cannot be probed.
  */
-export const decoyHash: Promise<string> = hashPassword(randomBytes(16).toString('hex'));
+export function decoyHash(N = DEFAULT_SCRYPT_N): Promise<string> {
+  let decoy = decoys.get(N);
+  if (!decoy) decoys.set(N, (decoy = hashPassword(randomBytes(16).toString('hex'), N)));
+  return decoy;
+}

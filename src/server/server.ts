@@ -19,6 +19,7 @@ import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
+import { startUploadJanitor } from './uploads.js';
 
 export interface RunningServer {
   app: App;
@@ -38,6 +39,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const media = new MediaStore(config.mediaDir);
   await media.init();
   const app: App = { config, db, media, log };
+  const janitor = startUploadJanitor(app);
   const dispatch = createDispatcher(app);
   const connections = new Set<Connection>();
   const perAddress = new Map<string, number>();
@@ -113,6 +115,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   let finished: Promise<void> | undefined;
   const finish = (stopped: Promise<void>) =>
     (finished ??= stopped.then(async () => {
+      janitor.stop();
       await db.close();
       log.info('stopped');
     }));

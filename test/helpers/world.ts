@@ -41,6 +41,8 @@ export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<Se
     adminCode: ADMIN_CODE,
     freeWaitSeconds: 0,
     logLevel: 'silent',
+    // Real scrypt at a lower cost: suites log in hundreds of times (story.test checks the default).
+    scryptN: 1024,
     ...overrides,
   });
   const logs: Record<string, unknown>[] = [];

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientConnection } from '../../src/client/connection.js';
 import type { Reply } from '../../src/protocol/messages.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
@@ -14,8 +14,6 @@ import { databaseKinds } from '../helpers/databases.js';
 import { expectErrorReply, sha256, startArena, type Arena } from './arena.js';
 import { baseRequest, messageTypes, roleOf, type BaseContext } from './requests.js';
 
-// Scrypt would eat the time budget; see cheap-passwords.ts.
-vi.mock('../../src/server/passwords.js', async (original) => (await import('./cheap-passwords.js')).cheapPasswords(original));
 
 const typesFor = (...roles: string[]) => messageTypes.filter((type) => roles.includes(roleOf(type)));
 const guardedTypes = typesFor('loggedIn', 'admin', 'viewer');

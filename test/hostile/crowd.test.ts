@@ -4,14 +4,12 @@
  * and the bystander (connected before the crowd) is served all the same.
  */
 import { connect, type Socket } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { FrameDecoder } from '../../src/protocol/index.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { frame } from '../helpers/raw.js';
 import { startArena, waitFor, type Arena } from './arena.js';
 
-// Scrypt would eat the time budget; see cheap-passwords.ts.
-vi.mock('../../src/server/passwords.js', async (original) => (await import('./cheap-passwords.js')).cheapPasswords(original));
 
 const CROWD = 2000;
 

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientConnection } from '../../src/client/connection.js';
 import { bodySizeOf } from '../../src/protocol/frame.js';
 import { requestSchemas, type Reply } from '../../src/protocol/messages.js';
@@ -20,8 +20,6 @@ import { databaseKinds } from '../helpers/databases.js';
 import { download, expectErrorReply, sha256, startArena, waitFor, type Arena, type Changes, type Snapshot } from './arena.js';
 import { baseRequest, fieldCases, roleOf, withField, type BaseContext, type FieldCase } from './requests.js';
 
-// Scrypt would eat the time budget; see cheap-passwords.ts.
-vi.mock('../../src/server/passwords.js', async (original) => (await import('./cheap-passwords.js')).cheapPasswords(original));
 
 const LOGIN_TARGET = { name: 'login-target', password: wirePassword('target-pw') };
 const SAMPLE: BaseContext = {

@@ -9,15 +9,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/protocol/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { frame, prefixed } from '../helpers/raw.js';
 import { expectErrorReply, sha256, startArena, type Arena, type Changes, type Peer } from './arena.js';
 
-// Scrypt would eat the time budget; see cheap-passwords.ts.
-vi.mock('../../src/server/passwords.js', async (original) => (await import('./cheap-passwords.js')).cheapPasswords(original));
 
 const IDLE_SECONDS = 1;
 

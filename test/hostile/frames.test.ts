@@ -5,13 +5,11 @@
  * error frame and a closed socket; a well-formed but senseless header gets flag false and
  * the connection stays. Each case also checks the bystander and that nothing changed.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseKinds } from '../helpers/databases.js';
 import { frame, prefixed } from '../helpers/raw.js';
 import { expectErrorReply, startArena, waitFor, type Arena } from './arena.js';
 
-// Scrypt would eat the time budget; see cheap-passwords.ts.
-vi.mock('../../src/server/passwords.js', async (original) => (await import('./cheap-passwords.js')).cheapPasswords(original));
 
 const utf8 = (text: string) => Buffer.from(text, 'utf8');
 const json = (text: string) => prefixed(Buffer.byteLength(text), text);

@@ -11,15 +11,13 @@
  * (CINEBOX_FUZZ_RUNS per property, CINEBOX_FUZZ_SEED to replay a failure).
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startArena, waitFor, type Arena, type Changes, type Watch } from './arena.js';
 import { fieldsOf, messageTypes } from './requests.js';
 
-// Scrypt would eat the time budget (the fuzzer logs in and registers); see cheap-passwords.ts.
-vi.mock('../../src/server/passwords.js', async (original) => (await import('./cheap-passwords.js')).cheapPasswords(original));
 
 const RUNS = Number(process.env.CINEBOX_FUZZ_RUNS || 100);
 const SEED = Number(process.env.CINEBOX_FUZZ_SEED || 5_2026);

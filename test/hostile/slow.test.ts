@@ -4,14 +4,12 @@
  * off by a deadline (header, idle) while the bystander is served meanwhile.
  */
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { frame } from '../helpers/raw.js';
 import { endpointOf, expectErrorReply, startArena, storeVideo, waitFor, type Arena, type Peer } from './arena.js';
 
-// Scrypt would eat the time budget; see cheap-passwords.ts.
-vi.mock('../../src/server/passwords.js', async (original) => (await import('./cheap-passwords.js')).cheapPasswords(original));
 
 const HEADER_DEADLINE_SECONDS = 2;
 const IDLE_SECONDS = 2;

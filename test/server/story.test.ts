@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientConnection } from '../../src/client/connection.js';
 import { downloadMovie, uploadFile } from '../../src/client/transfers.js';
+import { DEFAULT_SCRYPT_N } from '../../src/server/passwords.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
 
@@ -28,7 +29,7 @@ describe.each(databaseKinds)('the original functions over the wire (%s)', (kind)
   const rows = <T = Record<string, unknown>>(sql: string, params: unknown[] = []) => world.server.app.db.query<T>(sql, params);
 
   beforeAll(async () => {
-    world = await startWorld(kind, { freeWaitSeconds: 1, paidPriceVipCents: 500, paidPriceNormalCents: 1000 });
+    world = await startWorld(kind, { freeWaitSeconds: 1, paidPriceVipCents: 500, paidPriceNormalCents: 1000, scryptN: DEFAULT_SCRYPT_N });
     admin = await world.loginAs('boss', 'admin');
     alice = await world.loginAs('alice', 'user');
     bob = await world.loginAs('bob', 'user');

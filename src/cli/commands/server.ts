@@ -2,7 +2,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { configWith, defaultConfig, type ServerConfig } from '../../server/config.js';
 import { startServer } from '../../server/server.js';
-import { startUploadJanitor } from '../../server/uploads.js';
 import { toCents } from '../money.js';
 import { parseQuota } from '../sizes.js';
 
@@ -33,11 +32,14 @@ export function builder(yargs: Argv) {
     .option('max-request-rate', { type: 'number', default: defaultConfig.requestsPerSecond, describe: 'Requests per second per connection (0 = no limit)' })
     .option('address-max-failures', { type: 'number', default: defaultConfig.addressMaxFailures, describe: 'Failed logins before an address is blocked' })
     .option('account-max-failures', { type: 'number', default: defaultConfig.accountMaxFailures, describe: 'Failed logins before an account is locked for a while' })
+    .option('scrypt-n', { type: 'number', default: defaultConfig.scryptN, describe: 'scrypt cost N for new password hashes (power of two)' })
     .option('shutdown-grace', { type: 'number', default: defaultConfig.shutdownGraceSeconds, describe: 'Seconds running transfers get on SIGTERM/SIGINT' })
     .option('admin-quota', { type: 'string', default: '10G', describe: 'Storage per admin (500M, 2G, …; unlimited); `cinebox admin quota` overrides it per admin' })
     .option('upload-expiry', { type: 'number', default: defaultConfig.uploadExpirySeconds, describe: 'Seconds a cut upload stays resumable before it is deleted' })
     .check((args) => {
       if (Boolean(args.tlsCert) !== Boolean(args.tlsKey)) throw new Error('--tls-cert and --tls-key go together');
+      const n = Number(args.scryptN);
+      if (!Number.isInteger(n) || n < 1024 || (n & (n - 1)) !== 0) throw new Error('--scrypt-n must be a power of two, at least 1024');
       return true;
     })
     .option('log-level', {
@@ -76,6 +78,7 @@ export function configFromArgs(args: Args): ServerConfig {
     addressMaxFailures: args.addressMaxFailures,
     accountMaxFailures: args.accountMaxFailures,
     shutdownGraceSeconds: args.shutdownGrace,
+    scryptN: args.scryptN,
     adminQuotaBytes: parseQuota(args.adminQuota) ?? defaultConfig.adminQuotaBytes,
     uploadExpirySeconds: args.uploadExpiry,
   });
@@ -84,12 +87,10 @@ export function configFromArgs(args: Args): ServerConfig {
 /** Runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0; a second signal exits at once. */
 export async function handler(args: Args): Promise<void> {
   const running = await startServer(configFromArgs(args));
-  const janitor = startUploadJanitor(running.app);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1);
     stopping = true;
-    janitor.stop();
     running.app.log.info({ signal, graceSeconds: running.app.config.shutdownGraceSeconds }, 'shutting down');
     running.shutdown().then(
       () => process.exit(0),
