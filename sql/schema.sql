@@ -25,9 +25,11 @@ CREATE TABLE IF NOT EXISTS `movie` (
   `create_time` DATETIME(3) NOT NULL,
   `file_md5` VARCHAR(64) NOT NULL,
   `sha256` VARCHAR(64) NOT NULL,
+  `live_sha256` VARCHAR(64) NULL,
   `size` BIGINT NOT NULL,
   `user_id` INT NOT NULL,
   PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_movie_live_sha256` (`live_sha256`),
   KEY `idx_movie_file_md5` (`file_md5`),
   KEY `idx_movie_sha256` (`sha256`),
   KEY `idx_movie_is_delete_is_free` (`is_delete`, `is_free`)

@@ -6,6 +6,7 @@ import type { Reply, Request } from '../protocol/messages.js';
 import type { UserContext } from './context.js';
 import { BadRequest, Conflict, NotFound } from './errors.js';
 import { whenClosed } from './media-store.js';
+import { publishMovie } from './publish.js';
 import { assertWithinQuota } from './quotas.js';
 import { assertUploadSize, heldOffset, receiveResumable, storageError } from './uploads.js';
 
@@ -72,25 +73,17 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
     await app.media.discard(tempPath);
     throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
   }
-  const storedName = app.media.newStoredName(req.file_name);
-  const storedPath = await app.media.publish(tempPath, storedName);
-  const movie = Movie.from({
+  const movie = await publishMovie(ctx, {
+    tempPath,
     name: req.file_name,
-    path: storedName,
-    is_free: req.is_free,
-    is_delete: 0,
-    create_time: new Date(),
-    file_md5: req.file_md5,
+    isFree: req.is_free,
+    fileMd5: req.file_md5,
     sha256,
     size: req.file_size,
-    user_id: user.id,
-  });
-  try {
-    await movie.save(app.db);
-  } catch (error) {
-    await app.media.discard(storedPath);
+  }).catch(async (error: unknown) => {
+    await app.media.discard(tempPath); // not resumable without a declared sha256
     throw error;
-  }
+  });
   const seconds = (performance.now() - started) / 1000;
   conn.log.info({ user: user.id, movie: movie.id, bytes: req.file_size, seconds }, 'upload stored');
   return { flag: true, msg: 'uploaded', movie_id: movie.id, sha256 };
@@ -98,7 +91,7 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
 
 /** Soft delete: the row and the file stay (history keeps its names), lists and downloads skip it. */
 export async function deleteMovie(req: Request<'delete_movie'>, { app, conn, user }: UserContext): Promise<Reply> {
-  const changed = await Movie.updateWhere(app.db, { is_delete: 1 }, { id: req.movie_id, is_delete: 0 });
+  const changed = await Movie.updateWhere(app.db, { is_delete: 1, live_sha256: null }, { id: req.movie_id, is_delete: 0 });
   if (changed === 0) throw new NotFound(`no video #${req.movie_id}`);
   conn.log.info({ user: user.id, movie: req.movie_id }, 'video deleted');
   return { flag: true, msg: 'deleted' };

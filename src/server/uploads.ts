@@ -19,6 +19,7 @@ import type { Reply, Request } from '../protocol/messages.js';
 import type { App, UserContext } from './context.js';
 import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from './errors.js';
 import { whenClosed } from './media-store.js';
+import { publishMovie } from './publish.js';
 import { assertWithinQuota } from './quotas.js';
 
 type UploadRequest = Request<'update_movie'> & { sha256: string };
@@ -203,36 +204,24 @@ async function abandon(app: App, attempt: Attempt): Promise<void> {
 
 /** Renames the verified partial into the store and swaps the upload row for a movie row. */
 async function publish(ctx: UserContext, attempt: Attempt, req: UploadRequest, sha256: string, total: number): Promise<Movie> {
-  const { app, user } = ctx;
+  const { app } = ctx;
   const duplicate = await Movie.selectOne(app.db, { sha256, is_delete: 0 });
   if (duplicate) {
     await abandon(app, attempt);
     throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
   }
-  const storedName = app.media.newStoredName(req.file_name);
-  const storedPath = await app.media.publish(attempt.path, storedName);
-  const movie = Movie.from({
-    name: req.file_name,
-    path: storedName,
-    is_free: req.is_free,
-    is_delete: 0,
-    create_time: new Date(),
-    file_md5: req.file_md5,
-    sha256,
-    size: total,
-    user_id: user.id,
-  });
   try {
-    await app.db.transaction(async (tx) => {
-      await movie.save(tx);
-      await Upload.deleteWhere(tx, { id: attempt.row.id });
-    });
+    return await publishMovie(
+      ctx,
+      { tempPath: attempt.path, name: req.file_name, isFree: req.is_free, fileMd5: req.file_md5, sha256, size: total },
+      (tx) => Upload.deleteWhere(tx, { id: attempt.row.id }),
+    );
   } catch (error) {
-    await app.media.discard(storedPath);
-    await release(app, attempt);
+    // A lost race leaves nothing worth resuming; any other failure keeps the bytes for a retry.
+    if (error instanceof Conflict) await abandon(app, attempt);
+    else await release(app, attempt);
     throw error;
   }
-  return movie;
 }
 
 function isDiskFull(error: unknown): boolean {

@@ -32,6 +32,13 @@ export class Movie extends Model {
   @column({ type: 'string', length: 64 })
   sha256!: string;
 
+  /**
+   * The SHA-256 while the video is live, NULL once deleted. Its UNIQUE key lets only one
+   * live copy of a file exist even when uploads race, on one node or many.
+   */
+  @column({ type: 'string', length: 64, nullable: true, unique: true })
+  live_sha256!: string | null;
+
   /** Size in bytes. */
   @column({ type: 'bigint' })
   size!: number;
