@@ -3,13 +3,13 @@
  * body has been read off the wire, then send the reply (and the file, for downloads).
  * A handler error never reaches the connection; only a lost connection ends it.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isMessageType } from '../protocol/messages.js';
 import { ConnectionClosed, type Connection, type IncomingBody } from './connection.js';
 import type { App } from './context.js';
 import { replyForError, UnknownType } from './errors.js';
 import { FileReply } from './file-reply.js';
 import { routes, type Result } from './handlers.js';
+import { sendFile } from './send-file.js';
 
 export function createDispatcher(app: App) {
   return async function dispatch(conn: Connection, header: Record<string, unknown>, body?: IncomingBody): Promise<void> {
@@ -46,23 +46,4 @@ function describeType(type: unknown): string {
 function printable<T extends { msg: string }>(reply: T): T {
   const msg = reply.msg.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return msg === reply.msg ? reply : { ...reply, msg };
-}
-
-async function sendFile(conn: Connection, reply: FileReply): Promise<void> {
-  const started = performance.now();
-  try {
-    await conn.send(reply.header);
-    if (reply.waitSeconds > 0) {
-      await sleep(reply.waitSeconds * 1000, undefined, { signal: conn.closedSignal }).catch(() => {
-        throw new ConnectionClosed();
-      });
-    }
-    const source = reply.file.createReadStream({ start: reply.start, highWaterMark: 256 * 1024, autoClose: false });
-    await conn.sendBody(source);
-    await reply.onSent?.();
-    const seconds = (performance.now() - started) / 1000;
-    conn.log.info({ movie: reply.header.movie_id, bytes: reply.header.file_size, seconds }, 'download sent');
-  } finally {
-    await reply.file.close();
-  }
 }
