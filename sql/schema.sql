@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS `movie` (
   UNIQUE KEY `uq_movie_live_sha256` (`live_sha256`),
   KEY `idx_movie_file_md5` (`file_md5`),
   KEY `idx_movie_sha256` (`sha256`),
-  KEY `idx_movie_is_delete_is_free` (`is_delete`, `is_free`)
+  KEY `idx_movie_is_delete_is_free` (`is_delete`, `is_free`),
+  KEY `idx_movie_is_delete_id` (`is_delete`, `id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE IF NOT EXISTS `notice` (

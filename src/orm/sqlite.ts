@@ -29,6 +29,7 @@ export interface SqliteOptions {
 export class SqliteDatabase implements Database {
   readonly dialect = 'sqlite' as const;
   private readonly statements = new Map<string, Statement>();
+  private readonly names = new WeakMap<Statement, string[]>();
   private readonly lock = new AsyncLock();
   private closed = false;
 
@@ -86,7 +87,7 @@ export class SqliteDatabase implements Database {
         statement.run(bindable(params));
         return [];
       }
-      return statement.all(bindable(params)) as T[];
+      return rowObjects<T>(statement.all(bindable(params)) as unknown[][], this.columnNames(statement));
     } catch (error) {
       throw translateError(error);
     }
@@ -103,11 +104,21 @@ export class SqliteDatabase implements Database {
     }
   }
 
+  /** Result column names of a reader statement, looked up once per prepared statement. */
+  private columnNames(statement: Statement): string[] {
+    let names = this.names.get(statement);
+    if (names === undefined) this.names.set(statement, (names = statement.columns().map((column) => column.name)));
+    return names;
+  }
+
   private prepare(sql: string): Statement {
     let statement = this.statements.get(sql);
     if (statement === undefined) {
       if (this.closed) throw new Error('the database is closed');
       statement = this.connection.prepare<unknown[], unknown>(sql);
+      // Rows come back as arrays and become objects in rowObjects: V8 builds those much faster
+      // than the driver's per-property sets from C++ (a third of a small query's time).
+      if (statement.reader) statement.raw(true);
       if (this.statements.size >= STATEMENT_CACHE_SIZE) {
         // Map iterates in insertion order: drop the oldest entry.
         this.statements.delete(this.statements.keys().next().value as string);
@@ -176,6 +187,18 @@ class AsyncLock {
       release();
     }
   }
+}
+
+/** Array rows to objects keyed by column name; a repeated name keeps the last value, as the driver does. */
+function rowObjects<T>(rows: unknown[][], names: readonly string[]): T[] {
+  const objects = new Array<T>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const object: Record<string, unknown> = {};
+    for (let j = 0; j < names.length; j++) object[names[j]!] = row[j];
+    objects[i] = object as T;
+  }
+  return objects;
 }
 
 /** Runs a synchronous call, turning its result or exception into a promise. */

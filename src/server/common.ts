@@ -75,20 +75,30 @@ export async function serverInfo(_req: Request<'server_info'>, { app }: HandlerC
   };
 }
 
+/** What a list reads: the plain list needs three columns, `details` a few more (never the path). */
+const LIST_COLUMNS = ['id', 'name', 'is_free'] as const;
+const DETAIL_COLUMNS = ['id', 'name', 'is_free', 'size', 'sha256', 'create_time'] as const;
+const BY_ID = [['id', 'asc']] as const;
+
 export async function getMovieList(req: Request<'get_movie_list'>, { app }: UserContext): Promise<Reply> {
   const where: Partial<Record<'is_delete' | 'is_free', number>> = { is_delete: 0 };
   if (req.movie_type !== 'all') where.is_free = req.movie_type === 'free' ? 1 : 0;
-  const movies = await Movie.select(app.db, where, { orderBy: [['id', 'asc']] });
+  if (req.details) {
+    const movies = await Movie.select(app.db, where, { columns: DETAIL_COLUMNS, orderBy: BY_ID });
+    if (movies.length === 0) throw new NotFound('no videos yet');
+    return { flag: true, movie_list: movies.map(listEntry), movies: movies.map(movieDetails) };
+  }
+  const movies = await Movie.select(app.db, where, { columns: LIST_COLUMNS, orderBy: BY_ID });
   if (movies.length === 0) throw new NotFound('no videos yet');
-  const reply: Reply = {
-    flag: true,
-    movie_list: movies.map((m) => [m.name, m.is_free ? FREE_LABEL : CHARGE_LABEL, m.id]),
-  };
-  if (req.details) reply.movies = movies.map(movieDetails);
-  return reply;
+  return { flag: true, movie_list: movies.map(listEntry) };
 }
 
-export function movieDetails(m: Movie): MovieDetails {
+/** The original's list row: [name, label, id]. */
+function listEntry(m: Pick<Movie, (typeof LIST_COLUMNS)[number]>): [string, string, number] {
+  return [m.name, m.is_free ? FREE_LABEL : CHARGE_LABEL, m.id];
+}
+
+export function movieDetails(m: Pick<Movie, (typeof DETAIL_COLUMNS)[number]>): MovieDetails {
   return {
     id: m.id,
     name: m.name,

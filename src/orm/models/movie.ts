@@ -2,7 +2,7 @@ import { column, table } from '../decorators.js';
 import { Model } from '../model.js';
 
 /** A stored video. Deleting is soft: `is_delete` = 1 hides it from every list. */
-@table('movie', { indexes: [['file_md5'], ['sha256'], ['is_delete', 'is_free']] })
+@table('movie', { indexes: [['file_md5'], ['sha256'], ['is_delete', 'is_free'], ['is_delete', 'id']] })
 export class Movie extends Model {
   @column({ type: 'int', primaryKey: true, autoIncrement: true })
   id!: number;
