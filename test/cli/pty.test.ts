@@ -49,7 +49,7 @@ class Terminal {
   }
 
   /** Waits until the screen (with its scrollback) shows `text` `times` times. */
-  async waitFor(text: string, times = 1, timeoutMs = 15_000): Promise<string> {
+  async waitFor(text: string, times = 1, timeoutMs = 45_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const screen = await this.screen();
@@ -63,7 +63,7 @@ class Terminal {
    * Waits until the prompt waiting for keys (the last line starting with "?", with no
    * answered "✔" line after it) contains `text`, so keys never arrive between prompts.
    */
-  async waitForPrompt(text: string, timeoutMs = 15_000): Promise<string> {
+  async waitForPrompt(text: string, timeoutMs = 45_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const screen = await this.screen();
@@ -81,7 +81,7 @@ class Terminal {
   }
 }
 
-describe.skipIf(!hasTmux)('cinebox user in a real terminal', { timeout: 60_000 }, () => {
+describe.skipIf(!hasTmux)('cinebox user in a real terminal', { timeout: 180_000 }, () => {
   let main: string;
   let world: World;
   let work: string;
