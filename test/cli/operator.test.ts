@@ -1,0 +1,77 @@
+/**
+ * The operator's commands as a person runs them: `cinebox create-admin` writes an admin
+ * into the database, `cinebox server` serves it (options from flags and CINEBOX_*), and
+ * SIGTERM stops the server gracefully with exit code 0.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientConnection } from '../../src/client/connection.js';
+import { wirePassword } from '../../src/protocol/wire-password.js';
+import { builtCli } from './helpers/built-cli.js';
+
+const run = promisify(execFile);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+describe('operator commands', { timeout: 120_000 }, () => {
+  let main: string;
+  let dir: string;
+  beforeAll(async () => {
+    main = await builtCli();
+    dir = await mkdtemp(join(tmpdir(), 'cinebox-operator-'));
+  }, 120_000);
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('creates an admin, serves it, and stops on SIGTERM with exit code 0', async () => {
+    const db = `sqlite:${join(dir, 'cinebox.db')}`;
+    const created = await run(process.execPath, [main, 'create-admin', 'root-admin', '--db', db, '--password', 'op-pw']);
+    expect(created.stdout).toMatch(/admin "root-admin" created/);
+    const again = await run(process.execPath, [main, 'create-admin', 'root-admin', '--db', db, '--password', 'x']).catch((e) => e);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('taken');
+
+    const port = await freePort();
+    const server = spawn(process.execPath, [main, 'server', '--host', '127.0.0.1', '--media-dir', join(dir, 'media')], {
+      env: { ...process.env, CINEBOX_PORT: String(port), CINEBOX_DB: db },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let logs = '';
+    server.stdout.setEncoding('utf8').on('data', (t: string) => (logs += t));
+    const exited = new Promise<number | null>((resolve) => server.on('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start:\n${logs}`)), 60_000);
+      server.stdout.on('data', () => logs.includes('cinebox listening') && (clearTimeout(timer), resolve()));
+    });
+
+    const conn = await ClientConnection.connect({ host: '127.0.0.1', port });
+    const reply = await conn.call('login', { name: 'root-admin', password: wirePassword('op-pw'), user_type: 'admin' });
+    expect(reply.flag).toBe(true);
+    conn.close();
+
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(logs).toContain('"msg":"shutting down"');
+    expect(logs).toContain('"msg":"stopped"');
+  });
+
+  it('lists every server option in --help, with its environment variable', async () => {
+    const { stdout } = await run(process.execPath, [main, 'server', '--help']);
+    for (const option of ['--port', '--db', '--media-dir', '--admin-code', '--tls-cert', '--client-secret', '--max-connections', '--shutdown-grace']) {
+      expect(stdout).toContain(option);
+    }
+    const top = await run(process.execPath, [main, '--help']);
+    expect(top.stdout).toContain('CINEBOX_');
+  });
+});
