@@ -54,20 +54,20 @@ export abstract class Model {
   }
 
   /** With `columns`, only those are read: fewer bytes decoded on a hot path such as a list. */
-  static async select<M extends Model, K extends ColumnName<M>>(
+  static select<M extends Model, K extends ColumnName<M>>(
     this: ModelClass<M>,
     db: Database,
     where: Where<M>,
     options: ProjectedSelectOptions<M, K>,
   ): Promise<Pick<M, K>[]>;
-  static async select<M extends Model>(this: ModelClass<M>, db: Database, where?: Where<M>, options?: SelectOptions<M>): Promise<M[]>;
-  static async select<M extends Model>(
+  static select<M extends Model>(this: ModelClass<M>, db: Database, where?: Where<M>, options?: SelectOptions<M>): Promise<M[]>;
+  static select<M extends Model>(
     this: ModelClass<M>,
     db: Database,
     where: Where<M> = {},
     options: SelectOptions<M> & { columns?: readonly string[] } = {},
   ): Promise<M[]> {
-    return selectRows(this, db, where, options);
+    return selectRows(this, db, where, options); // not async: selectRows is, and a wrapper adds ticks
   }
 
   /** The first matching row, or undefined. */

@@ -16,10 +16,18 @@ export interface MysqlOptions {
   connectionLimit?: number;
 }
 
-/** What pool.query and connection.query have in common, as we use them. */
+/** What pool and connection have in common, as we use them. */
 interface Queryable {
   query(sql: string, values?: unknown[]): Promise<[unknown, unknown]>;
+  execute(sql: string, values?: unknown[]): Promise<[unknown, unknown]>;
 }
+
+/**
+ * Prepared statements kept per pooled connection. The ORM's reads come in few shapes (IN lists
+ * add some); the server's global max_prepared_stmt_count (16382 by default) is shared by
+ * every pooled connection of every node.
+ */
+const PREPARED_STATEMENTS_PER_CONNECTION = 200;
 
 /** A mysql2 pool behind the Database interface (MySQL or MariaDB). */
 export class MysqlDatabase implements Database {
@@ -48,6 +56,7 @@ export class MysqlDatabase implements Database {
       // No caller stack captured per query: it cost more than the query's own JS on a short
       // request (errors keep their message and code).
       trace: false,
+      maxPreparedStatements: PREPARED_STATEMENTS_PER_CONNECTION,
     });
     return new MysqlDatabase(pool);
   }
@@ -119,9 +128,14 @@ class MysqlTransaction implements Database {
   }
 }
 
+/**
+ * Reads run as prepared statements (mysql2 `execute`, prepared once per connection and shape):
+ * the server skips parsing and planning, a fifth of its CPU on a short list request. Writes
+ * and DDL stay on `query`.
+ */
 async function runQuery<T>(target: Queryable, sql: string, params?: unknown[]): Promise<T[]> {
   try {
-    const [rows] = await target.query(sql, params ?? []);
+    const [rows] = await target.execute(sql, preparedParams(params));
     return Array.isArray(rows) ? (rows as T[]) : [];
   } catch (error) {
     throw translateError(error);
@@ -136,6 +150,12 @@ async function runExecute(target: Queryable, sql: string, params?: unknown[]): P
   } catch (error) {
     throw translateError(error);
   }
+}
+
+/** `execute` refuses undefined where `query` sends NULL; keep `query`'s meaning. */
+function preparedParams(params: unknown[] | undefined): unknown[] {
+  if (params === undefined) return [];
+  return params.includes(undefined) ? params.map((value) => (value === undefined ? null : value)) : params;
 }
 
 function translateError(error: unknown): unknown {
