@@ -27,6 +27,20 @@ export interface HistoryRow {
   create_time?: string;
 }
 
+/** An account as `list_users` shows it to an admin; times are ISO strings. */
+export interface UserRow {
+  id: number;
+  name: string;
+  user_type: Role;
+  is_vip: number;
+  /** Locked by an admin: only an unlock lets them in again. */
+  is_locked: number;
+  failed_logins: number;
+  /** Locked by the server after repeated failed logins, until then (null when not). */
+  locked_until: string | null;
+  register_time: string;
+}
+
 /** Prices (in cents) and the non-VIP wait, as the server will apply them. */
 export interface ServerInfo {
   vipPriceCents: number;
@@ -133,6 +147,22 @@ export class CineboxClient {
 
   async deleteMovie(movieId: number): Promise<void> {
     await this.conn.call('delete_movie', { movie_id: movieId });
+  }
+
+  /** Every account, oldest first (admins only). */
+  async listUsers(): Promise<UserRow[]> {
+    const reply = await this.conn.call('list_users', {});
+    return reply.users as UserRow[];
+  }
+
+  /** Locks an account until an admin unlocks it; the server refuses to lock the caller. */
+  async lockUser(name: string): Promise<void> {
+    await this.conn.call('lock_user', { name });
+  }
+
+  /** Lifts an admin lock and a temporary lock after failed logins, and resets the failure count. */
+  async unlockUser(name: string): Promise<void> {
+    await this.conn.call('unlock_user', { name });
   }
 
   async releaseNotice(title: string, content: string): Promise<number | undefined> {

@@ -4,7 +4,7 @@
  * line up with ASCII ones; a cell too wide is cut with "…", or wrapped where a column wraps.
  */
 import stringWidth from 'string-width';
-import type { HistoryRow, MovieRow, NoticeRow } from './cinebox-client.js';
+import type { HistoryRow, MovieRow, NoticeRow, UserRow } from './cinebox-client.js';
 import { formatBytes, formatTime } from './units.js';
 
 export interface Column<T> {
@@ -160,4 +160,28 @@ export function historyTable(records: HistoryRow[], width = 80): string {
     records,
     width,
   );
+}
+
+export function usersTable(users: UserRow[], width = 80, now = new Date()): string {
+  return renderTable<UserRow>(
+    [
+      { header: 'ID', value: (u) => String(u.id), align: 'right' },
+      { header: 'Name', value: (u) => u.name, flex: true },
+      { header: 'Role', value: (u) => (u.user_type === 'admin' ? 'admin' : 'viewer') },
+      { header: 'VIP', value: (u) => (Number(u.is_vip) ? 'yes' : '') },
+      { header: 'Locked', value: (u) => lockLabel(u, now) },
+      { header: 'Failed', value: (u) => (Number(u.failed_logins) ? String(u.failed_logins) : ''), align: 'right' },
+      { header: 'Registered', value: (u) => formatTime(u.register_time) },
+    ],
+    users,
+    width,
+  );
+}
+
+/** "locked" for an admin's lock (it lasts until unlocked), "until 14:03" for a temporary one after failed logins. */
+export function lockLabel(user: UserRow, now = new Date()): string {
+  if (Number(user.is_locked)) return 'locked';
+  const until = user.locked_until ? new Date(user.locked_until) : undefined;
+  if (!until || Number.isNaN(until.getTime()) || until <= now) return '';
+  return `until ${formatTime(user.locked_until ?? undefined).slice(-5)}`;
 }

@@ -80,6 +80,9 @@ describe('the admin and viewer menus, driven by a script', () => {
       '- Publish a notice',
       '- List all videos',
       '- Notices',
+      '- Users',
+      '- Lock a user',
+      '- Unlock a user',
       '- Log out',
       'Quit',
     ]);

@@ -1,10 +1,13 @@
 /**
  * The admin's menu, mirroring the original's admin view: register, log in, upload a video,
- * delete a video, publish a notice; plus the video list, notices, log out and quit.
+ * delete a video, publish a notice; plus the video list, notices, the accounts (list, lock,
+ * unlock), log out and quit.
  * Uploads are picked from a local folder (created when missing) or typed as any path.
  */
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { UserRow } from '../cinebox-client.js';
+import { lockLabel, usersTable } from '../table.js';
 import { formatBytes } from '../units.js';
 import { uploadWatched } from '../watched-transfers.js';
 import { logIn, logOut, movieLabel, pick, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
@@ -26,6 +29,9 @@ export async function runAdminMenu(ctx: MenuContext, options: AdminMenuOptions):
     { name: 'Publish a notice', when: 'logged-in', run: () => publishNotice(ctx) },
     { name: 'List all videos', when: 'logged-in', run: () => showMovies(ctx) },
     { name: 'Notices', when: 'logged-in', run: () => showNotices(ctx) },
+    { name: 'Users', when: 'logged-in', run: () => showUsers(ctx) },
+    { name: 'Lock a user', when: 'logged-in', run: () => lockUser(ctx) },
+    { name: 'Unlock a user', when: 'logged-in', run: () => unlockUser(ctx) },
     { name: 'Log out', when: 'logged-in', run: () => logOut(ctx) },
     { name: 'Quit', run: async () => 'quit' },
   ]);
@@ -83,4 +89,44 @@ async function publishNotice(ctx: MenuContext): Promise<void> {
   const content = await ctx.io.prompt.input('Notice', { validate: required('notice') });
   const id = await ctx.client.releaseNotice(title.trim(), content.trim());
   ctx.io.print(`notice published${id === undefined ? '' : ` (#${id})`}`);
+}
+
+async function showUsers(ctx: MenuContext): Promise<void> {
+  ctx.io.print(usersTable(await ctx.client.listUsers(), ctx.io.columns));
+}
+
+/** How an account reads in a pick list: name, role, and its lock if any. */
+function userLabel(user: UserRow): string {
+  const lock = lockLabel(user);
+  return `${user.name}  (${user.user_type === 'admin' ? 'admin' : 'viewer'}${lock ? `, ${lock}` : ''})`;
+}
+
+async function lockUser(ctx: MenuContext): Promise<void> {
+  const me = ctx.client.account?.name;
+  const users = await ctx.client.listUsers();
+  const user = await pick(
+    ctx,
+    'Lock which user?',
+    users.map((u) => {
+      const disabled = u.name === me ? '(you)' : Number(u.is_locked) ? '(already locked)' : undefined;
+      return { name: userLabel(u), value: u, ...(disabled ? { disabled } : {}) };
+    }),
+  );
+  if (!user) return;
+  if (!(await ctx.io.prompt.confirm(`Lock ${user.name}? They cannot log in or use the service until unlocked.`, { default: false }))) return;
+  await ctx.client.lockUser(user.name);
+  ctx.io.print(`locked ${user.name}`);
+}
+
+async function unlockUser(ctx: MenuContext): Promise<void> {
+  // A lock after failed logins counts too: unlocking clears it and the failure count.
+  const locked = (await ctx.client.listUsers()).filter((u) => lockLabel(u) !== '');
+  if (locked.length === 0) {
+    ctx.io.print('no locked users');
+    return;
+  }
+  const user = await pick(ctx, 'Unlock which user?', locked.map((u) => ({ name: userLabel(u), value: u })));
+  if (!user) return;
+  await ctx.client.unlockUser(user.name);
+  ctx.io.print(`unlocked ${user.name}`);
 }
