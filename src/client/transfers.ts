@@ -5,13 +5,20 @@
  * resume: a cut transfer continues from the bytes already on the receiving side.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Reply } from '../protocol/messages.js';
 import { ClientConnection, expectOk, ServerError } from './connection.js';
+
+/**
+ * Bytes a download may queue for its `.part` before it stops reading the socket. Node's
+ * default (16 KiB) makes every 64 KiB socket chunk wait for its own disk write; with room
+ * for a few chunks, the writes that queue up while one runs go out together in one writev.
+ */
+const WRITE_BUFFER = 1024 * 1024;
 
 /** Called with bytes done so far and the total. */
 export type Progress = (done: number, total: number) => void;
@@ -38,15 +45,39 @@ export async function quickMd5(path: string): Promise<string> {
 }
 
 export async function sha256OfFile(path: string, onProgress?: Progress): Promise<string> {
-  const { size } = await stat(path);
-  const hash = createHash('sha256');
-  let done = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    done += (chunk as Buffer).length;
-    onProgress?.(done, size);
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const hash = createHash('sha256');
+    await hashPrefix(file, size, hash, onProgress);
+    return hash.digest('hex');
+  } finally {
+    await file.close();
   }
-  return hash.digest('hex');
+}
+
+/** Bytes per read when hashing a file: large reads, few trips to the thread pool. */
+const HASH_READ_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Feeds the first `length` bytes of `file` to `hash`. The next piece is read (on the thread
+ * pool) while this one is hashed (here), so the pass costs little more than the hashing.
+ */
+async function hashPrefix(file: FileHandle, length: number, hash: Hash, onProgress?: Progress): Promise<void> {
+  const size = Math.min(HASH_READ_BYTES, length);
+  const buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+  const readAt = (i: number, position: number) => file.read(buffers[i]!, 0, Math.min(size, length - position), position);
+  let done = 0;
+  let pending = length > 0 ? readAt(0, 0) : undefined;
+  for (let i = 0; pending; i ^= 1) {
+    const { bytesRead } = await pending;
+    if (bytesRead === 0) throw new Error(`file ended after ${done} of ${length} bytes`);
+    const piece = buffers[i]!.subarray(0, bytesRead);
+    done += bytesRead;
+    pending = done < length ? readAt(i ^ 1, done) : undefined;
+    hash.update(piece);
+    onProgress?.(done, length);
+  }
 }
 
 export interface UploadOptions {
@@ -93,15 +124,8 @@ interface UploadPlan {
 
 function sendFrom(conn: ClientConnection, path: string, { size, offset, sha256, fileMd5, options }: UploadPlan): Promise<Reply> {
   if (offset > 0) options.onResume?.(offset, size);
-  let sent = offset;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      sent += chunk.length;
-      options.onProgress?.(sent, size);
-      callback(null, chunk);
-    },
-  });
-  const source = createReadStream(path, { start: offset, highWaterMark: 1024 * 1024 }).pipe(counter);
+  const pieces = piecesOf(path, offset, size, (sent) => options.onProgress?.(sent, size));
+  const source = Readable.from(pieces, { objectMode: false, highWaterMark: SEND_READ_BYTES });
   const header = {
     type: 'update_movie',
     session: conn.session,
@@ -113,6 +137,35 @@ function sendFrom(conn: ClientConnection, path: string, { size, offset, sha256, 
     ...(offset > 0 ? { offset } : {}),
   };
   return conn.sendWithBody(header, source);
+}
+
+/** Bytes per read when sending a file. */
+const SEND_READ_BYTES = 1024 * 1024;
+
+/**
+ * The bytes of `path` from `start` to `end`, in pieces, the next one read while this one is
+ * sent. Each piece is a fresh buffer: the socket may still hold the one before.
+ */
+async function* piecesOf(path: string, start: number, end: number, onSent: (position: number) => void): AsyncGenerator<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const readAt = (position: number) => {
+      const buffer = Buffer.allocUnsafeSlow(Math.min(SEND_READ_BYTES, end - position));
+      return file.read(buffer, 0, buffer.length, position);
+    };
+    let position = start;
+    let pending = position < end ? readAt(position) : undefined;
+    while (pending) {
+      const { bytesRead, buffer } = await pending;
+      if (bytesRead === 0) throw new Error(`${path} ended after ${position} of ${end} bytes`);
+      position += bytesRead;
+      pending = position < end ? readAt(position) : undefined;
+      yield buffer.subarray(0, bytesRead);
+      onSent(position);
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 /** A server-reported offset, if it is a usable position in a file of `size` bytes. */
@@ -226,6 +279,7 @@ async function downloadOnce(
   let target: Target | undefined;
   let restart = false;
   let received = 0;
+  let writeError: Error | undefined;
 
   const prepare = async (reply: Reply): Promise<Target | undefined> => {
     const start = Number(reply.offset ?? 0); // a server without resume sends everything
@@ -249,7 +303,10 @@ async function downloadOnce(
       await hashFile(partPath, start, hash);
       options.onResume?.(start, total);
     }
-    const file = createWriteStream(partPath, { flags: start > 0 ? 'r+' : 'w', start });
+    const file = createWriteStream(partPath, { flags: start > 0 ? 'r+' : 'w', start, highWaterMark: WRITE_BUFFER });
+    // Queued writes fail after the fact (disk full, or destroyed when the download is cut):
+    // kept here and thrown from the next chunk or the end, never an unhandled 'error'.
+    file.on('error', (error) => (writeError ??= error));
     return (target = { partPath, finalPath, recordPath, start, total, file });
   };
 
@@ -267,6 +324,7 @@ async function downloadOnce(
       return {
         sink: target!.file,
         onChunk: (chunk) => {
+          if (writeError) throw writeError;
           hash.update(chunk);
           received += chunk.length;
           options.onProgress?.(target!.start + received, target!.total);
@@ -281,6 +339,7 @@ async function downloadOnce(
     }
     target.file.end();
     await finished(target.file);
+    if (writeError) throw writeError;
     const sha256 = hash.digest('hex');
     if (typeof reply.sha256 === 'string' && reply.sha256 !== sha256) {
       await discardPartial(target.partPath, target.recordPath);
@@ -301,8 +360,11 @@ async function downloadOnce(
 }
 
 async function hashFile(path: string, length: number, hash: Hash): Promise<void> {
-  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
+  const file = await open(path, 'r');
+  try {
+    await hashPrefix(file, length, hash);
+  } finally {
+    await file.close();
   }
 }
 

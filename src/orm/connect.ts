@@ -1,7 +1,5 @@
 import { resolve } from 'node:path';
 import type { Database } from './database.js';
-import { MysqlDatabase } from './mysql.js';
-import { SqliteDatabase } from './sqlite.js';
 
 const ACCEPTED_FORMS =
   'sqlite:PATH (relative to the working directory, or absolute), sqlite::memory:, ' +
@@ -9,21 +7,24 @@ const ACCEPTED_FORMS =
   '(optional ?connectionLimit=N)';
 
 /**
- * Opens a database from a URL:
+ * Opens a database from a URL. Each dialect's driver is imported only when its URL is used,
+ * so a SQLite server never loads mysql2 (about 17 MB of RSS).
+ *
  * - `sqlite:data/cinebox.db` (relative to the cwd), `sqlite:/abs/path.db`, `sqlite::memory:`
  *   (`sqlite://rel` and `sqlite:///abs` are read the same way, without the two slashes);
  * - `mysql://user:pass@host:port/db` or `mariadb://...`, user and password percent-encoded.
  */
 export async function openDatabase(url: string): Promise<Database> {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
-  if (scheme === 'sqlite') return openSqlite(url.slice('sqlite:'.length));
+  if (scheme === 'sqlite') return await openSqlite(url.slice('sqlite:'.length));
   if (scheme === 'mysql' || scheme === 'mariadb') return openMysql(url);
   throw new Error(`unsupported database URL ${JSON.stringify(redact(url))}: use ${ACCEPTED_FORMS}`);
 }
 
-function openSqlite(rest: string): Database {
+async function openSqlite(rest: string): Promise<Database> {
   const path = rest.startsWith('//') ? rest.slice(2) : rest;
   if (path === '') throw new Error(`sqlite URL without a path: use ${ACCEPTED_FORMS}`);
+  const { SqliteDatabase } = await import('./sqlite.js');
   return SqliteDatabase.open(path === ':memory:' ? path : resolve(path));
 }
 
@@ -43,6 +44,7 @@ async function openMysql(url: string): Promise<Database> {
   if (connectionLimit !== undefined && !(Number.isInteger(connectionLimit) && connectionLimit > 0)) {
     throw new Error(`connectionLimit must be a positive integer, got ${JSON.stringify(limit)}`);
   }
+  const { MysqlDatabase } = await import('./mysql.js');
   const db = MysqlDatabase.open({
     host: parsed.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost',
     port: parsed.port === '' ? 3306 : Number(parsed.port),

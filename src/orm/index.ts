@@ -18,7 +18,8 @@ export {
   tableMeta,
 } from './decorators.js';
 export { type ColumnName, type ModelClass, type Row, type SelectOptions, type Where, Model } from './model.js';
-export { MysqlDatabase, type MysqlOptions } from './mysql.js';
+// Types only: a dialect's driver (mysql2 alone is ~17 MB of RSS) loads when openDatabase needs it.
+export type { MysqlDatabase, MysqlOptions } from './mysql.js';
 export { createTableSql, ensureSchema, schemaSql, schemaStatements } from './schema.js';
-export { SqliteDatabase, type SqliteOptions } from './sqlite.js';
+export type { SqliteDatabase, SqliteOptions } from './sqlite.js';
 export * from './models/index.js';

@@ -17,6 +17,8 @@ export const DEFAULT_MAX_HEADER_BYTES = 65_536;
 const EMPTY = Buffer.alloc(0);
 const INITIAL_OWN_CAPACITY = 4_096;
 const MAX_RETAINED_OWN_CAPACITY = 1_048_576;
+/** Body bytes fewer than this left in a chunk are joined with the next queued chunk. */
+const JOIN_BELOW = 16_384;
 
 /**
  * A pull decoder: the connection asks for the next event when it is ready, so it can stop
@@ -25,6 +27,8 @@ const MAX_RETAINED_OWN_CAPACITY = 1_048_576;
  * Buffering follows pg-protocol: a chunk is kept as-is when nothing is left over, else the
  * new bytes are copied into the decoder's own buffer. The decoder never writes into a Buffer
  * it was given, because callers (and body events) may still hold views of it.
+ * Chunks that arrive while bytes are still unread wait in a queue, untouched, and are copied
+ * only if a header spans them: body bytes (a whole video) pass through without a copy.
  */
 export class FrameDecoder {
   private readonly maxHeaderBytes: number;
@@ -37,6 +41,9 @@ export class FrameDecoder {
   private end = 0;
   /** Reused scratch space for leftovers; only ever holds copies. */
   private own: Buffer = EMPTY;
+  /** Chunks appended while `buffer` still had unread bytes, in order. */
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
 
   private bodyRemaining = 0;
   private failure: unknown = undefined;
@@ -53,7 +60,7 @@ export class FrameDecoder {
 
   /** Unconsumed bytes held (a partial frame, or whatever the caller has not pulled yet). */
   get bufferedBytes(): number {
-    return this.end - this.offset;
+    return this.end - this.offset + this.queuedBytes;
   }
 
   /** True between a header that announced a body and the last byte of that body. */
@@ -63,14 +70,15 @@ export class FrameDecoder {
 
   append(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    if (this.offset === this.end) {
+    if (this.offset === this.end && this.queuedBytes === 0) {
       // Nothing left over: no copy at all, the common case for whole frames.
       this.buffer = chunk;
       this.offset = 0;
       this.end = chunk.length;
       return;
     }
-    this.appendToOwn(chunk);
+    this.queued.push(chunk);
+    this.queuedBytes += chunk.length;
   }
 
   /** The next header or body chunk, or undefined when more bytes are needed. */
@@ -87,12 +95,12 @@ export class FrameDecoder {
   }
 
   private readHeader(): DecodedEvent | undefined {
-    const available = this.end - this.offset;
-    if (available < LENGTH_PREFIX_BYTES) return undefined;
+    let available = this.end - this.offset;
+    while (available < LENGTH_PREFIX_BYTES || available < LENGTH_PREFIX_BYTES + this.checkedLength()) {
+      if (!this.takeQueued()) return undefined;
+      available = this.end - this.offset;
+    }
     const length = this.buffer.readInt32LE(this.offset);
-    this.checkLength(length); // before waiting for the bytes: never buffer an oversized header
-    if (available < LENGTH_PREFIX_BYTES + length) return undefined;
-
     const start = this.offset + LENGTH_PREFIX_BYTES;
     const header = this.parseHeader(this.buffer.subarray(start, start + length));
     const bodySize = this.bodySizeOf(header);
@@ -105,6 +113,9 @@ export class FrameDecoder {
   }
 
   private readBody(): DecodedEvent | undefined {
+    // A sliver left over is joined with what follows (one small copy) so bodies do not come
+    // in slivers; otherwise queued chunks are handed out as they are.
+    while (this.end - this.offset < Math.min(this.bodyRemaining, JOIN_BELOW) && this.takeQueued());
     const size = Math.min(this.end - this.offset, this.bodyRemaining);
     if (size === 0) return undefined;
     const view = this.buffer.subarray(this.offset, this.offset + size);
@@ -113,6 +124,28 @@ export class FrameDecoder {
     this.consume(size);
     this.bodyRemaining -= size;
     return { kind: 'body', chunk, remaining: this.bodyRemaining };
+  }
+
+  /** The length prefix at `offset` (4 bytes are there), checked before waiting for the bytes: never buffer an oversized header. */
+  private checkedLength(): number {
+    const length = this.buffer.readInt32LE(this.offset);
+    this.checkLength(length);
+    return length;
+  }
+
+  /** The next queued chunk: taken as it is when nothing is left over, else copied after the leftover. */
+  private takeQueued(): boolean {
+    const chunk = this.queued.shift();
+    if (!chunk) return false;
+    this.queuedBytes -= chunk.length;
+    if (this.offset === this.end) {
+      this.buffer = chunk;
+      this.offset = 0;
+      this.end = chunk.length;
+    } else {
+      this.appendToOwn(chunk);
+    }
+    return true;
   }
 
   private checkLength(length: number): void {

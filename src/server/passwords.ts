@@ -10,10 +10,31 @@ const r = 8;
 const p = 1;
 const KEY_BYTES = 32;
 
-function scrypt(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scryptCallback(secret, salt, KEY_BYTES, { ...options, maxmem: 256 * options.N! * r }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+/**
+ * Hashes running at once. Each takes 128*N*r bytes (16 MiB at the default cost) on a thread
+ * pool thread; two at a time give all the hashing two cores can do, and a login flood still
+ * leaves half of the four pool threads to file reads and writes (downloads, uploads).
+ * Logins beyond that wait their turn (~50 ms each). It does not bound RSS: glibc keeps the
+ * freed 16 MiB in each pool thread's arena (measured: +68 MB after 100 logins, limit 1 to 4
+ * alike); only MALLOC_ARENA_MAX=1 or MALLOC_MMAP_THRESHOLD_ set before start returns it.
+ */
+const MAX_CONCURRENT_HASHES = 2;
+let hashing = 0;
+const waiting: (() => void)[] = [];
+
+async function scrypt(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
+  if (hashing >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
+  else hashing++;
+  try {
+    return await new Promise((resolve, reject) =>
+      scryptCallback(secret, salt, KEY_BYTES, { ...options, maxmem: 256 * options.N! * r }, (err, key) => (err ? reject(err) : resolve(key))),
+    );
+  } finally {
+    // The slot passes straight to the next in line, or frees up.
+    const next = waiting.shift();
+    if (next) next();
+    else hashing--;
+  }
 }
 
 export async function hashPassword(secret: string, N = DEFAULT_SCRYPT_N): Promise<string> {

@@ -1,10 +1,29 @@
 /**
  * Sends a download: the reply header, the non-VIP wait, then the file's bytes at the pace
  * the client reads them. The file handle is closed whatever happens.
+ *
+ * The bytes go through two buffers per download, reused until the end: one is read from
+ * the file while the other is on its way into the socket, and the next is handed to the
+ * socket only after the write callback said the kernel took the one before. That is the
+ * backpressure (a slow reader holds two buffers of this server's memory, one queued on its
+ * socket) and it spares the garbage collector a fresh buffer per read.
  */
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionClosed, type Connection } from './connection.js';
 import type { FileReply } from './file-reply.js';
+
+/**
+ * Bytes per read. Large reads cost fewer round trips to the thread pool; with many downloads
+ * at once each gets less, so the server's memory stays flat (measured on loopback: 256 KiB
+ * gives most of the throughput of 1 MiB).
+ */
+const MAX_CHUNK = 512 * 1024;
+const MIN_CHUNK = 64 * 1024;
+/** Buffer memory shared by all running downloads when many run at once. */
+const BUFFER_BUDGET = 16 * 1024 * 1024;
+
+let running = 0;
 
 export async function sendFile(conn: Connection, reply: FileReply): Promise<void> {
   const started = performance.now();
@@ -15,12 +34,58 @@ export async function sendFile(conn: Connection, reply: FileReply): Promise<void
         throw new ConnectionClosed();
       });
     }
-    const source = reply.file.createReadStream({ start: reply.start, highWaterMark: 256 * 1024, autoClose: false });
-    await conn.sendBody(source);
+    running++;
+    try {
+      await streamFile(conn, reply);
+    } finally {
+      running--;
+    }
     await reply.onSent?.();
     const seconds = (performance.now() - started) / 1000;
     conn.log.info({ movie: reply.header.movie_id, bytes: reply.header.file_size, seconds }, 'download sent');
   } finally {
     await reply.file.close();
   }
+}
+
+/** Reads `file_size` bytes from `start` into the socket, one buffer read while the other is sent. */
+async function streamFile(conn: Connection, reply: FileReply): Promise<void> {
+  let remaining = reply.header.file_size;
+  if (remaining === 0) return;
+  const chunkSize = chunkSizeFor(remaining);
+  const buffers = [Buffer.allocUnsafeSlow(chunkSize), Buffer.allocUnsafeSlow(chunkSize)];
+  const sent: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  let position = reply.start;
+  for (let i = 0; remaining > 0; i ^= 1) {
+    // Buffer i was last sent two rounds ago and awaited in the round before: it is free.
+    const { bytesRead } = await reply.file.read(buffers[i]!, 0, Math.min(chunkSize, remaining), position);
+    if (bytesRead === 0) throw new Error(`video file ended ${remaining} bytes early`);
+    position += bytesRead;
+    remaining -= bytesRead;
+    await sent[i ^ 1];
+    sent[i] = written(conn, buffers[i]!.subarray(0, bytesRead));
+    sent[i]!.catch(() => undefined); // awaited next round; a failure must not be unhandled meanwhile
+  }
+  await Promise.all(sent);
+}
+
+function chunkSizeFor(size: number): number {
+  const share = Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.floor(BUFFER_BUDGET / (2 * running))));
+  return Math.min(share, size);
+}
+
+/** Resolves when the socket has handed `chunk` to the kernel; rejects once the connection is gone. */
+function written(conn: Connection, chunk: Buffer): Promise<void> {
+  const socket: Socket = conn.socket;
+  const signal = conn.closedSignal;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted || socket.destroyed) return reject(new ConnectionClosed());
+    const onClose = () => reject(new ConnectionClosed());
+    signal.addEventListener('abort', onClose, { once: true });
+    socket.write(chunk, (error) => {
+      signal.removeEventListener('abort', onClose);
+      if (error) reject(new ConnectionClosed());
+      else resolve();
+    });
+  });
 }
