@@ -43,12 +43,16 @@ const WAIT_QUIET = (() => {
 })();
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 /** `--server-env=NAME=VALUE` (repeatable): extra environment for the cinebox server child, for experiments. */
-const SERVER_ENV = Object.fromEntries(
-  argv.filter((a) => a.startsWith('--server-env=')).map((a) => {
-    const [k, ...v] = a.slice('--server-env='.length).split('=');
-    return [k, v.join('=')];
-  }),
-);
+const SERVER_ENV = {
+  // As `npm start` runs the server (README: memory): glibc keeps freed scrypt buffers in its per-thread arenas otherwise.
+  MALLOC_MMAP_THRESHOLD_: '1048576',
+  ...Object.fromEntries(
+    argv.filter((a) => a.startsWith('--server-env=')).map((a) => {
+      const [k, ...v] = a.slice('--server-env='.length).split('=');
+      return [k, v.join('=')];
+    }),
+  ),
+};
 const runs = (phase) => !ONLY || ONLY.includes(phase);
 
 const plan = QUICK
