@@ -20,9 +20,12 @@ export async function buildCli(argv: string[]) {
   const named = argv.find((arg) => !arg.startsWith('-'));
   const wanted = named !== undefined && Object.hasOwn(commands, named) ? [commands[named]] : Object.values(commands);
   const modules = await Promise.all(wanted.map((load) => load()));
-  return yargs(argv)
+  const cli = yargs(argv);
+  return cli
     .scriptName('cinebox')
     .env('CINEBOX')
+    // getOptions() is yargs API that its type definitions leave out.
+    .middleware((args) => dropForeignEnv(args, (cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key), true)
     // Each is a command module (command, describe, builder, handler) typed in its own file.
     .command(modules as CommandModule[])
     .demandCommand(1, 'name a command, e.g. `cinebox server`')
@@ -32,6 +35,21 @@ export async function buildCli(argv: string[]) {
     .alias('h', 'help')
     .version()
     .epilogue('Every option can also be set as CINEBOX_<OPTION> (e.g. CINEBOX_PORT=1688).');
+}
+
+/**
+ * `.env('CINEBOX')` turns every CINEBOX_* variable into an argument, and `.strict()` would
+ * then reject a variable meant for another command (CINEBOX_NAME, set for the clients,
+ * would stop `cinebox server`). Typos on the command line stay errors; variables that
+ * name no option of the command being run are simply not its business.
+ */
+function dropForeignEnv(args: Record<string, unknown>, known: Record<string, unknown>): void {
+  for (const key of Object.keys(args)) {
+    if (key === '_' || key === '$0' || Object.hasOwn(known, key)) continue;
+    const kebab = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const envName = `CINEBOX_${kebab.replace(/-/g, '_').toUpperCase()}`;
+    if (process.env[envName] !== undefined && !process.argv.some((a) => a === `--${kebab}` || a.startsWith(`--${kebab}=`))) delete args[key];
+  }
 }
 
 await (await buildCli(hideBin(process.argv))).parseAsync();

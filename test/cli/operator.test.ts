@@ -75,3 +75,14 @@ describe('operator commands', { timeout: 120_000 }, () => {
     expect(top.stdout).toContain('CINEBOX_');
   });
 });
+
+describe('environment variables', { timeout: 120_000 }, () => {
+  it('a CINEBOX_* variable meant for another command does not stop this one; a mistyped flag still does', async () => {
+    const main = await builtCli();
+    const env = { ...process.env, CINEBOX_NAME: 'alice', CINEBOX_PASSWORD: 'pw', CINEBOX_DIALECT: 'sqlite' };
+    const { stdout } = await run(process.execPath, [main, 'schema'], { env });
+    expect(stdout).toContain('CREATE TABLE IF NOT EXISTS "user"');
+    const typo = await run(process.execPath, [main, 'schema', '--dialekt', 'x'], { env }).catch((e) => e);
+    expect(typo.stderr).toContain('Unknown argument: dialekt');
+  });
+});
