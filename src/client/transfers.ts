@@ -346,9 +346,10 @@ async function downloadOnce(
       if (target.start > 0) return 'restart';
       throw new ServerError(`download corrupted: SHA-256 ${sha256} does not match the server's ${reply.sha256}; the bad bytes were discarded`, 'INTEGRITY');
     }
-    await rename(target.partPath, target.finalPath);
+    const finalPath = await unclaimedPath(target.finalPath, target.total, sha256);
+    await rename(target.partPath, finalPath);
     await removeQuietly(target.recordPath);
-    return { path: target.finalPath, size: target.total, sha256, reply, offset: target.start };
+    return { path: finalPath, size: target.total, sha256, reply, offset: target.start };
   } catch (error) {
     // Cut short: the .part and its record stay, so the next download continues from them.
     if (target && !target.file.closed) {
@@ -356,6 +357,27 @@ async function downloadOnce(
       await new Promise<void>((resolve) => target!.file.once('close', () => resolve()));
     }
     throw error;
+  }
+}
+
+/**
+ * Where a verified download may land without destroying another file: the wanted path if
+ * it is free or already holds these very bytes, else `name (2).ext`, `name (3).ext`, …
+ * (two different videos may share a display name).
+ */
+async function unclaimedPath(wanted: string, size: number, sha256: string): Promise<string> {
+  const dot = wanted.lastIndexOf('.');
+  const slash = wanted.lastIndexOf('/');
+  const [stem, ext] = dot > slash + 1 ? [wanted.slice(0, dot), wanted.slice(dot)] : [wanted, ''];
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? wanted : `${stem} (${n})${ext}`;
+    const existing = await stat(candidate).catch(() => undefined);
+    if (!existing) return candidate;
+    if (existing.isFile() && existing.size === size) {
+      const hash = createHash('sha256');
+      await hashFile(candidate, size, hash);
+      if (hash.digest('hex') === sha256) return candidate;
+    }
   }
 }
 
