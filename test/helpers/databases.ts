@@ -4,8 +4,12 @@
  * CI sets CINEBOX_REQUIRE_MYSQL=1 so that a missing MYSQL_URL fails instead of skipping.
  */
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import { ensureSchema, openDatabase, type Database } from '../../src/orm/index.js';
+import { allModels } from '../../src/orm/models/index.js';
 
 export type DatabaseKind = 'sqlite' | 'mysql';
 
@@ -63,4 +67,26 @@ async function onServer(fn: (connection: mysql.Connection) => Promise<unknown>):
   } finally {
     await connection.end();
   }
+}
+
+export interface TestDatabase {
+  db: Database;
+  /** Closes the handle, drops the database and removes the temp dir. */
+  close(): Promise<void>;
+}
+
+/** A fresh database of `kind` with every model's table, open and ready (ORM suites). */
+export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
+  const dir = await mkdtemp(join(tmpdir(), 'cinebox-orm-'));
+  const fresh = await freshDatabaseUrl(kind, dir);
+  const db = await openDatabase(fresh.url);
+  await ensureSchema(db, allModels);
+  return {
+    db,
+    async close() {
+      await db.close();
+      await fresh.drop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

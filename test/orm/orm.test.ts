@@ -1,15 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, DuplicateKeyError, ensureSchema, openDatabase } from '../../src/orm/index.js';
+import { type Database, DuplicateKeyError, ensureSchema } from '../../src/orm/index.js';
 import { allModels, DownloadRecord, Movie, Notice, Purchase, User } from '../../src/orm/models/index.js';
-import { databaseKinds, freshDatabaseUrl } from '../helpers/databases.js';
+import { databaseKinds, openTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
 describe.each(databaseKinds)('ORM on %s', (kind) => {
-  let dir: string;
+  let testDb: TestDatabase;
   let db: Database;
-  let drop: (() => Promise<void>) | undefined;
   let counter = 0;
 
   /** Identifier quoting for the raw SQL these tests check the tables with. */
@@ -37,18 +33,11 @@ describe.each(databaseKinds)('ORM on %s', (kind) => {
     });
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'cinebox-orm-'));
-    const fresh = await freshDatabaseUrl(kind, dir);
-    drop = fresh.drop;
-    db = await openDatabase(fresh.url);
-    await ensureSchema(db, allModels);
+    testDb = await openTestDatabase(kind);
+    db = testDb.db;
   });
 
-  afterAll(async () => {
-    await db?.close();
-    await drop?.();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => testDb?.close());
 
   it('ensureSchema is idempotent', async () => {
     await ensureSchema(db, allModels);

@@ -1,33 +1,22 @@
 /** Model.select with `columns` (the video list reads three columns, not the whole row), on SQLite and MySQL. */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, ensureSchema, openDatabase } from '../../src/orm/index.js';
-import { allModels, Movie } from '../../src/orm/models/index.js';
-import { databaseKinds, freshDatabaseUrl } from '../helpers/databases.js';
+import type { Database } from '../../src/orm/index.js';
+import { Movie } from '../../src/orm/models/index.js';
+import { databaseKinds, openTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
 describe.each(databaseKinds)('Model.select with columns on %s', (kind) => {
-  let dir: string;
+  let testDb: TestDatabase;
   let db: Database;
-  let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'cinebox-orm-'));
-    const fresh = await freshDatabaseUrl(kind, dir);
-    drop = fresh.drop;
-    db = await openDatabase(fresh.url);
-    await ensureSchema(db, allModels);
+    testDb = await openTestDatabase(kind);
+    db = testDb.db;
     const created = new Date('2026-01-02T03:04:05.678Z');
     for (const [name, is_free, is_delete] of [['c', 1, 0], ['a', 0, 0], ['gone', 1, 1], ['b', 1, 0]] as const) {
       await Movie.from({ name, path: `${name}.mp4`, is_free, is_delete, create_time: created, file_md5: 'x', sha256: 'y', size: 2 ** 40, user_id: 1 }).save(db);
     }
   });
-  afterAll(async () => {
-    await db?.close();
-    await drop?.();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => testDb?.close());
 
   it('reads only the named columns, decoded, with where, order and limit applied', async () => {
     const rows = await Movie.select(db, { is_delete: 0 }, { columns: ['id', 'name', 'is_free'], orderBy: [['id', 'desc']], limit: 2 });

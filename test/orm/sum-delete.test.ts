@@ -1,29 +1,18 @@
 /** Model.sum and Model.deleteWhere (quotas add sizes, finished uploads delete their rows), on SQLite and MySQL. */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, ensureSchema, openDatabase } from '../../src/orm/index.js';
-import { allModels, Movie, Upload } from '../../src/orm/models/index.js';
-import { databaseKinds, freshDatabaseUrl } from '../helpers/databases.js';
+import type { Database } from '../../src/orm/index.js';
+import { Movie, Upload } from '../../src/orm/models/index.js';
+import { databaseKinds, openTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
 describe.each(databaseKinds)('Model.sum and Model.deleteWhere on %s', (kind) => {
-  let dir: string;
+  let testDb: TestDatabase;
   let db: Database;
-  let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'cinebox-orm-'));
-    const fresh = await freshDatabaseUrl(kind, dir);
-    drop = fresh.drop;
-    db = await openDatabase(fresh.url);
-    await ensureSchema(db, allModels);
+    testDb = await openTestDatabase(kind);
+    db = testDb.db;
   });
-  afterAll(async () => {
-    await db?.close();
-    await drop?.();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => testDb?.close());
 
   const movie = (user_id: number, size: number, is_delete = 0) =>
     Movie.from({ name: 'm', path: 'p', is_free: 1, is_delete, create_time: new Date(), file_md5: 'x', sha256: 'y', size, user_id });
