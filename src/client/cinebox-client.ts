@@ -55,6 +55,14 @@ export interface Account {
   isVip: boolean;
 }
 
+export interface QuotaResult {
+  name: string;
+  quota_bytes: number;
+  used_bytes: number;
+  is_default: boolean;
+  msg: string;
+}
+
 export interface UploadResult {
   movieId: number;
   sha256: string;
@@ -163,6 +171,18 @@ export class CineboxClient {
   /** Lifts an admin lock and a temporary lock after failed logins, and resets the failure count. */
   async unlockUser(name: string): Promise<void> {
     await this.conn.call('unlock_user', { name });
+  }
+
+  /** Sets an admin's storage quota (null = the server default, 0 = no limit); the server's summary in `msg`. */
+  async setQuota(name: string, quotaBytes: number | null): Promise<QuotaResult> {
+    const reply = await this.conn.call('set_quota', { name, quota_bytes: quotaBytes });
+    return {
+      name: String(reply.name),
+      quota_bytes: Number(reply.quota_bytes),
+      used_bytes: Number(reply.used_bytes),
+      is_default: Boolean(reply.is_default),
+      msg: String(reply.msg ?? ''),
+    };
   }
 
   async releaseNotice(title: string, content: string): Promise<number | undefined> {
