@@ -20,8 +20,9 @@ export function createDispatcher(app: App) {
       result = await routes[type](header, { app, conn, body });
     } catch (error) {
       if (error instanceof ConnectionClosed) throw error;
-      if (replyForError(error).code === 'INTERNAL') conn.log.error({ err: error, type }, 'handler failed');
-      result = printable(replyForError(error));
+      const reply = replyForError(error);
+      if (reply.code === 'INTERNAL') conn.log.error({ err: error, type }, 'handler failed');
+      result = printable(reply);
     }
     if (body && !body.consumed) await body.discard();
     if (result instanceof FileReply) await sendFile(conn, result);
