@@ -17,6 +17,7 @@ export {
   table,
   tableMeta,
 } from './decorators.js';
+export { IdLoader } from './id-loader.js';
 export { type ColumnName, type ModelClass, type Row, type SelectOptions, type Where, Model } from './model.js';
 // Types only: a dialect's driver (mysql2 alone is ~17 MB of RSS) loads when openDatabase needs it.
 export type { MysqlDatabase, MysqlOptions } from './mysql.js';

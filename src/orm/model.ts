@@ -184,6 +184,17 @@ export abstract class Model {
   }
 }
 
+/** A new instance of the same model with the same field values (Dates copied, not shared). */
+export function copyInstance<M extends Model>(instance: M): M {
+  const source = instance as unknown as Fields;
+  const copy = new (instance.constructor as ModelClass<M>)() as unknown as Fields;
+  for (const name of Object.keys(source)) {
+    const value = source[name];
+    copy[name] = value instanceof Date ? new Date(value.getTime()) : value;
+  }
+  return copy as unknown as M;
+}
+
 async function selectRows<M extends Model>(
   cls: ModelClass<M>,
   db: Database,

@@ -5,6 +5,7 @@ import {
   DuplicateKeyError,
   transactionFinishedError,
 } from './database.js';
+import { ReadBatch } from './read-batch.js';
 
 export interface MysqlOptions {
   host: string;
@@ -29,12 +30,23 @@ interface Queryable {
  */
 const PREPARED_STATEMENTS_PER_CONNECTION = 200;
 
-/** A mysql2 pool behind the Database interface (MySQL or MariaDB). */
+/** A plain SELECT: the only statements coalesced per turn (anything else may write). */
+const PLAIN_SELECT = /^\s*select\s/i;
+
+/**
+ * A mysql2 pool behind the Database interface (MySQL or MariaDB). SELECTs are coalesced per
+ * event-loop turn (read-batch.ts): the distinct ones are dispatched together at the end of
+ * the turn, or earlier when a write or a transaction is issued, so dispatch order stays call
+ * order. A read never joins one already sent, so a flow that awaited its write reads it back.
+ */
 export class MysqlDatabase implements Database {
   readonly dialect = 'mysql' as const;
   private closing: Promise<void> | undefined;
+  private readonly reads: ReadBatch;
 
-  constructor(private readonly pool: mysql.Pool) {}
+  constructor(private readonly pool: mysql.Pool) {
+    this.reads = new ReadBatch((sql, params) => runQuery(pool as unknown as Queryable, sql, params));
+  }
 
   static open(options: MysqlOptions): MysqlDatabase {
     const pool = mysql.createPool({
@@ -62,14 +74,18 @@ export class MysqlDatabase implements Database {
   }
 
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    if (PLAIN_SELECT.test(sql)) return this.reads.add<T>(sql, params);
+    this.reads.flush();
     return runQuery<T>(this.pool as unknown as Queryable, sql, params);
   }
 
   execute(sql: string, params?: unknown[]): Promise<ExecuteResult> {
+    this.reads.flush(); // reads issued before this write are sent before it
     return runExecute(this.pool as unknown as Queryable, sql, params);
   }
 
   async transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
+    this.reads.flush();
     const connection = await this.pool.getConnection();
     const tx = new MysqlTransaction(connection as unknown as Queryable);
     try {
@@ -92,6 +108,7 @@ export class MysqlDatabase implements Database {
   }
 
   close(): Promise<void> {
+    this.reads.flush(); // reads already issued are sent before the pool ends
     this.closing ??= this.pool.end();
     return this.closing;
   }

@@ -8,6 +8,7 @@ import {
   toSqlDateTime,
   transactionFinishedError,
 } from './database.js';
+import { ReadBatch } from './read-batch.js';
 
 type Connection = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement<unknown[], unknown>;
@@ -25,12 +26,16 @@ export interface SqliteOptions {
  * connection, so a single statement never interleaves with anything; only a transaction whose
  * callback awaits can. Transactions therefore take an async lock for their whole duration,
  * and plain calls queue behind it only while a transaction holds or waits for it.
+ *
+ * Reads are coalesced per event-loop turn (read-batch.ts). The batch runs synchronously
+ * before any write or transaction, so every read sees exactly the writes issued before it.
  */
 export class SqliteDatabase implements Database {
   readonly dialect = 'sqlite' as const;
   private readonly statements = new Map<string, Statement>();
   private readonly names = new WeakMap<Statement, string[]>();
   private readonly lock = new AsyncLock();
+  private readonly reads = new ReadBatch((sql, params) => this.queryNow(sql, params));
   private closed = false;
 
   constructor(private readonly connection: Connection) {}
@@ -45,16 +50,28 @@ export class SqliteDatabase implements Database {
   }
 
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    // While a transaction holds or waits for the lock the batch is empty (it was flushed
+    // before the lock was taken) and stays so: calls queue behind the lock in order.
     if (this.lock.busy) return this.lock.run(() => this.queryNow<T>(sql, params));
+    let readOnly: boolean;
+    try {
+      readOnly = this.prepare(sql).readonly;
+    } catch (error) {
+      return Promise.reject(translateError(error));
+    }
+    if (readOnly) return this.reads.add<T>(sql, params);
+    this.reads.flush(); // a statement that writes (INSERT ... RETURNING) is ordered like execute
     return settle(() => this.queryNow<T>(sql, params));
   }
 
   execute(sql: string, params?: unknown[]): Promise<ExecuteResult> {
     if (this.lock.busy) return this.lock.run(() => this.executeNow(sql, params));
+    this.reads.flush(); // reads issued before this write run before it
     return settle(() => this.executeNow(sql, params));
   }
 
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
+    this.reads.flush();
     return this.lock.run(async () => {
       this.executeNow('BEGIN IMMEDIATE');
       const tx = new SqliteTransaction(this);
@@ -73,6 +90,7 @@ export class SqliteDatabase implements Database {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.reads.flush(); // reads already issued still run
     this.closed = true;
     await this.lock.run(() => undefined); // let queued transactions finish first
     this.statements.clear();

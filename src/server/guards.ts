@@ -1,11 +1,17 @@
 /**
  * Who may call what. A session is valid only on the connection that logged in (tokens
  * never travel between connections or nodes), and the user is read from the database on
- * every request, so a lock or a role change takes effect at once on every node.
+ * every request, so a lock or a role change takes effect at once on every node. The users of
+ * all requests that arrive in one event-loop turn are read together, with one
+ * `SELECT ... WHERE id IN (...)` at the end of that turn (orm/id-loader.ts): still a fresh
+ * read per request, never a cache.
  */
+import { IdLoader } from '../orm/index.js';
 import { User } from '../orm/models/index.js';
 import type { HandlerContext } from './context.js';
 import { AccountLocked, Forbidden, NotLoggedIn } from './errors.js';
+
+const users = new IdLoader(User);
 
 export async function requireLogin(token: string, ctx: HandlerContext): Promise<User> {
   const { conn, app } = ctx;
@@ -16,7 +22,7 @@ export async function requireLogin(token: string, ctx: HandlerContext): Promise<
     conn.session = undefined;
     throw new NotLoggedIn('session expired, log in again');
   }
-  const user = await User.selectOne(app.db, { id: session.userId });
+  const user = await users.load(app.db, session.userId);
   if (!user) {
     conn.session = undefined;
     throw new NotLoggedIn('account no longer exists');
