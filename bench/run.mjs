@@ -92,6 +92,8 @@ const plan = QUICK
 const ADMIN = { name: 'bench-admin', password: 'bench-admin-pw', role: 'admin' };
 const VIEWER = { name: 'bench-viewer', password: 'bench-viewer-pw', role: 'user' };
 const RATE_SEED_MOVIES = 10;
+/** The request-rate step's viewers: one account per connection, `bench-rate-viewer-<i>`. */
+const RATE_VIEWER_PREFIX = 'bench-rate-viewer-';
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const WORK = join(TMP, `run-${stamp}`);
@@ -669,13 +671,22 @@ async function cineboxRate(label, db, mediaDir) {
   const extraArgs = supports('max-request-rate') ? ['--max-request-rate', '0'] : [];
   const server = await startCinebox(`rate-${label}`, { db, mediaDir, extraArgs });
   await seedRateServer(server);
-  const conns = await W.loginMany(server.port, Math.max(...plan.rateLevels), VIEWER.name, VIEWER.password, VIEWER.role);
-  const sample = await conns[0].request({ type: 'get_movie_list', session: conns[0].session, movie_type: 'all' });
-  if (!sample.flag || sample.movie_list.length !== RATE_SEED_MOVIES) throw new Error(`unexpected list reply: ${JSON.stringify(sample).slice(0, 200)}`);
-  const rows = await rateSeries(label, server, conns);
-  for (const c of conns) W.closeClient(c);
+  // Each connection is its own viewer, as with real clients: the server cannot serve many
+  // connections' session checks with one user row.
+  const check = W.movieListCheck(RATE_SEED_MOVIES);
+  const sessions = [];
+  const clients = await W.leanClients(server.port, Math.max(...plan.rateLevels), async (client, i) => {
+    const session = await W.leanViewerLogin(client, `${RATE_VIEWER_PREFIX}${i}`, VIEWER.password);
+    sessions.push(session);
+    client.prepare({ type: 'get_movie_list', session, movie_type: 'all' }, check);
+  });
+  if (new Set(sessions).size !== clients.length) throw new Error('rate clients do not have a session each');
+  const sample = await clients[0].call({ type: 'get_movie_list', session: sessions[0], movie_type: 'all' });
+  if (check(sample) !== undefined) throw new Error(`unexpected list reply: ${JSON.stringify(sample).slice(0, 200)}`);
+  const rows = await rateSeries(label, server, clients);
+  for (const c of clients) c.close();
   await server.stop();
-  return { rows, sampleReply: sample, replyBytes: Buffer.byteLength(JSON.stringify(sample)) + 4 };
+  return { rows, viewers: clients.length, sampleReply: sample, replyBytes: Buffer.byteLength(JSON.stringify(sample)) + 4 };
 }
 
 async function openMysql() {
@@ -713,9 +724,14 @@ async function ratePhase() {
     port: echoPort,
   });
   cleanups.push(() => echo.stop());
-  const echoConns = await mapLimit(Array.from({ length: Math.max(...plan.rateLevels) }), 20, () => W.connectClient(echoPort));
-  const echoRows = await rateSeries('echo', echo, echoConns);
-  for (const c of echoConns) W.closeClient(c);
+  // The same lean client and the same request size (a session-sized token); the canned reply
+  // is cinebox's own list, so the same check holds for every echo reply.
+  const echoRequest = { type: 'get_movie_list', session: 'x'.repeat(43), movie_type: 'all' };
+  const echoClients = await W.leanClients(echoPort, Math.max(...plan.rateLevels), (client) =>
+    client.prepare(echoRequest, W.movieListCheck(RATE_SEED_MOVIES)),
+  20);
+  const echoRows = await rateSeries('echo', echo, echoClients);
+  for (const c of echoClients) c.close();
   await echo.stop();
 
   let mysql;

@@ -92,9 +92,9 @@ function rateSection(rate) {
   return [
     `## (c)/(d) Small requests: get_movie_list (${rate.moviesListed} movies, ${rate.replyBytes}-byte reply frame)`,
     '',
-    'Each client is its own logged-in connection sending requests back to back (one in flight, as the protocol requires). ' +
+    `Each client is its own connection logged in as its own viewer account${rate.sqlite.viewers ? ` (${rate.sqlite.viewers} viewers)` : ''}, sending requests back to back (one in flight, as the protocol requires). ` +
       'Echo baseline = a trivial Node server with the same framing that parses each request and replies with the same bytes (no database, no validation). ' +
-      'All clients run in this one bench process, through the built `ClientConnection`.',
+      'Both are driven by the same lean client in this one bench process: raw sockets, each request frame encoded once, every reply split by its length prefix, parsed and checked (flag true, all movies listed); one bad reply fails the run.',
     '',
     table(
       ['clients', 'echo req/s', 'SQLite req/s', 'SQLite / echo', 'SQLite mean / p99', 'SQLite server CPU', 'MySQL req/s', 'MySQL / echo', 'MySQL mean / p99', 'MySQL server CPU', 'echo mean / p99', 'client CPU (SQLite run)'],

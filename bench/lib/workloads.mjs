@@ -7,7 +7,6 @@ import { stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientConnection } from '../../dist/client/connection.js';
 import { downloadMovie, uploadFile } from '../../dist/client/transfers.js';
 import { wirePassword } from '../../dist/protocol/wire-password.js';
@@ -105,54 +104,186 @@ export async function rawDownload(viewerConn, movieId) {
   return { ms: now() - started, bytes: Number(reply.file_size) };
 }
 
-// ---------------------------------------------------------------- request rate
+// ---------------------------------------------------------------- request rate (lean client)
+
+/** One frame as cinebox and the echo baseline read it: 4-byte little-endian length + JSON. */
+export function encodeFrame(message) {
+  const json = Buffer.from(JSON.stringify(message));
+  const frame = Buffer.allocUnsafe(4 + json.length);
+  frame.writeInt32LE(json.length, 0);
+  json.copy(frame, 4);
+  return frame;
+}
 
 /**
- * Each connection sends `get_movie_list` back to back (one in flight per connection, as the
- * protocol requires) for `warmupMs` (not counted) and then `measureMs`.
+ * The request-rate client: a raw `net` socket speaking the framing itself, so the bench
+ * process spends as little CPU per request as it can (it shares the two cores with the
+ * server) and the echo baseline and cinebox are driven by exactly the same code. Replies are
+ * split by their length prefix and every one is parsed (`JSON.parse`) and handed on.
+ */
+export class LeanClient {
+  /** Called with each parsed reply, in order. */
+  onReply = () => {};
+  /** Called once when the socket fails or closes. */
+  onError = () => {};
+  /** The pre-encoded request the rate loop sends (set by `prepare`). */
+  frame = undefined;
+  /** `check(reply)` returns undefined for a good reply, else what is wrong with it. */
+  check = () => undefined;
+  #pending = undefined;
+  #failed = undefined;
+
+  static async connect(port) {
+    const socket = connect({ host: HOST, port });
+    await once(socket, 'connect');
+    return new LeanClient(socket);
+  }
+
+  constructor(socket) {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => this.#receive(chunk));
+    const fail = (error) => {
+      if (this.#failed) return;
+      this.#failed = error;
+      this.onError(error);
+    };
+    socket.on('error', fail);
+    socket.on('close', () => fail(new Error('the server closed the connection')));
+    openClients.add(this);
+  }
+
+  /** One request and its reply (set-up: register, login). */
+  call(message) {
+    if (this.#failed) return Promise.reject(this.#failed);
+    return new Promise((resolve, reject) => {
+      this.onReply = resolve;
+      this.onError = reject;
+      this.socket.write(encodeFrame(message));
+    });
+  }
+
+  /** Encodes `message` once; the rate loop sends those bytes again and again. */
+  prepare(message, check) {
+    this.frame = encodeFrame(message);
+    this.check = check;
+  }
+
+  close() {
+    openClients.delete(this);
+    this.socket.destroy();
+  }
+
+  #receive(chunk) {
+    let buffer = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
+    let offset = 0;
+    while (buffer.length - offset >= 4) {
+      const length = buffer.readInt32LE(offset);
+      if (buffer.length - offset - 4 < length) break;
+      const reply = JSON.parse(buffer.toString('utf8', offset + 4, offset + 4 + length));
+      offset += 4 + length;
+      this.onReply(reply);
+    }
+    this.#pending = offset === buffer.length ? undefined : buffer.subarray(offset);
+  }
+}
+
+/** Opens `count` lean connections, `limit` at a time, each set up by `setup(client, index)`. */
+export function leanClients(port, count, setup, limit = 8) {
+  return mapLimit(
+    Array.from({ length: count }, (_, i) => i),
+    limit,
+    async (i) => {
+      const client = await LeanClient.connect(port);
+      await setup(client, i);
+      return client;
+    },
+  );
+}
+
+/** Registers viewer `name` (one left from an earlier run is fine) and logs `client` in as it; returns the session. */
+export async function leanViewerLogin(client, name, password) {
+  const wire = wirePassword(password);
+  const registered = await client.call({ type: 'register', name, password: wire, user_type: 'user' });
+  if (!registered.flag && registered.code !== 'CONFLICT') throw new Error(`register ${name}: ${registered.msg}`);
+  const reply = await client.call({ type: 'login', name, password: wire, user_type: 'user' });
+  if (!reply.flag) throw new Error(`login ${name}: ${reply.msg}`);
+  return reply.session;
+}
+
+/** A good `get_movie_list` reply: flag true and exactly `movies` entries. */
+export function movieListCheck(movies) {
+  return (reply) => {
+    if (reply.flag !== true) return `flag ${reply.flag}: ${reply.code} ${reply.msg}`;
+    if (!Array.isArray(reply.movie_list) || reply.movie_list.length !== movies) {
+      return `expected ${movies} movies, got ${JSON.stringify(reply).slice(0, 120)}`;
+    }
+    return undefined;
+  };
+}
+
+/**
+ * Each client sends its pre-encoded request back to back, one in flight per connection (as
+ * the protocol requires), for `warmupMs` (not counted) and then `measureMs`. Every reply, in
+ * the warm-up and after the window too, is parsed and checked; any bad one fails the run.
  * `onWindow(start|end)` lets the caller read CPU counters at the window edges.
  */
-export async function requestRate(conns, { warmupMs, measureMs, onWindow = () => {} }) {
-  let stop = false;
-  let measuring = false;
-  let count = 0;
-  let failures = 0;
-  let firstFailure;
-  const samples = [];
-  const loops = conns.map(async (conn) => {
-    const header = { type: 'get_movie_list', session: conn.session ?? 'none', movie_type: 'all' };
-    while (!stop) {
-      const t = now();
-      const reply = await conn.request(header);
-      const dt = now() - t;
-      if (!measuring) continue;
-      count++;
-      samples.push(dt);
-      if (!reply.flag) {
-        failures++;
-        firstFailure ??= reply.msg;
+export function requestRate(clients, { warmupMs, measureMs, onWindow = () => {} }) {
+  return new Promise((resolve, reject) => {
+    let stopping = false;
+    let measuring = false;
+    let count = 0;
+    let failures = 0;
+    let firstFailure;
+    let inFlight = clients.length;
+    let started = 0;
+    let elapsed = 0;
+    let done = false;
+    const samples = [];
+    const finish = (error) => {
+      if (done) return;
+      done = true;
+      for (const client of clients) {
+        client.onReply = () => {};
+        client.onError = () => {};
       }
+      if (error) reject(error);
+      else if (failures) reject(new Error(`${failures} requests got a bad reply, e.g. ${firstFailure}`));
+      else resolve({ clients: clients.length, requests: count, seconds: elapsed / 1000, rps: count / (elapsed / 1000), ...latencySummary(samples) });
+    };
+    for (const client of clients) {
+      let sentAt = now();
+      client.onReply = (reply) => {
+        const t = now();
+        if (measuring) {
+          count++;
+          samples.push(t - sentAt);
+        }
+        const problem = client.check(reply);
+        if (problem !== undefined) {
+          failures++;
+          firstFailure ??= problem;
+        }
+        if (stopping) {
+          if (--inFlight === 0) finish();
+          return;
+        }
+        sentAt = t;
+        client.socket.write(client.frame);
+      };
+      client.onError = (error) => finish(error);
+      client.socket.write(client.frame);
     }
+    setTimeout(() => {
+      onWindow('start');
+      measuring = true;
+      started = now();
+      setTimeout(() => {
+        measuring = false;
+        elapsed = now() - started;
+        onWindow('end');
+        stopping = true; // each client's last request is answered (and checked), then the run ends
+      }, measureMs);
+    }, warmupMs);
   });
-  const failed = Promise.all(loops).then(
-    () => undefined,
-    (error) => error,
-  );
-  const race = async (ms) => {
-    const error = await Promise.race([failed, sleep(ms).then(() => undefined)]);
-    if (error) throw error;
-  };
-  await race(warmupMs);
-  onWindow('start');
-  measuring = true;
-  const started = now();
-  await race(measureMs);
-  measuring = false;
-  const elapsed = now() - started;
-  onWindow('end');
-  stop = true;
-  const error = await failed;
-  if (error) throw error;
-  if (failures) throw new Error(`${failures} get_movie_list requests failed, e.g. ${firstFailure}`);
-  return { clients: conns.length, requests: count, seconds: elapsed / 1000, rps: count / (elapsed / 1000), ...latencySummary(samples) };
 }
