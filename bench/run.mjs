@@ -654,12 +654,13 @@ async function rateSeries(label, server, conns) {
       ...r,
       serverCpuPct: (serverCpuS / r.seconds) * 100,
       clientCpuPct: (clientCpuS / r.seconds) * 100,
+      serverCpuUsPerRequest: (serverCpuS / r.requests) * 1e6,
       serverPeakRss: mem.peakRss,
     };
     rows.push(row);
     log(
       `  ${label} ${clients} clients: ${row.rps.toFixed(0)} req/s, mean ${row.meanMs.toFixed(3)} ms, p99 ${row.p99Ms.toFixed(3)} ms ` +
-        `(server CPU ${row.serverCpuPct.toFixed(0)}%, client CPU ${row.clientCpuPct.toFixed(0)}%)`,
+        `(server CPU ${row.serverCpuPct.toFixed(0)}% = ${row.serverCpuUsPerRequest.toFixed(1)} µs/request, client CPU ${row.clientCpuPct.toFixed(0)}%)`,
     );
   }
   return rows;
@@ -674,14 +675,12 @@ async function cineboxRate(label, db, mediaDir) {
   // Each connection is its own viewer, as with real clients: the server cannot serve many
   // connections' session checks with one user row.
   const check = W.movieListCheck(RATE_SEED_MOVIES);
-  const sessions = [];
   const clients = await W.leanClients(server.port, Math.max(...plan.rateLevels), async (client, i) => {
-    const session = await W.leanViewerLogin(client, `${RATE_VIEWER_PREFIX}${i}`, VIEWER.password);
-    sessions.push(session);
-    client.prepare({ type: 'get_movie_list', session, movie_type: 'all' }, check);
+    client.session = await W.leanViewerLogin(client, `${RATE_VIEWER_PREFIX}${i}`, VIEWER.password);
+    client.prepare({ type: 'get_movie_list', session: client.session, movie_type: 'all' }, check);
   });
-  if (new Set(sessions).size !== clients.length) throw new Error('rate clients do not have a session each');
-  const sample = await clients[0].call({ type: 'get_movie_list', session: sessions[0], movie_type: 'all' });
+  if (new Set(clients.map((c) => c.session)).size !== clients.length) throw new Error('rate clients do not have a session each');
+  const sample = await clients[0].call({ type: 'get_movie_list', session: clients[0].session, movie_type: 'all' });
   if (check(sample) !== undefined) throw new Error(`unexpected list reply: ${JSON.stringify(sample).slice(0, 200)}`);
   const rows = await rateSeries(label, server, clients);
   for (const c of clients) c.close();

@@ -86,6 +86,13 @@ function concurrentSection(c) {
   ].join('\n');
 }
 
+/** Server CPU as a share of one core and per request (µs; the steadier figure on a shared machine). */
+function cpuCell(row) {
+  if (!row) return 'n/a';
+  const perRequest = Number.isFinite(row.serverCpuUsPerRequest) ? row.serverCpuUsPerRequest : (row.serverCpuPct / 100 / row.rps) * 1e6;
+  return `${fmt(row.serverCpuPct, 0)}% = ${fmt(perRequest, 1)} µs/req`;
+}
+
 function rateSection(rate) {
   const levels = rate.sqlite.rows.map((x) => x.clients);
   const find = (rows, n) => rows?.find((x) => x.clients === n);
@@ -97,7 +104,7 @@ function rateSection(rate) {
       'Both are driven by the same lean client in this one bench process: raw sockets, each request frame encoded once, every reply split by its length prefix, parsed and checked (flag true, all movies listed); one bad reply fails the run.',
     '',
     table(
-      ['clients', 'echo req/s', 'SQLite req/s', 'SQLite / echo', 'SQLite mean / p99', 'SQLite server CPU', 'MySQL req/s', 'MySQL / echo', 'MySQL mean / p99', 'MySQL server CPU', 'echo mean / p99', 'client CPU (SQLite run)'],
+      ['clients', 'echo req/s', 'SQLite req/s', 'SQLite / echo', 'SQLite mean / p99', 'SQLite server CPU', 'MySQL req/s', 'MySQL / echo', 'MySQL mean / p99', 'MySQL server CPU', 'echo mean / p99', 'echo server CPU', 'client CPU (SQLite run)'],
       levels.map((n) => {
         const e = find(rate.echo.rows, n);
         const s = find(rate.sqlite.rows, n);
@@ -108,12 +115,13 @@ function rateSection(rate) {
           rps(s?.rps),
           fmtRatio(ratio(s?.rps, e?.rps)),
           `${ms(s?.meanMs)} / ${ms(s?.p99Ms)}`,
-          `${fmt(s?.serverCpuPct, 0)}%`,
+          cpuCell(s),
           m ? rps(m.rps) : 'skipped',
           m ? fmtRatio(ratio(m.rps, e?.rps)) : '-',
           m ? `${ms(m.meanMs)} / ${ms(m.p99Ms)}` : '-',
-          m ? `${fmt(m.serverCpuPct, 0)}%` : '-',
+          m ? cpuCell(m) : '-',
           `${ms(e?.meanMs)} / ${ms(e?.p99Ms)}`,
+          cpuCell(e),
           `${fmt(s?.clientCpuPct, 0)}%`,
         ];
       }),

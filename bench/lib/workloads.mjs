@@ -130,6 +130,8 @@ export class LeanClient {
   frame = undefined;
   /** `check(reply)` returns undefined for a good reply, else what is wrong with it. */
   check = () => undefined;
+  /** The session this connection logged in with, if any. */
+  session = undefined;
   #pending = undefined;
   #failed = undefined;
 
