@@ -15,9 +15,13 @@ export interface ExecuteResult {
 
 export interface Database {
   readonly dialect: Dialect;
-  /** Runs a statement that returns rows. `?` placeholders, values passed separately. */
+  /**
+   * Runs a statement that returns rows. `?` placeholders, values passed separately. Reads
+   * (not on a transaction handle) run at the end of the event-loop turn, identical ones once
+   * (read-batch.ts); a later `execute` or `transaction` runs them first, so call order holds.
+   */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
-  /** Runs a statement that changes rows. */
+  /** Runs a statement that changes rows (first sending the reads issued before it). */
   execute(sql: string, params?: unknown[]): Promise<ExecuteResult>;
   /**
    * Runs `fn` in a transaction: commit when it resolves, rollback when it throws (the error

@@ -5,7 +5,9 @@
  *
  * Like the read batch it is not a cache: each `load` reads the database after it was called,
  * nothing is kept once the turn's SELECT has answered, and every caller gets its own instance
- * (two callers asking for the same id get two copies).
+ * (two callers asking for the same id get two copies). The SELECT is issued at the end of the
+ * turn, so it sees every write issued before the load, and possibly one issued later in the
+ * same turn: fine for "is this account still allowed", which wants the freshest row.
  */
 import type { Database } from './database.js';
 import { copyInstance, type Model, type ModelClass, type Where } from './model.js';
