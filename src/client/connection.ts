@@ -42,6 +42,9 @@ export class ConnectionError extends Error {
   }
 }
 
+/** Sees each body chunk before its sink; a returned promise pauses reading until it settles (backpressure). */
+export type ChunkHook = (chunk: Buffer) => void | Promise<void>;
+
 /** Fields of a request other than `type` and `session` (the client adds those). */
 export type Fields<T extends MessageType> = Omit<RequestInput<T>, 'type' | 'session'>;
 
@@ -119,7 +122,7 @@ export class ClientConnection {
    */
   requestWithBody(
     header: Record<string, unknown>,
-    onHeader: (reply: Reply) => Promise<{ sink: Writable; onChunk?: (chunk: Buffer) => void } | undefined>,
+    onHeader: (reply: Reply) => Promise<{ sink?: Writable; onChunk?: ChunkHook } | undefined>,
   ): Promise<Reply> {
     return this.exclusive(async () => {
       await this.write(encodeFrame(header));
@@ -155,13 +158,14 @@ export class ClientConnection {
     return { header: event.header as Reply, bodySize: event.bodySize };
   }
 
-  private async readBody(size: number, sink: Writable | undefined, onChunk?: (chunk: Buffer) => void): Promise<void> {
+  private async readBody(size: number, sink: Writable | undefined, onChunk?: ChunkHook): Promise<void> {
     let remaining = size;
     while (remaining > 0) {
       const event = await this.nextEvent();
       if (event.kind !== 'body') throw new ConnectionError(`protocol error from ${this.where}: body cut short`);
       remaining = event.remaining;
-      onChunk?.(event.chunk);
+      const busy = onChunk?.(event.chunk);
+      if (busy) await busy;
       if (sink && !sink.write(event.chunk)) await drained(sink);
     }
   }

@@ -4,21 +4,13 @@
  * `.part` file that gets its real name only after its hash matches the server's. Both
  * resume: a cut transfer continues from the bytes already on the receiving side.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { Reply } from '../protocol/messages.js';
+import { createSha256Sink, openFileSink, type Sha256Sink } from '../protocol/sha256-sink.js';
 import { ClientConnection, expectOk, ServerError } from './connection.js';
-
-/**
- * Bytes a download may queue for its `.part` before it stops reading the socket. Node's
- * default (16 KiB) makes every 64 KiB socket chunk wait for its own disk write; with room
- * for a few chunks, the writes that queue up while one runs go out together in one writev.
- */
-const WRITE_BUFFER = 1024 * 1024;
 
 /** Called with bytes done so far and the total. */
 export type Progress = (done: number, total: number) => void;
@@ -48,9 +40,13 @@ export async function sha256OfFile(path: string, onProgress?: Progress): Promise
   const file = await open(path, 'r');
   try {
     const { size } = await file.stat();
-    const hash = createHash('sha256');
-    await hashPrefix(file, size, hash, onProgress);
-    return hash.digest('hex');
+    const hasher = createSha256Sink({ expectedBytes: size });
+    try {
+      await hashPrefix(file, size, hasher, onProgress);
+      return await hasher.finish();
+    } finally {
+      await hasher.close();
+    }
   } finally {
     await file.close();
   }
@@ -60,10 +56,10 @@ export async function sha256OfFile(path: string, onProgress?: Progress): Promise
 const HASH_READ_BYTES = 2 * 1024 * 1024;
 
 /**
- * Feeds the first `length` bytes of `file` to `hash`. The next piece is read (on the thread
- * pool) while this one is hashed (here), so the pass costs little more than the hashing.
+ * Feeds the first `length` bytes of `file` to `hasher`. The next piece is read (on the thread
+ * pool) while this one is hashed, so the pass costs little more than the hashing.
  */
-async function hashPrefix(file: FileHandle, length: number, hash: Hash, onProgress?: Progress): Promise<void> {
+async function hashPrefix(file: FileHandle, length: number, hasher: Sha256Sink, onProgress?: Progress): Promise<void> {
   const size = Math.min(HASH_READ_BYTES, length);
   const buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
   const readAt = (i: number, position: number) => file.read(buffers[i]!, 0, Math.min(size, length - position), position);
@@ -74,8 +70,8 @@ async function hashPrefix(file: FileHandle, length: number, hash: Hash, onProgre
     if (bytesRead === 0) throw new Error(`file ended after ${done} of ${length} bytes`);
     const piece = buffers[i]!.subarray(0, bytesRead);
     done += bytesRead;
+    if (!hasher.hashOnly(piece)) await hasher.drained();
     pending = done < length ? readAt(i ^ 1, done) : undefined;
-    hash.update(piece);
     onProgress?.(done, length);
   }
 }
@@ -264,7 +260,7 @@ interface Target {
   recordPath: string;
   start: number;
   total: number;
-  file: WriteStream;
+  file: Sha256Sink;
 }
 
 /** One request; 'restart' when the partial it continued proved not to belong or not to match. */
@@ -275,11 +271,9 @@ async function downloadOnce(
   options: DownloadOptions,
   partial: PartialDownload | undefined,
 ): Promise<DownloadResult | 'restart'> {
-  const hash = createHash('sha256');
   let target: Target | undefined;
   let restart = false;
   let received = 0;
-  let writeError: Error | undefined;
 
   const prepare = async (reply: Reply): Promise<Target | undefined> => {
     const start = Number(reply.offset ?? 0); // a server without resume sends everything
@@ -298,16 +292,14 @@ async function downloadOnce(
       const record: PartialRecord = { movie_id: movieId, part: basename(partPath), sha256: reply.sha256, total_size: total };
       await writeFile(recordPath, JSON.stringify(record));
     }
+    if (start > 0) await truncate(partPath, start);
+    const file = await openFileSink(partPath, { start, expectedBytes: total });
+    target = { partPath, finalPath, recordPath, start, total, file };
     if (start > 0) {
-      await truncate(partPath, start);
-      await hashFile(partPath, start, hash);
+      await hashFile(partPath, start, file); // the bytes already here, read back: the whole file is checked
       options.onResume?.(start, total);
     }
-    const file = createWriteStream(partPath, { flags: start > 0 ? 'r+' : 'w', start, highWaterMark: WRITE_BUFFER });
-    // Queued writes fail after the fact (disk full, or destroyed when the download is cut):
-    // kept here and thrown from the next chunk or the end, never an unhandled 'error'.
-    file.on('error', (error) => (writeError ??= error));
-    return (target = { partPath, finalPath, recordPath, start, total, file });
+    return target;
   };
 
   const header = {
@@ -322,12 +314,10 @@ async function downloadOnce(
       if (!reply.flag || !(await prepare(reply))) return undefined;
       if (Number(reply.wait_time) > 0) options.onWait?.(Number(reply.wait_time));
       return {
-        sink: target!.file,
         onChunk: (chunk) => {
-          if (writeError) throw writeError;
-          hash.update(chunk);
           received += chunk.length;
           options.onProgress?.(target!.start + received, target!.total);
+          return target!.file.write(chunk) ? undefined : target!.file.drained();
         },
       };
     });
@@ -337,10 +327,7 @@ async function downloadOnce(
       if (partial) await discardPartial(partial.partPath, partial.recordPath);
       return 'restart';
     }
-    target.file.end();
-    await finished(target.file);
-    if (writeError) throw writeError;
-    const sha256 = hash.digest('hex');
+    const sha256 = await target.file.finish();
     if (typeof reply.sha256 === 'string' && reply.sha256 !== sha256) {
       await discardPartial(target.partPath, target.recordPath);
       if (target.start > 0) return 'restart';
@@ -351,11 +338,9 @@ async function downloadOnce(
     await removeQuietly(target.recordPath);
     return { path: finalPath, size: target.total, sha256, reply, offset: target.start };
   } catch (error) {
-    // Cut short: the .part and its record stay, so the next download continues from them.
-    if (target && !target.file.closed) {
-      target.file.destroy();
-      await new Promise<void>((resolve) => target!.file.once('close', () => resolve()));
-    }
+    // Cut short: the .part (with every byte received) and its record stay, so the next
+    // download continues from them.
+    await target?.file.close();
     throw error;
   }
 }
@@ -373,18 +358,14 @@ async function unclaimedPath(wanted: string, size: number, sha256: string): Prom
     const candidate = n === 1 ? wanted : `${stem} (${n})${ext}`;
     const existing = await stat(candidate).catch(() => undefined);
     if (!existing) return candidate;
-    if (existing.isFile() && existing.size === size) {
-      const hash = createHash('sha256');
-      await hashFile(candidate, size, hash);
-      if (hash.digest('hex') === sha256) return candidate;
-    }
+    if (existing.isFile() && existing.size === size && (await sha256OfFile(candidate)) === sha256) return candidate;
   }
 }
 
-async function hashFile(path: string, length: number, hash: Hash): Promise<void> {
+async function hashFile(path: string, length: number, hasher: Sha256Sink): Promise<void> {
   const file = await open(path, 'r');
   try {
-    await hashPrefix(file, length, hash);
+    await hashPrefix(file, length, hasher);
   } finally {
     await file.close();
   }

@@ -1,11 +1,8 @@
 /** The admin functions: upload, duplicate check, soft delete, notices. */
-import { createHash } from 'node:crypto';
-import { finished } from 'node:stream/promises';
 import { Movie, Notice } from '../orm/models/index.js';
 import type { Reply, Request } from '../protocol/messages.js';
 import type { UserContext } from './context.js';
 import { BadRequest, Conflict, NotFound } from './errors.js';
-import { whenClosed } from './media-store.js';
 import { publishMovie } from './publish.js';
 import { assertWithinQuota } from './quotas.js';
 import { assertUploadSize, heldOffset, receiveResumable, storageError } from './uploads.js';
@@ -48,26 +45,18 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
   if (!body && req.file_size > 0) throw new BadRequest('file_size announced but no body');
   await assertWithinQuota(ctx, req.file_size);
   const tempPath = app.media.incomingPath();
-  const hash = createHash('sha256');
-  const file = app.media.openWrite(tempPath, { start: 0 });
-  let writeError: Error | undefined;
-  file.on('error', (error) => (writeError ??= error));
   const started = performance.now();
+  let sha256: string;
+  const file = await app.media.openUpload(tempPath, { start: 0, expectedBytes: req.file_size });
   try {
-    await body?.pipeTo(file, (chunk) => {
-      if (writeError) throw writeError;
-      hash.update(chunk);
-    });
-    file.end();
-    await finished(file);
+    await body?.pipeTo(undefined, (chunk) => (file.write(chunk) ? undefined : file.drained()));
+    sha256 = await file.finish();
   } catch (error) {
-    file.destroy();
-    await whenClosed(file);
+    await file.close();
     await app.media.discard(tempPath);
     conn.log.warn({ err: (error as Error).message, received: body?.received, size: req.file_size }, 'upload failed');
     throw storageError(error);
   }
-  const sha256 = hash.digest('hex');
   const duplicate = await findDuplicate(ctx, req.file_md5, sha256);
   if (duplicate) {
     await app.media.discard(tempPath);

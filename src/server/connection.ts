@@ -244,9 +244,10 @@ export class IncomingBody {
 
   /**
    * Writes the body into `sink` (not ended here), calling `onChunk` on each piece first
-   * (hashing), and waits for the sink's `drain` whenever it is full.
+   * (hashing; a promise it returns pauses reading until it settles), and waits for the
+   * sink's `drain` whenever it is full.
    */
-  async pipeTo(sink: Writable | undefined, onChunk?: (chunk: Buffer) => void): Promise<void> {
+  async pipeTo(sink: Writable | undefined, onChunk?: (chunk: Buffer) => void | Promise<void>): Promise<void> {
     if (this.started) throw new Error('body already read');
     this.started = true;
     while (this.remaining > 0) {
@@ -257,7 +258,8 @@ export class IncomingBody {
       }
       if (event.kind !== 'body') throw new Error('decoder lost the body');
       this.remaining = event.remaining;
-      onChunk?.(event.chunk);
+      const busy = onChunk?.(event.chunk);
+      if (busy) await busy;
       if (sink && !sink.write(event.chunk)) await drained(sink);
     }
   }

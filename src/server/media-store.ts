@@ -5,40 +5,33 @@
  * once verified; a crash leaves at most a temp file, never a half video under a real name.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import type { Writable } from 'node:stream';
+import { openFileSink, type Sha256Sink } from '../protocol/sha256-sink.js';
 
 const STORED_NAME = /^[0-9a-f-]{36}(\.[a-z0-9]{1,10})?$/;
 const TEMP_NAME = /^[0-9a-f-]{36}\.part$/;
 
-/** Opens a file under .incoming for writing from byte `start` (0 = create or truncate). */
-export type OpenWrite = (path: string, options: { start: number }) => Writable;
-
-const openWithFs: OpenWrite = (path, { start }) =>
-  createWriteStream(path, { flags: start > 0 ? 'r+' : 'w', start, highWaterMark: 1024 * 1024 });
-
-/** Resolves once a (destroyed) writer has closed its file, so an unlink cannot race its open. */
-export function whenClosed(stream: Writable): Promise<void> {
-  if (stream.closed) return Promise.resolve();
-  return new Promise((resolve) => stream.once('close', () => resolve()));
-}
+/**
+ * Opens a file under .incoming for writing from byte `start` (0 = create or truncate), behind
+ * a sink that writes and hashes (off-thread when large: see sha256-sink.ts).
+ */
+export type OpenUpload = (path: string, options: { start: number; expectedBytes: number }) => Promise<Sha256Sink>;
 
 export interface MediaStoreOptions {
-  /** How upload bytes reach the disk; tests replace it to simulate a full disk. */
-  openWrite?: OpenWrite;
+  /** How upload bytes reach the disk; tests replace it to simulate a slow or full disk. */
+  openUpload?: OpenUpload;
 }
 
 export class MediaStore {
   readonly root: string;
   readonly incomingDir: string;
-  openWrite: OpenWrite;
+  openUpload: OpenUpload;
 
   constructor(mediaDir: string, options: MediaStoreOptions = {}) {
     this.root = resolve(mediaDir);
     this.incomingDir = join(this.root, '.incoming');
-    this.openWrite = options.openWrite ?? openWithFs;
+    this.openUpload = options.openUpload ?? openFileSink;
   }
 
   async init(): Promise<void> {

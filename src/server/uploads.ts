@@ -10,15 +10,14 @@
  * ends. A holder silent for longer than the lease is presumed dead (its node crashed) and
  * may be replaced; if it was only slow, its next refresh finds the token changed and stops.
  */
-import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { finished } from 'node:stream/promises';
 import { DuplicateKeyError } from '../orm/index.js';
 import { Movie, Upload } from '../orm/models/index.js';
 import type { Reply, Request } from '../protocol/messages.js';
+import type { Sha256Sink } from '../protocol/sha256-sink.js';
 import type { App, UserContext } from './context.js';
 import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from './errors.js';
-import { whenClosed } from './media-store.js';
 import { publishMovie } from './publish.js';
 import { assertWithinQuota } from './quotas.js';
 
@@ -137,46 +136,43 @@ function busy(): Conflict {
  */
 async function receiveBytes(ctx: UserContext, attempt: Attempt, offset: number): Promise<string> {
   const { app, body } = ctx;
-  const hash = createHash('sha256');
-  if (offset > 0) {
-    await app.media.truncateTo(attempt.path, offset);
-    await hashPrefix(attempt.path, offset, hash);
-  }
-  const file = app.media.openWrite(attempt.path, { start: offset });
+  if (offset > 0) await app.media.truncateTo(attempt.path, offset);
+  const file = await app.media.openUpload(attempt.path, { start: offset, expectedBytes: attempt.row.total_size });
   let failure: Error | undefined;
-  file.on('error', (error) => (failure ??= error));
   let written = 0;
   const heartbeat = setInterval(() => {
     const set = { received_bytes: offset + written, updated_time: new Date() };
     Upload.updateWhere(app.db, set, { id: attempt.row.id, holder: attempt.holder }).then(
       (kept) => {
-        if (kept === 0) file.destroy((failure ??= busy()));
+        if (kept === 0) failure ??= busy();
       },
       (error: Error) => ctx.conn.log.warn({ err: error.message }, 'upload heartbeat failed'),
     );
   }, (app.config.uploadLeaseSeconds * 1000) / 3);
   try {
-    await body?.pipeTo(file, (chunk) => {
+    // The bytes held are hashed again first, read back from the disk: a partial changed
+    // there since cannot pass. The sink's file position is already past them.
+    if (offset > 0) await hashHeldBytes(attempt.path, offset, file);
+    await body?.pipeTo(undefined, (chunk) => {
       if (failure) throw failure;
-      hash.update(chunk);
       written += chunk.length;
+      return file.write(chunk) ? undefined : file.drained();
     });
-    file.end();
-    await finished(file);
+    const sha256 = await file.finish();
     if (failure) throw failure;
+    return sha256;
   } catch (error) {
-    file.destroy();
-    await whenClosed(file);
+    // Lease lost: another attempt owns the partial now, so not one more byte is written.
+    await file.close({ dropQueued: failure !== undefined });
     throw failure ?? error;
   } finally {
     clearInterval(heartbeat);
   }
-  return hash.digest('hex');
 }
 
-async function hashPrefix(path: string, length: number, hash: Hash): Promise<void> {
+async function hashHeldBytes(path: string, length: number, sink: Sha256Sink): Promise<void> {
   for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
+    if (!sink.hashOnly(chunk as Buffer)) await sink.drained();
   }
 }
 

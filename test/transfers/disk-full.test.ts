@@ -10,18 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerError } from '../../src/client/connection.js';
 import { uploadFile } from '../../src/client/transfers.js';
 import { Upload } from '../../src/orm/models/index.js';
-import type { OpenWrite } from '../../src/server/media-store.js';
+import type { OpenUpload } from '../../src/server/media-store.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
 import { diskFullAfter, fileSha256, MiB } from './helpers.js';
 
 describe.each(databaseKinds)('a full disk (%s)', (kind) => {
   let world: World;
-  let normalDisk: OpenWrite;
+  let normalDisk: OpenUpload;
 
   beforeAll(async () => {
     world = await startWorld(kind);
-    normalDisk = world.server.app.media.openWrite;
+    normalDisk = world.server.app.media.openUpload;
   });
   afterAll(async () => world?.close());
 
@@ -31,7 +31,7 @@ describe.each(databaseKinds)('a full disk (%s)', (kind) => {
     const source = await world.makeFile('big.mp4', 6 * MiB);
     const sha = await fileSha256(source);
     const room = 2 * MiB + 12345;
-    world.server.app.media.openWrite = diskFullAfter(room);
+    world.server.app.media.openUpload = diskFullAfter(room);
 
     const error = (await uploadFile(admin, source, { isFree: true }).then(() => undefined, (e: unknown) => e)) as ServerError;
     expect(error).toMatchObject({ code: 'STORAGE_FULL' });
@@ -49,7 +49,7 @@ describe.each(databaseKinds)('a full disk (%s)', (kind) => {
     expect(await world.server.app.media.sizeOf(world.server.app.media.incomingPathOf(row.temp_name))).toBe(room);
 
     // Space was freed: the upload continues from the bytes that fit.
-    world.server.app.media.openWrite = normalDisk;
+    world.server.app.media.openUpload = normalDisk;
     let resumedAt = -1;
     const reply = await uploadFile(admin, source, { isFree: true, onResume: (offset) => (resumedAt = offset) });
     expect(resumedAt).toBe(room);
@@ -61,7 +61,7 @@ describe.each(databaseKinds)('a full disk (%s)', (kind) => {
 
   it('answers STORAGE_FULL to an original client too (nothing to resume there)', async () => {
     const admin = await world.loginAs('oldtimer', 'admin');
-    world.server.app.media.openWrite = diskFullAfter(100_000);
+    world.server.app.media.openUpload = diskFullAfter(100_000);
     try {
       const header = { type: 'update_movie', session: admin.session, file_name: 'old.mp4', file_size: 1 * MiB, file_md5: 'abc', is_free: 1 };
       const reply = await admin.sendWithBody(header, Readable.from([Buffer.alloc(1 * MiB, 7)]));
@@ -69,7 +69,7 @@ describe.each(databaseKinds)('a full disk (%s)', (kind) => {
       expect(await admin.request({ type: 'server_info' })).toMatchObject({ flag: true });
       expect(await readdir(world.server.app.media.incomingDir)).toEqual([]);
     } finally {
-      world.server.app.media.openWrite = normalDisk;
+      world.server.app.media.openUpload = normalDisk;
     }
   });
 });

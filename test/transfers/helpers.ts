@@ -1,13 +1,12 @@
 /** What the transfer tests share: hashes, throttled or failing server disks, waiting, a client process. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { OpenWrite } from '../../src/server/media-store.js';
+import { openFileSink, type Sha256Sink } from '../../src/protocol/sha256-sink.js';
+import type { OpenUpload } from '../../src/server/media-store.js';
 
 export const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 export const fileSha256 = async (path: string) => sha256(await readFile(path));
@@ -25,50 +24,51 @@ export async function waitFor<T>(check: () => Promise<T> | T, what: string, time
 }
 
 /**
- * A disk that writes really but slowly (each chunk waits `delayMs` first), so a transfer is
- * still running when a test cuts it. The writer applies backpressure like a real file.
+ * A disk that writes really but slowly (each chunk waits `delayMs` before it is handed on),
+ * so a transfer is still running when a test cuts it. The wait is backpressure, as a slow
+ * real disk gives.
  */
-export function slowDisk(delayMs: number): OpenWrite {
-  return (path, options) => wrap(path, options, (chunk, write) => setTimeout(() => write(chunk), delayMs));
+export function slowDisk(delayMs: number): OpenUpload {
+  return async (path, options) => {
+    const real = await openFileSink(path, options);
+    return { ...real, ...delayed(real, delayMs) };
+  };
 }
 
-/** A disk that fills up after `capacity` bytes: writes then fail with ENOSPC, as a full file system does. */
-export function diskFullAfter(capacity: number): OpenWrite {
+/** write() that keeps each chunk for `delayMs` and hands it to `real`; drained() waits for that. */
+function delayed(real: Sha256Sink, delayMs: number): Pick<Sha256Sink, 'write' | 'drained'> {
+  let pending: Promise<void> = Promise.resolve();
+  return {
+    write(chunk) {
+      const copy = Buffer.from(chunk);
+      pending = pending.then(() => new Promise<void>((resolve) => setTimeout(resolve, delayMs))).then(() => {
+        if (!real.write(copy)) return real.drained();
+      });
+      return false;
+    },
+    drained: () => pending,
+  };
+}
+
+/** A disk that fills up after `capacity` bytes: the write that crosses it stores what fits, then fails with ENOSPC. */
+export function diskFullAfter(capacity: number): OpenUpload {
   let left = capacity;
-  return (path, options) =>
-    wrap(path, options, (chunk, write, fail) => {
-      const fits = chunk.subarray(0, Math.max(0, left));
-      left -= fits.length;
-      if (fits.length === chunk.length) return write(chunk);
-      const enospc = Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC', errno: -28, syscall: 'write' });
-      if (fits.length === 0) return fail(enospc);
-      write(fits, enospc);
-    });
-}
-
-type Step = (chunk: Buffer, write: (bytes: Buffer, then?: Error) => void, fail: (error: Error) => void) => void;
-
-/** A Writable over a real file stream whose every chunk goes through `step`. */
-function wrap(path: string, options: { start: number }, step: Step): Writable {
-  const file = createWriteStream(path, { flags: options.start > 0 ? 'r+' : 'w', start: options.start });
-  return new Writable({
-    highWaterMark: 256 * 1024,
-    write(chunk: Buffer, _encoding, callback) {
-      step(
-        chunk,
-        (bytes, then) => file.write(bytes, (error) => callback(error ?? then)),
-        (error) => callback(error),
-      );
-    },
-    final(callback) {
-      file.end(callback);
-    },
-    destroy(error, callback) {
-      if (file.closed) return callback(error);
-      file.once('close', () => callback(error));
-      file.destroy();
-    },
-  });
+  return async (path, options) => {
+    const real = await openFileSink(path, options);
+    let full: Error | undefined;
+    return {
+      ...real,
+      write(chunk) {
+        if (full) throw full;
+        const fits = chunk.subarray(0, Math.max(0, left));
+        left -= fits.length;
+        if (fits.length > 0) real.write(fits);
+        if (fits.length === chunk.length) return true;
+        full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+        throw full;
+      },
+    };
+  };
 }
 
 /**

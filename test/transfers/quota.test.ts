@@ -95,11 +95,11 @@ describe.each(databaseKinds)('admin quotas (%s)', (kind) => {
   it('counts an upload in progress, but not against its own resume', async () => {
     const cut = await world.makeFile('cut.mp4', 2 * MiB);
     const media = world.server.app.media;
-    const normal = media.openWrite;
-    media.openWrite = slowDisk(2);
+    const normal = media.openUpload;
+    media.openUpload = slowDisk(2);
     const conn = await world.loginAs('boss', 'admin');
     await uploadFile(conn, cut, { isFree: true, onProgress: (done) => done >= 1 * MiB && conn.close() }).catch(() => undefined);
-    media.openWrite = normal;
+    media.openUpload = normal;
     await waitFor(async () => (await Upload.selectOne(world.server.app.db, { user_id: await idOf('boss') }))?.holder === null, 'the cut upload');
     // 3 MiB stored + 2 MiB reserved by the cut upload: a new 1 KiB file does not fit, the resume does.
     const tiny = await uploadFile(boss, await world.makeFile('tiny.mp4', 1024), { isFree: true }).catch((e: Error) => e);

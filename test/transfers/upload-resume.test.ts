@@ -11,7 +11,7 @@ import { ClientConnection, ServerError } from '../../src/client/connection.js';
 import { quickMd5, uploadFile } from '../../src/client/transfers.js';
 import { Upload } from '../../src/orm/models/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
-import type { OpenWrite } from '../../src/server/media-store.js';
+import type { OpenUpload } from '../../src/server/media-store.js';
 import { startServer } from '../../src/server/server.js';
 import { startUploadJanitor, sweepExpiredUploads } from '../../src/server/uploads.js';
 import { databaseKinds } from '../helpers/databases.js';
@@ -25,7 +25,7 @@ describe.each(databaseKinds)('resumable uploads (%s)', (kind) => {
 
   beforeAll(async () => {
     [world, child] = await Promise.all([startWorld(kind, { uploadLeaseSeconds: LEASE_SECONDS }), buildChildClient()]);
-    normalDisk = media().openWrite;
+    normalDisk = media().openUpload;
   });
   afterAll(async () => {
     await world?.close();
@@ -35,7 +35,7 @@ describe.each(databaseKinds)('resumable uploads (%s)', (kind) => {
   const db = () => world.server.app.db;
   const media = () => world.server.app.media;
   const incoming = () => readdir(media().incomingDir);
-  let normalDisk: OpenWrite;
+  let normalDisk: OpenUpload;
 
   /** The partial the server holds for this file: its row (released) and its bytes on disk. */
   async function heldPartial(sha: string) {
@@ -94,7 +94,7 @@ describe.each(databaseKinds)('resumable uploads (%s)', (kind) => {
   it('continues after the connection was cut from this side, and keeps serving meanwhile', async () => {
     const source = await world.makeFile('cut.mp4', 8 * MiB);
     const sha = await fileSha256(source);
-    media().openWrite = slowDisk(1);
+    media().openUpload = slowDisk(1);
     const first = await world.loginAs('cutter', 'admin');
     const cut = await uploadFile(first, source, {
       isFree: false,
@@ -103,7 +103,7 @@ describe.each(databaseKinds)('resumable uploads (%s)', (kind) => {
       },
     }).catch((error: Error) => error);
     expect(cut).toBeInstanceOf(Error);
-    media().openWrite = normalDisk;
+    media().openUpload = normalDisk;
     const { onDisk } = await heldPartial(sha);
     expect(onDisk).toBeGreaterThan(0);
 
@@ -117,7 +117,7 @@ describe.each(databaseKinds)('resumable uploads (%s)', (kind) => {
   it('continues an upload cut by a server restart, on the new server', async () => {
     const source = await world.makeFile('restart.mp4', 8 * MiB);
     const sha = await fileSha256(source);
-    media().openWrite = slowDisk(2);
+    media().openUpload = slowDisk(2);
     const admin = await world.loginAs('restarter', 'admin');
     const upload = uploadFile(admin, source, { isFree: true }).catch((error: Error) => error);
     await waitFor(async () => {
@@ -167,11 +167,11 @@ describe.each(databaseKinds)('one writer per partial upload, and expiry (%s)', (
 
   /** Cuts an upload of `source` after about `bytes` and returns its released row. */
   async function cutUpload(name: string, source: string, bytes: number) {
-    const normal = media().openWrite;
-    media().openWrite = slowDisk(1);
+    const normal = media().openUpload;
+    media().openUpload = slowDisk(1);
     const conn = await world.loginAs(name, 'admin');
     await uploadFile(conn, source, { isFree: true, onProgress: (done) => done >= bytes && conn.close() }).catch(() => undefined);
-    media().openWrite = normal;
+    media().openUpload = normal;
     const sha = await fileSha256(source);
     return waitFor(async () => {
       const row = await Upload.selectOne(db(), { sha256: sha });

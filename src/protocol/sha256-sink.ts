@@ -1,0 +1,410 @@
+/**
+ * Where the bytes of a transfer go: optionally a file, always a SHA-256 — with the work done
+ * off the socket's thread for large transfers.
+ *
+ * Hashing runs at about the speed of the loopback pipe itself, so a transfer that hashes
+ * on the thread that reads its socket moves at half speed. The socket thread therefore only
+ * copies each chunk into a 1 MiB batch. A full batch is written at its file position by
+ * Node's thread pool (one write per megabyte, not one per socket read as a write stream
+ * does), then handed, transferred rather than cloned, to a worker thread that hashes it and
+ * sends the emptied batch back to be filled again. Writing and hashing thus run beside the
+ * socket thread and beside each other. The hashing workers, one per spare core, are shared
+ * by every transfer of the process. Small transfers, and machines without a spare core,
+ * hash in place: a worker round trip costs more than hashing a few megabytes.
+ *
+ * Backpressure: `write` returns false once more than IN_FLIGHT_LIMIT bytes wait to be
+ * written and hashed; the caller awaits `drained()` before reading more, so a slow disk or
+ * hash slows the transfer instead of growing memory.
+ */
+import { createHash } from 'node:crypto';
+import { write as fsWrite } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/** Transfers at least this large go to a worker thread. */
+export const OFF_THREAD_MIN_BYTES = 8 * 1024 * 1024;
+const BATCH_BYTES = 1024 * 1024;
+const IN_FLIGHT_LIMIT = 8 * 1024 * 1024;
+
+export interface Sha256Sink {
+  /** Adds bytes (copied; the caller may reuse the chunk). False: await drained() before adding more. */
+  write(chunk: Uint8Array): boolean;
+  /** Like write, but only hashes: for bytes already in the file before its start position (a resume). Give them first. */
+  hashOnly(chunk: Uint8Array): boolean;
+  /** Resolves once the queued bytes are back under the limit; rejects with a write error. */
+  drained(): Promise<void>;
+  /** Writes what is queued and resolves the hex SHA-256 of every byte given; rejects with the first write error (its `code`, e.g. ENOSPC, kept). */
+  finish(): Promise<string>;
+  /**
+   * Ends a transfer that was cut: writes what was given so far (a resume continues after it)
+   * and resolves once no thread touches the file any more. Never rejects; safe after finish.
+   * `dropQueued`: write nothing more (someone else owns the file now).
+   */
+  close(options?: { dropQueued?: boolean }): Promise<void>;
+}
+
+export interface Sha256SinkOptions {
+  /** About how many bytes will come: decides between in place and off-thread. */
+  expectedBytes: number;
+  /** Also write the bytes to this open file descriptor, from `position` on. */
+  file?: { fd: number; position: number };
+}
+
+export function createSha256Sink(options: Sha256SinkOptions): Sha256Sink {
+  const offThread = options.expectedBytes >= OFF_THREAD_MIN_BYTES && pool.size > 0;
+  return new TransferSink(offThread ? pool.start() : new InPlaceHasher(), options.file);
+}
+
+/**
+ * Opens `path` for writing from `start` (a new file when 0, else the existing one, kept up
+ * to `start`) behind a sink that writes and hashes; finish and close also close the file.
+ */
+export async function openFileSink(path: string, options: { start: number; expectedBytes: number }): Promise<Sha256Sink> {
+  const handle = await open(path, options.start > 0 ? 'r+' : 'w');
+  const sink = createSha256Sink({ expectedBytes: options.expectedBytes, file: { fd: handle.fd, position: options.start } });
+  let closing: Promise<void> | undefined;
+  const closeFile = () => (closing ??= handle.close().catch(() => undefined));
+  return {
+    write: (chunk) => sink.write(chunk),
+    hashOnly: (chunk) => sink.hashOnly(chunk),
+    drained: () => sink.drained(),
+    finish: () => sink.finish().finally(closeFile),
+    close: (options) => sink.close(options).then(closeFile),
+  };
+}
+
+/** Where batches are hashed: `update` calls `done` once it no longer needs the batch. */
+interface BatchHasher {
+  readonly failure?: Error;
+  update(batch: Uint8Array, done: () => void): void;
+  digest(): Promise<string>;
+  /** Drops the hash; resolves once no batch is held any more. */
+  cancel(): Promise<void>;
+}
+
+class InPlaceHasher implements BatchHasher {
+  private readonly hash = createHash('sha256');
+
+  update(batch: Uint8Array, done: () => void): void {
+    this.hash.update(batch);
+    done();
+  }
+
+  digest(): Promise<string> {
+    return Promise.resolve(this.hash.digest('hex'));
+  }
+
+  cancel(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Copies chunks into batches; writes each batch (if there is a file), then hashes it, both
+ * in the order given. `queued` counts the bytes between `write` and the end of their hashing.
+ */
+class TransferSink implements Sha256Sink {
+  private batch?: Uint8Array;
+  private filled = 0;
+  /** Whether the bytes in the current batch are only to be hashed (a batch never mixes both). */
+  private batchHashOnly = false;
+  private closed = false;
+  private chain: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private waiters: (() => void)[] = [];
+  private failure?: Error;
+  private dropping = false;
+
+  constructor(
+    private readonly hasher: BatchHasher,
+    private readonly file?: { fd: number; position: number },
+  ) {}
+
+  write(chunk: Uint8Array): boolean {
+    return this.add(chunk, false);
+  }
+
+  hashOnly(chunk: Uint8Array): boolean {
+    return this.add(chunk, true);
+  }
+
+  async drained(): Promise<void> {
+    while (this.queued > IN_FLIGHT_LIMIT) {
+      this.throwIfFailed();
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    this.throwIfFailed();
+  }
+
+  async finish(): Promise<string> {
+    this.end();
+    await this.chain;
+    if (this.failed) {
+      await this.hasher.cancel();
+      this.throwIfFailed();
+    }
+    return this.hasher.digest();
+  }
+
+  async close(options: { dropQueued?: boolean } = {}): Promise<void> {
+    if (options.dropQueued) {
+      this.dropping = true;
+      this.closed = true;
+    }
+    this.end();
+    await this.chain;
+    await this.hasher.cancel();
+  }
+
+  private get failed(): boolean {
+    return this.dropping || (this.failure ?? this.hasher.failure) !== undefined;
+  }
+
+  private throwIfFailed(): void {
+    const failure = this.failure ?? this.hasher.failure;
+    if (failure) throw failure;
+  }
+
+  private add(chunk: Uint8Array, hashOnly: boolean): boolean {
+    if (this.closed) throw new Error('the transfer sink is already finished');
+    this.throwIfFailed();
+    if (hashOnly !== this.batchHashOnly) {
+      this.flush();
+      this.batchHashOnly = hashOnly;
+    }
+    for (let at = 0; at < chunk.length; ) {
+      const n = Math.min(chunk.length - at, BATCH_BYTES - this.filled);
+      this.batch ??= newBatch();
+      this.batch.set(chunk.subarray(at, at + n), this.filled);
+      this.filled += n;
+      at += n;
+      if (this.filled === BATCH_BYTES) this.flush();
+    }
+    return this.queued <= IN_FLIGHT_LIMIT;
+  }
+
+  /** No more bytes: the partial batch goes out (once). */
+  private end(): void {
+    if (!this.closed) this.flush();
+    this.closed = true;
+  }
+
+  private flush(): void {
+    if (this.filled === 0 || !this.batch) return;
+    const batch = this.filled === BATCH_BYTES ? this.batch : this.batch.slice(0, this.filled);
+    if (batch === this.batch) this.batch = undefined;
+    this.filled = 0;
+    this.post(batch, this.batchHashOnly || !this.file);
+  }
+
+  private post(batch: Uint8Array, hashOnly: boolean): void {
+    const bytes = batch.length; // the batch is detached once transferred to the worker
+    this.queued += bytes;
+    const file = hashOnly ? undefined : this.file;
+    const position = file?.position ?? 0;
+    if (file) file.position += batch.length;
+    this.chain = this.chain.then(async () => {
+      if (file && !this.failed) {
+        try {
+          await writeFully(file.fd, batch, position);
+        } catch (error) {
+          this.failure ??= error as Error;
+        }
+      }
+      if (this.failed) return this.settled(bytes, batch);
+      this.hasher.update(batch, () => this.settled(bytes, batch));
+    });
+  }
+
+  /** A batch is written and hashed (or dropped after a failure): its bytes leave the queue. */
+  private settled(bytes: number, batch: Uint8Array): void {
+    recycle(batch); // in place; a transferred batch comes back through the worker's answer
+    this.queued -= bytes;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+function writeFully(fd: number, bytes: Uint8Array, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (offset: number) =>
+      fsWrite(fd, bytes, offset, bytes.length - offset, position + offset, (error, written) => {
+        if (error) return reject(error);
+        if (offset + written < bytes.length) step(offset + written);
+        else resolve();
+      });
+    step(0);
+  });
+}
+
+// ---------------------------------------------------------------- worker pool
+
+/** Emptied batches, reused so a transfer allocates no new batch per megabyte. */
+const spareBatches: Uint8Array[] = [];
+const MAX_SPARE_BATCHES = 32;
+
+function newBatch(): Uint8Array {
+  return spareBatches.pop() ?? new Uint8Array(BATCH_BYTES);
+}
+
+function recycle(batch: Uint8Array): void {
+  if (batch.byteLength === BATCH_BYTES && spareBatches.length < MAX_SPARE_BATCHES) spareBatches.push(batch);
+}
+
+type ToWorker = { id: number; chunk: Uint8Array } | { id: number; end: true } | { id: number; cancel: true };
+
+type FromWorker = { id: number; acked: Uint8Array } | { id: number; digest: string } | { id: number; cancelled: true };
+
+/**
+ * The worker's whole program, as a string so it runs the same from dist/ and from the
+ * TypeScript sources under vitest (a separate .js file would not exist next to a .ts one).
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const jobs = new Map();
+parentPort.on('message', (m) => {
+  if (m.cancel) {
+    jobs.delete(m.id);
+    return void parentPort.postMessage({ id: m.id, cancelled: true });
+  }
+  let hash = jobs.get(m.id);
+  if (!hash) jobs.set(m.id, (hash = createHash('sha256')));
+  if (m.chunk) {
+    hash.update(m.chunk);
+    parentPort.postMessage({ id: m.id, acked: m.chunk }, [m.chunk.buffer]);
+  }
+  if (m.end) {
+    jobs.delete(m.id);
+    parentPort.postMessage({ id: m.id, digest: hash.digest('hex') });
+  }
+});
+`;
+
+/** One transfer's hash on one worker. Batches are answered in the order they were sent. */
+class Job implements BatchHasher {
+  failure?: Error;
+  private readonly pending: (() => void)[] = [];
+  private result?: { resolve: (digest: string) => void; reject: (error: Error) => void };
+  private cancelled?: () => void;
+
+  constructor(
+    readonly id: number,
+    private readonly worker: HashWorker,
+  ) {}
+
+  update(batch: Uint8Array, done: () => void): void {
+    this.pending.push(done);
+    this.worker.post({ id: this.id, chunk: batch }, [batch.buffer as ArrayBuffer]);
+  }
+
+  digest(): Promise<string> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.result = { resolve, reject };
+      this.worker.post({ id: this.id, end: true });
+    });
+  }
+
+  cancel(): Promise<void> {
+    if (!this.worker.isRunning(this)) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.cancelled = resolve;
+      this.worker.post({ id: this.id, cancel: true });
+    });
+  }
+
+  onMessage(message: FromWorker): void {
+    if ('acked' in message) {
+      // The batch came back: the caller's `done` recycles it.
+      this.pending.shift()?.();
+      recycle(message.acked);
+    } else if ('digest' in message) {
+      this.worker.forget(this);
+      this.result?.resolve(message.digest);
+    } else {
+      this.worker.forget(this);
+      this.cancelled?.();
+    }
+  }
+
+  /** The worker died: every wait ends, with this error where a result was due. */
+  fail(error: Error): void {
+    this.failure ??= error;
+    for (const done of this.pending.splice(0)) done();
+    this.result?.reject(this.failure);
+    this.cancelled?.();
+  }
+}
+
+/** A worker thread and the jobs it runs; it keeps the process alive only while it has jobs. */
+class HashWorker {
+  private worker?: Worker;
+  private readonly jobs = new Map<number, Job>();
+
+  get load(): number {
+    return this.jobs.size;
+  }
+
+  start(id: number): Job {
+    const job = new Job(id, this);
+    this.jobs.set(id, job);
+    this.ensureRunning().ref();
+    return job;
+  }
+
+  post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.ensureRunning().postMessage(message, transfer);
+  }
+
+  isRunning(job: Job): boolean {
+    return this.jobs.get(job.id) === job;
+  }
+
+  forget(job: Job): void {
+    this.jobs.delete(job.id);
+    if (this.jobs.size === 0) this.worker?.unref();
+  }
+
+  private ensureRunning(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker.on('message', (message: FromWorker) => this.jobs.get(message.id)?.onMessage(message));
+    const lost = (error: Error) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      const jobs = [...this.jobs.values()];
+      this.jobs.clear();
+      for (const job of jobs) job.fail(new Error(`the hashing thread stopped: ${error.message}`));
+    };
+    worker.on('error', lost);
+    worker.on('exit', (code) => lost(new Error(`exit code ${code}`)));
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+}
+
+/** Workers start on first use; a new job goes to the one with the fewest jobs. */
+class HashPool {
+  private readonly workers: HashWorker[];
+  private nextId = 1;
+
+  constructor(size: number) {
+    this.workers = Array.from({ length: size }, () => new HashWorker());
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  start(): Job {
+    const worker = this.workers.reduce((best, w) => (w.load < best.load ? w : best));
+    return worker.start(this.nextId++);
+  }
+}
+
+/** One worker per core beyond the first (the socket thread's); none on a single core. */
+const pool = new HashPool(Math.max(0, availableParallelism() - 1));
