@@ -4,13 +4,14 @@
  *
  * Hashing runs at about the speed of the loopback pipe itself, so a transfer that hashes
  * on the thread that reads its socket moves at half speed. The socket thread therefore only
- * copies each chunk into a 1 MiB batch. A full batch is written at its file position by
- * Node's thread pool (one write per megabyte, not one per socket read as a write stream
- * does), then handed, transferred rather than cloned, to a worker thread that hashes it and
- * sends the emptied batch back to be filled again. Writing and hashing thus run beside the
- * socket thread and beside each other. The hashing workers, one per spare core, are shared
- * by every transfer of the process. Small transfers, and machines without a spare core,
- * hash in place: a worker round trip costs more than hashing a few megabytes.
+ * copies each chunk into a 1 MiB batch, a slot of shared memory. A full batch is at once
+ * written at its file position by Node's thread pool (one write per megabyte, in order, so
+ * the file is always a prefix of the transfer) and hashed by a worker thread that reads the
+ * same slot; the slot is reused once both are done. Nothing is allocated or transferred
+ * per batch: the worker is told a slot number and a length. The hashing workers, one per
+ * spare core, are shared by every transfer of the process. Small transfers, and machines
+ * without a spare core, hash in place: a worker round trip costs more than hashing a few
+ * megabytes.
  *
  * Backpressure: `write` returns false once more than IN_FLIGHT_LIMIT bytes wait to be
  * written and hashed; the caller awaits `drained()` before reading more, so a slow disk or
@@ -25,7 +26,10 @@ import { Worker } from 'node:worker_threads';
 /** Transfers at least this large go to a worker thread. */
 export const OFF_THREAD_MIN_BYTES = 8 * 1024 * 1024;
 const BATCH_BYTES = 1024 * 1024;
+/** Bytes one transfer may have queued for writing and hashing. */
 const IN_FLIGHT_LIMIT = 8 * 1024 * 1024;
+/** Shared-memory slots kept for reuse after a burst of transfers (64 MiB). */
+const MAX_SPARE_SLOTS = 64;
 
 export interface Sha256Sink {
   /** Adds bytes (copied; the caller may reuse the chunk). False: await drained() before adding more. */
@@ -56,6 +60,28 @@ export function createSha256Sink(options: Sha256SinkOptions): Sha256Sink {
   return new TransferSink(offThread ? pool.start() : new InPlaceHasher(), options.file);
 }
 
+/** A batch: a slot of shared memory (so a worker can read it without a copy) and its number. */
+interface Slot {
+  readonly index: number;
+  readonly memory: SharedArrayBuffer;
+  readonly bytes: Uint8Array;
+}
+
+const spareSlots: Slot[] = [];
+let slotsMade = 0;
+
+function takeSlot(): Slot {
+  const spare = spareSlots.pop();
+  if (spare) return spare;
+  const memory = new SharedArrayBuffer(BATCH_BYTES);
+  return { index: slotsMade++, memory, bytes: new Uint8Array(memory) };
+}
+
+function releaseSlot(slot: Slot): void {
+  if (spareSlots.length < MAX_SPARE_SLOTS) spareSlots.push(slot);
+  else pool.forgetSlot(slot.index); // dropped: the workers let go of their views too
+}
+
 /**
  * Opens `path` for writing from `start` (a new file when 0, else the existing one, kept up
  * to `start`) behind a sink that writes and hashes; finish and close also close the file.
@@ -74,20 +100,20 @@ export async function openFileSink(path: string, options: { start: number; expec
   };
 }
 
-/** Where batches are hashed: `update` calls `done` once it no longer needs the batch. */
+/** Where batches are hashed, in the order given: `done` is called once the slot is no longer read. */
 interface BatchHasher {
   readonly failure?: Error;
-  update(batch: Uint8Array, done: () => void): void;
+  update(slot: Slot, length: number, done: () => void): void;
   digest(): Promise<string>;
-  /** Drops the hash; resolves once no batch is held any more. */
+  /** Drops the hash; resolves once no slot is read any more. */
   cancel(): Promise<void>;
 }
 
 class InPlaceHasher implements BatchHasher {
   private readonly hash = createHash('sha256');
 
-  update(batch: Uint8Array, done: () => void): void {
-    this.hash.update(batch);
+  update(slot: Slot, length: number, done: () => void): void {
+    this.hash.update(slot.bytes.subarray(0, length));
     done();
   }
 
@@ -101,16 +127,18 @@ class InPlaceHasher implements BatchHasher {
 }
 
 /**
- * Copies chunks into batches; writes each batch (if there is a file), then hashes it, both
- * in the order given. `queued` counts the bytes between `write` and the end of their hashing.
+ * Copies chunks into slots; each full slot is written (if there is a file, in order) and
+ * hashed (in order) at the same time. `queued` counts the bytes between `write` and the
+ * moment their slot is free again.
  */
 class TransferSink implements Sha256Sink {
-  private batch?: Uint8Array;
+  private slot?: Slot;
   private filled = 0;
-  /** Whether the bytes in the current batch are only to be hashed (a batch never mixes both). */
-  private batchHashOnly = false;
+  /** Whether the bytes in the current slot are only to be hashed (a slot never mixes both). */
+  private slotHashOnly = false;
   private closed = false;
-  private chain: Promise<void> = Promise.resolve();
+  private writes: Promise<void> = Promise.resolve();
+  private hashing = 0;
   private queued = 0;
   private waiters: (() => void)[] = [];
   private failure?: Error;
@@ -132,14 +160,14 @@ class TransferSink implements Sha256Sink {
   async drained(): Promise<void> {
     while (this.queued > IN_FLIGHT_LIMIT) {
       this.throwIfFailed();
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      await this.change();
     }
     this.throwIfFailed();
   }
 
   async finish(): Promise<string> {
     this.end();
-    await this.chain;
+    await this.settledAll();
     if (this.failed) {
       await this.hasher.cancel();
       this.throwIfFailed();
@@ -153,7 +181,7 @@ class TransferSink implements Sha256Sink {
       this.closed = true;
     }
     this.end();
-    await this.chain;
+    await this.settledAll();
     await this.hasher.cancel();
   }
 
@@ -169,14 +197,14 @@ class TransferSink implements Sha256Sink {
   private add(chunk: Uint8Array, hashOnly: boolean): boolean {
     if (this.closed) throw new Error('the transfer sink is already finished');
     this.throwIfFailed();
-    if (hashOnly !== this.batchHashOnly) {
+    if (hashOnly !== this.slotHashOnly) {
       this.flush();
-      this.batchHashOnly = hashOnly;
+      this.slotHashOnly = hashOnly;
     }
     for (let at = 0; at < chunk.length; ) {
       const n = Math.min(chunk.length - at, BATCH_BYTES - this.filled);
-      this.batch ??= newBatch();
-      this.batch.set(chunk.subarray(at, at + n), this.filled);
+      this.slot ??= takeSlot();
+      this.slot.bytes.set(chunk.subarray(at, at + n), this.filled);
       this.filled += n;
       at += n;
       if (this.filled === BATCH_BYTES) this.flush();
@@ -184,46 +212,71 @@ class TransferSink implements Sha256Sink {
     return this.queued <= IN_FLIGHT_LIMIT;
   }
 
-  /** No more bytes: the partial batch goes out (once). */
+  /** No more bytes: the partial slot goes out (once). */
   private end(): void {
     if (!this.closed) this.flush();
     this.closed = true;
+    if (this.slot) releaseSlot(this.slot);
+    this.slot = undefined;
   }
 
   private flush(): void {
-    if (this.filled === 0 || !this.batch) return;
-    const batch = this.filled === BATCH_BYTES ? this.batch : this.batch.slice(0, this.filled);
-    if (batch === this.batch) this.batch = undefined;
+    if (this.filled === 0 || !this.slot) return;
+    const slot = this.slot;
+    const length = this.filled;
+    this.slot = undefined;
     this.filled = 0;
-    this.post(batch, this.batchHashOnly || !this.file);
+    this.post(slot, length, this.slotHashOnly || !this.file);
   }
 
-  private post(batch: Uint8Array, hashOnly: boolean): void {
-    const bytes = batch.length; // the batch is detached once transferred to the worker
-    this.queued += bytes;
-    const file = hashOnly ? undefined : this.file;
-    const position = file?.position ?? 0;
-    if (file) file.position += batch.length;
-    this.chain = this.chain.then(async () => {
-      if (file && !this.failed) {
-        try {
-          await writeFully(file.fd, batch, position);
-        } catch (error) {
-          this.failure ??= error as Error;
-        }
+  /** Hands a slot to the hasher now and to the file after the writes before it; frees it when both are done. */
+  private post(slot: Slot, length: number, hashOnly: boolean): void {
+    this.queued += length;
+    let users = hashOnly ? 1 : 2;
+    const release = () => {
+      if (--users > 0) return;
+      releaseSlot(slot);
+      this.queued -= length;
+      this.wake();
+    };
+    if (this.failed) {
+      users = 1;
+      return release();
+    }
+    this.hashing++;
+    this.hasher.update(slot, length, () => {
+      this.hashing--;
+      release();
+    });
+    if (hashOnly) return;
+    const file = this.file!;
+    const position = file.position;
+    file.position += length;
+    this.writes = this.writes.then(async () => {
+      try {
+        if (!this.failed) await writeFully(file.fd, slot.bytes.subarray(0, length), position);
+      } catch (error) {
+        this.failure ??= error as Error;
       }
-      if (this.failed) return this.settled(bytes, batch);
-      this.hasher.update(batch, () => this.settled(bytes, batch));
+      release();
     });
   }
 
-  /** A batch is written and hashed (or dropped after a failure): its bytes leave the queue. */
-  private settled(bytes: number, batch: Uint8Array): void {
-    recycle(batch); // in place; a transferred batch comes back through the worker's answer
-    this.queued -= bytes;
+  /** Resolves at the next release of a slot. */
+  private change(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
+  }
+
+  /** Every write done and every slot hashed (or dropped). */
+  private async settledAll(): Promise<void> {
+    await this.writes;
+    while (this.hashing > 0 && !this.hasher.failure) await this.change();
   }
 }
 
@@ -241,40 +294,36 @@ function writeFully(fd: number, bytes: Uint8Array, position: number): Promise<vo
 
 // ---------------------------------------------------------------- worker pool
 
-/** Emptied batches, reused so a transfer allocates no new batch per megabyte. */
-const spareBatches: Uint8Array[] = [];
-const MAX_SPARE_BATCHES = 32;
+type ToWorker =
+  | { id: number; slot: number; length: number; memory?: SharedArrayBuffer }
+  | { id: number; end: true }
+  | { id: number; cancel: true }
+  | { forgetSlot: number };
 
-function newBatch(): Uint8Array {
-  return spareBatches.pop() ?? new Uint8Array(BATCH_BYTES);
-}
-
-function recycle(batch: Uint8Array): void {
-  if (batch.byteLength === BATCH_BYTES && spareBatches.length < MAX_SPARE_BATCHES) spareBatches.push(batch);
-}
-
-type ToWorker = { id: number; chunk: Uint8Array } | { id: number; end: true } | { id: number; cancel: true };
-
-type FromWorker = { id: number; acked: Uint8Array } | { id: number; digest: string } | { id: number; cancelled: true };
+type FromWorker = { id: number; hashed: number } | { id: number; digest: string } | { id: number; cancelled: true };
 
 /**
  * The worker's whole program, as a string so it runs the same from dist/ and from the
  * TypeScript sources under vitest (a separate .js file would not exist next to a .ts one).
+ * A slot's memory is sent the first time the worker sees that slot, then only its number.
  */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const jobs = new Map();
+const slots = [];
 parentPort.on('message', (m) => {
+  if (m.forgetSlot !== undefined) return void (slots[m.forgetSlot] = undefined);
   if (m.cancel) {
     jobs.delete(m.id);
     return void parentPort.postMessage({ id: m.id, cancelled: true });
   }
   let hash = jobs.get(m.id);
   if (!hash) jobs.set(m.id, (hash = createHash('sha256')));
-  if (m.chunk) {
-    hash.update(m.chunk);
-    parentPort.postMessage({ id: m.id, acked: m.chunk }, [m.chunk.buffer]);
+  if (m.slot !== undefined) {
+    if (m.memory) slots[m.slot] = new Uint8Array(m.memory);
+    hash.update(slots[m.slot].subarray(0, m.length));
+    parentPort.postMessage({ id: m.id, hashed: m.slot });
   }
   if (m.end) {
     jobs.delete(m.id);
@@ -283,7 +332,7 @@ parentPort.on('message', (m) => {
 });
 `;
 
-/** One transfer's hash on one worker. Batches are answered in the order they were sent. */
+/** One transfer's hash on one worker. Slots are answered in the order they were sent. */
 class Job implements BatchHasher {
   failure?: Error;
   private readonly pending: (() => void)[] = [];
@@ -295,9 +344,9 @@ class Job implements BatchHasher {
     private readonly worker: HashWorker,
   ) {}
 
-  update(batch: Uint8Array, done: () => void): void {
+  update(slot: Slot, length: number, done: () => void): void {
     this.pending.push(done);
-    this.worker.post({ id: this.id, chunk: batch }, [batch.buffer as ArrayBuffer]);
+    this.worker.sendSlot(this.id, slot, length);
   }
 
   digest(): Promise<string> {
@@ -317,15 +366,14 @@ class Job implements BatchHasher {
   }
 
   onMessage(message: FromWorker): void {
-    if ('acked' in message) {
-      // The batch came back: the caller's `done` recycles it.
+    if ('hashed' in message) {
       this.pending.shift()?.();
-      recycle(message.acked);
     } else if ('digest' in message) {
       this.worker.forget(this);
       this.result?.resolve(message.digest);
     } else {
       this.worker.forget(this);
+      for (const done of this.pending.splice(0)) done();
       this.cancelled?.();
     }
   }
@@ -343,6 +391,8 @@ class Job implements BatchHasher {
 class HashWorker {
   private worker?: Worker;
   private readonly jobs = new Map<number, Job>();
+  /** Slots whose memory this worker has been sent. */
+  private readonly knownSlots = new Set<number>();
 
   get load(): number {
     return this.jobs.size;
@@ -355,8 +405,19 @@ class HashWorker {
     return job;
   }
 
-  post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
-    this.ensureRunning().postMessage(message, transfer);
+  sendSlot(id: number, slot: Slot, length: number): void {
+    const known = this.knownSlots.has(slot.index);
+    this.post({ id, slot: slot.index, length, ...(known ? {} : { memory: slot.memory }) });
+    this.knownSlots.add(slot.index);
+  }
+
+  forgetSlot(index: number): void {
+    if (!this.knownSlots.delete(index)) return;
+    this.post({ forgetSlot: index });
+  }
+
+  post(message: ToWorker): void {
+    this.ensureRunning().postMessage(message);
   }
 
   isRunning(job: Job): boolean {
@@ -375,6 +436,7 @@ class HashWorker {
     const lost = (error: Error) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
+      this.knownSlots.clear();
       const jobs = [...this.jobs.values()];
       this.jobs.clear();
       for (const job of jobs) job.fail(new Error(`the hashing thread stopped: ${error.message}`));
@@ -403,6 +465,10 @@ class HashPool {
   start(): Job {
     const worker = this.workers.reduce((best, w) => (w.load < best.load ? w : best));
     return worker.start(this.nextId++);
+  }
+
+  forgetSlot(index: number): void {
+    for (const worker of this.workers) worker.forgetSlot(index);
   }
 }
 
