@@ -13,7 +13,7 @@
  * without a spare core, hash in place: a worker round trip costs more than hashing a few
  * megabytes.
  *
- * Backpressure: `write` returns false once more than IN_FLIGHT_LIMIT bytes wait to be
+ * Backpressure: `write` returns false once more than the transfer's share of bytes wait to be
  * written and hashed; the caller awaits `drained()` before reading more, so a slow disk or
  * hash slows the transfer instead of growing memory.
  */
@@ -26,8 +26,15 @@ import { Worker } from 'node:worker_threads';
 /** Transfers at least this large go to a worker thread. */
 export const OFF_THREAD_MIN_BYTES = 8 * 1024 * 1024;
 const BATCH_BYTES = 1024 * 1024;
-/** Bytes one transfer may have queued for writing and hashing. */
+/** Bytes one transfer may have queued for writing and hashing... */
 const IN_FLIGHT_LIMIT = 8 * 1024 * 1024;
+/** ...and all running transfers together, so memory stays flat however many run: each gets a share, at least one batch. */
+const IN_FLIGHT_BUDGET = 64 * 1024 * 1024;
+let runningSinks = 0;
+
+function inFlightShare(): number {
+  return Math.max(BATCH_BYTES, Math.min(IN_FLIGHT_LIMIT, Math.floor(IN_FLIGHT_BUDGET / Math.max(1, runningSinks))));
+}
 /** Shared-memory slots kept for reuse after a burst of transfers (64 MiB). */
 const MAX_SPARE_SLOTS = 64;
 
@@ -137,6 +144,7 @@ class TransferSink implements Sha256Sink {
   /** Whether the bytes in the current slot are only to be hashed (a slot never mixes both). */
   private slotHashOnly = false;
   private closed = false;
+  private ended = false;
   private writes: Promise<void> = Promise.resolve();
   private hashing = 0;
   private queued = 0;
@@ -147,7 +155,9 @@ class TransferSink implements Sha256Sink {
   constructor(
     private readonly hasher: BatchHasher,
     private readonly file?: { fd: number; position: number },
-  ) {}
+  ) {
+    runningSinks++;
+  }
 
   write(chunk: Uint8Array): boolean {
     return this.add(chunk, false);
@@ -158,7 +168,7 @@ class TransferSink implements Sha256Sink {
   }
 
   async drained(): Promise<void> {
-    while (this.queued > IN_FLIGHT_LIMIT) {
+    while (this.queued > inFlightShare()) {
       this.throwIfFailed();
       await this.change();
     }
@@ -209,12 +219,14 @@ class TransferSink implements Sha256Sink {
       at += n;
       if (this.filled === BATCH_BYTES) this.flush();
     }
-    return this.queued <= IN_FLIGHT_LIMIT;
+    return this.queued <= inFlightShare();
   }
 
   /** No more bytes: the partial slot goes out (once). */
   private end(): void {
     if (!this.closed) this.flush();
+    if (!this.ended) runningSinks--;
+    this.ended = true;
     this.closed = true;
     if (this.slot) releaseSlot(this.slot);
     this.slot = undefined;

@@ -105,4 +105,17 @@ describe('sha256 sink backpressure', () => {
     await feed(sink, data.subarray(refusedAt));
     expect(await sink.finish()).toBe(sha256(data));
   });
+
+  it.skipIf(availableParallelism() < 2)('shares one memory budget among transfers running at once', async () => {
+    const six = randomBytes(6 * MiB);
+    const alone = createSha256Sink({ expectedBytes: OFF_THREAD_MIN_BYTES });
+    expect(alone.write(six)).toBe(true); // 6 MiB queued is within one transfer's 8 MiB
+    await alone.close();
+    // With 16 transfers running, each may queue a sixteenth of the 64 MiB budget: 4 MiB.
+    const many = Array.from({ length: 16 }, () => createSha256Sink({ expectedBytes: OFF_THREAD_MIN_BYTES }));
+    expect(many[0]!.write(six)).toBe(false);
+    await many[0]!.drained();
+    expect(await many[0]!.finish()).toBe(sha256(six));
+    await Promise.all(many.map((sink) => sink.close()));
+  });
 });
