@@ -36,6 +36,12 @@ export interface ServerConfig {
   /** A connection with no traffic either way for this long is closed. */
   idleTimeoutSeconds: number;
   maxUploadBytes: number;
+  /**
+   * An upload's or download's bytes must move at least this many bytes per second on
+   * average over every `transferWindowSeconds`, or the connection is cut (trickling); 0 = off.
+   */
+  minTransferRate: number;
+  transferWindowSeconds: number;
   /** Requests per second one connection may make on average (burst: twice that); 0 = no limit. */
   requestsPerSecond: number;
   /** Failed logins from one address before it is blocked (then for 1 min, doubling, up to 1 h). */
@@ -73,6 +79,10 @@ export const defaultConfig: ServerConfig = {
   headerDeadlineSeconds: 10,
   idleTimeoutSeconds: 600,
   maxUploadBytes: 64 * 1024 ** 3,
+  // 4 KiB/s is below any real link still in use (a 56k modem moves ~5 KiB/s); over 30 s
+  // it lets a congested link stall for a while, and a trickler holds a slot for 30 s at most.
+  minTransferRate: 4096,
+  transferWindowSeconds: 30,
   requestsPerSecond: 1000,
   addressMaxFailures: 5,
   accountMaxFailures: 20,

@@ -11,9 +11,12 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { drained } from '../protocol/drain.js';
 import { encodeFrame, FrameDecoder, ProtocolError } from '../protocol/index.js';
+import { TransferWatch } from './transfer-watch.js';
 
 /** Unparsed bytes a connection may hold before it stops reading from the socket. */
 const READ_HIGH_WATER = 1024 * 1024;
+/** The most one socket read hands over (libuv reads 64 KiB at a time): an upload's unit of progress. */
+const READ_GRAIN = 64 * 1024;
 
 export class ConnectionClosed extends Error {
   constructor() {
@@ -37,6 +40,9 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
   maxUploadBytes: number;
   requestsPerSecond: number;
+  /** Minimum average bytes per second of a raw body over `transferWindowMs`; 0 = none (see transfer-watch.ts). */
+  minTransferRate: number;
+  transferWindowMs: number;
 }
 
 let nextConnectionId = 1;
@@ -49,6 +55,8 @@ export class Connection {
   private readonly decoder: FrameDecoder;
   private wake?: () => void;
   private closed = false;
+  /** A last frame went out (closeWith): nothing more is read. */
+  private ending = false;
   private busy = false;
   private draining = false;
   private headerTimer?: NodeJS.Timeout;
@@ -188,6 +196,26 @@ export class Connection {
   closeWith(reply: object): void {
     if (!this.closed && this.socket.writable) this.socket.end(encodeFrame(reply));
     setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.ending = true;
+    this.wakeReader();
+  }
+
+  /**
+   * Watches one raw body against the minimum transfer rate (undefined when it is off). A body
+   * too slow is cut: an upload gets a last TIMEOUT frame (its reader stops at once), a
+   * download, in the middle of its bytes, can only be closed.
+   */
+  watchTransfer(direction: 'upload' | 'download', grainBytes: number): TransferWatch | undefined {
+    const rate = { bytesPerSecond: this.limits.minTransferRate, windowMs: this.limits.transferWindowMs };
+    return TransferWatch.start(rate, grainBytes, ({ bytesPerSecond, windowSeconds, windowBytes }) => {
+      this.log.warn({ direction, windowBytes, windowSeconds, bytesPerSecond }, 'transfer below the minimum rate, closing');
+      if (direction === 'download') {
+        this.socket.destroy();
+        return;
+      }
+      const msg = `the upload moved ${windowBytes} bytes in ${windowSeconds} s, under the minimum of ${bytesPerSecond} bytes/s; closing (an upload with sha256 keeps its bytes for a resume)`;
+      this.closeWith({ flag: false, code: 'TIMEOUT', msg });
+    });
   }
 
   hasSession(token: string): boolean {
@@ -198,10 +226,10 @@ export class Connection {
 
   /** Resolves when more bytes arrive; throws once the socket is gone. */
   moreData(): Promise<void> {
-    if (this.closed) return Promise.reject(new ConnectionClosed());
+    if (this.closed || this.ending) return Promise.reject(new ConnectionClosed());
     this.socket.resume();
     return new Promise<void>((resolve) => (this.wake = resolve)).then(() => {
-      if (this.closed && this.decoder.bufferedBytes === 0) throw new ConnectionClosed();
+      if (this.ending || (this.closed && this.decoder.bufferedBytes === 0)) throw new ConnectionClosed();
     });
   }
 
@@ -250,17 +278,25 @@ export class IncomingBody {
   async pipeTo(sink: Writable | undefined, onChunk?: (chunk: Buffer) => void | Promise<void>): Promise<void> {
     if (this.started) throw new Error('body already read');
     this.started = true;
-    while (this.remaining > 0) {
-      const event = this.conn.nextEvent();
-      if (!event) {
-        await this.conn.moreData();
-        continue;
+    const watch = this.conn.watchTransfer('upload', READ_GRAIN);
+    const excused = <T>(work: Promise<T>) => (watch ? watch.excuse(work) : work);
+    try {
+      while (this.remaining > 0) {
+        if (watch?.tripped) throw new ConnectionClosed();
+        const event = this.conn.nextEvent();
+        if (!event) {
+          await this.conn.moreData();
+          continue;
+        }
+        if (event.kind !== 'body') throw new Error('decoder lost the body');
+        this.remaining = event.remaining;
+        watch?.add(event.chunk.length);
+        const busy = onChunk?.(event.chunk);
+        if (busy) await excused(busy);
+        if (sink && !sink.write(event.chunk)) await excused(drained(sink));
       }
-      if (event.kind !== 'body') throw new Error('decoder lost the body');
-      this.remaining = event.remaining;
-      const busy = onChunk?.(event.chunk);
-      if (busy) await busy;
-      if (sink && !sink.write(event.chunk)) await drained(sink);
+    } finally {
+      watch?.stop();
     }
   }
 

@@ -7,6 +7,9 @@
  * socket only after the write callback said the kernel took the one before. That is the
  * backpressure (a slow reader holds two buffers of this server's memory, one queued on its
  * socket) and it spares the garbage collector a fresh buffer per read.
+ *
+ * The bytes must move at the minimum transfer rate (transfer-watch.ts), counted once the
+ * socket took each buffer; the non-VIP wait before them does not count.
  */
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -57,17 +60,24 @@ async function streamFile(conn: Connection, reply: FileReply): Promise<void> {
   const buffers = [Buffer.allocUnsafeSlow(chunkSize), Buffer.allocUnsafeSlow(chunkSize)];
   const sent: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
   let position = reply.start;
-  for (let i = 0; remaining > 0; i ^= 1) {
-    // Buffer i was last sent two rounds ago and awaited in the round before: it is free.
-    const { bytesRead } = await reply.file.read(buffers[i]!, 0, Math.min(chunkSize, remaining), position);
-    if (bytesRead === 0) throw new Error(`video file ended ${remaining} bytes early`);
-    position += bytesRead;
-    remaining -= bytesRead;
-    await sent[i ^ 1];
-    sent[i] = written(conn, buffers[i]!.subarray(0, bytesRead));
-    sent[i]!.catch(() => undefined); // awaited next round; a failure must not be unhandled meanwhile
+  const watch = conn.watchTransfer('download', chunkSize);
+  try {
+    for (let i = 0; remaining > 0; i ^= 1) {
+      if (watch?.tripped) throw new ConnectionClosed();
+      // Buffer i was last sent two rounds ago and awaited in the round before: it is free.
+      const reading = reply.file.read(buffers[i]!, 0, Math.min(chunkSize, remaining), position);
+      const { bytesRead } = await (watch ? watch.excuse(reading) : reading);
+      if (bytesRead === 0) throw new Error(`video file ended ${remaining} bytes early`);
+      position += bytesRead;
+      remaining -= bytesRead;
+      await sent[i ^ 1];
+      sent[i] = written(conn, buffers[i]!.subarray(0, bytesRead));
+      sent[i]!.then(() => watch?.add(bytesRead), () => undefined); // awaited next round; a failure must not be unhandled meanwhile
+    }
+    await Promise.all(sent);
+  } finally {
+    watch?.stop();
   }
-  await Promise.all(sent);
 }
 
 function chunkSizeFor(size: number): number {

@@ -49,6 +49,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     maxUploadBytes: config.maxUploadBytes,
     requestsPerSecond: config.requestsPerSecond,
+    minTransferRate: config.minTransferRate,
+    transferWindowMs: config.transferWindowSeconds * 1000,
   };
   let accepting = true;
 

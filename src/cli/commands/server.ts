@@ -29,6 +29,8 @@ export function builder(yargs: Argv) {
     .option('header-deadline', { type: 'number', default: defaultConfig.headerDeadlineSeconds, describe: 'Seconds to complete a header once it started' })
     .option('idle-timeout', { type: 'number', default: defaultConfig.idleTimeoutSeconds, describe: 'Seconds without traffic before a connection is closed' })
     .option('max-upload', { type: 'number', default: defaultConfig.maxUploadBytes, describe: 'Largest upload in bytes' })
+    .option('min-transfer-rate', { type: 'number', default: defaultConfig.minTransferRate, describe: 'Bytes per second an upload or download must average over --transfer-window, or it is cut (0 = off)' })
+    .option('transfer-window', { type: 'number', default: defaultConfig.transferWindowSeconds, describe: 'Seconds over which --min-transfer-rate is averaged' })
     .option('max-request-rate', { type: 'number', default: defaultConfig.requestsPerSecond, describe: 'Requests per second per connection (0 = no limit)' })
     .option('address-max-failures', { type: 'number', default: defaultConfig.addressMaxFailures, describe: 'Failed logins before an address is blocked' })
     .option('account-max-failures', { type: 'number', default: defaultConfig.accountMaxFailures, describe: 'Failed logins before an account is locked for a while' })
@@ -40,6 +42,8 @@ export function builder(yargs: Argv) {
       if (Boolean(args.tlsCert) !== Boolean(args.tlsKey)) throw new Error('--tls-cert and --tls-key go together');
       const n = Number(args.scryptN);
       if (!Number.isInteger(n) || n < 1024 || (n & (n - 1)) !== 0) throw new Error('--scrypt-n must be a power of two, at least 1024');
+      if (!(Number(args.minTransferRate) >= 0)) throw new Error('--min-transfer-rate must be a number of bytes per second, 0 or more');
+      if (!(Number(args.transferWindow) > 0)) throw new Error('--transfer-window must be a number of seconds above 0');
       return true;
     })
     .option('log-level', {
@@ -74,6 +78,8 @@ export function configFromArgs(args: Args): ServerConfig {
     headerDeadlineSeconds: args.headerDeadline,
     idleTimeoutSeconds: args.idleTimeout,
     maxUploadBytes: args.maxUpload,
+    minTransferRate: args.minTransferRate,
+    transferWindowSeconds: args.transferWindow,
     requestsPerSecond: args.maxRequestRate,
     addressMaxFailures: args.addressMaxFailures,
     accountMaxFailures: args.accountMaxFailures,
