@@ -30,8 +30,8 @@ function transfersSection(t) {
     '',
     'Baseline = a plain Node `fs read stream -> loopback socket -> fs write stream` (server side in a child process, like cinebox), no protocol, no hashing, same direction; ' +
       'run twice, with Node\'s default stream buffers and with 1 MiB fs buffers, and the **faster** median is the reference for the ratio.',
-    'cinebox upload = `uploadFile` (client SHA-256 pre-pass, check_movie, update_movie + bytes; server hashes to a temp file, renames, inserts the row).',
-    'cinebox download = `downloadMovie` (server streams the file; client hashes while writing `.part`, compares, renames).',
+    'cinebox upload = `uploadFile` (client SHA-256 pre-pass, check_movie, update_movie + bytes; the server writes a temp file and hashes it on a worker thread as the bytes arrive, renames, inserts the row).',
+    'cinebox download = `downloadMovie` (server streams the file; the client writes `.part` and hashes it on a worker thread as the bytes arrive, compares, renames).',
     '"CPU s/GB" = CPU seconds of server + client together per GB moved (cinebox vs the reference baseline): a figure that other load on the machine disturbs less than MB/s.',
     '',
     table(
