@@ -29,12 +29,35 @@ export async function buildCli(argv: string[]) {
     // Each is a command module (command, describe, builder, handler) typed in its own file.
     .command(modules as CommandModule[])
     .demandCommand(1, 'name a command, e.g. `cinebox server`')
+    .fail(reportFailure)
     .strict()
     .recommendCommands()
     .help()
     .alias('h', 'help')
     .version()
     .epilogue('Every option can also be set as CINEBOX_<OPTION> (e.g. CINEBOX_PORT=1688).');
+}
+
+/**
+ * A usage mistake (unknown flag, missing command) shows the help, as yargs does; a command
+ * that fails while running (the port is taken, the database is unreachable) says so in one
+ * line instead of burying the reason under the whole option list.
+ */
+function reportFailure(message: string | undefined, error: Error | undefined, cli: { showHelp(): unknown }): never {
+  if (error && error.name !== 'YError') {
+    console.error(`cinebox: ${describeFailure(error)}`);
+  } else {
+    cli.showHelp();
+    console.error(`\n${message ?? error?.message ?? 'invalid arguments'}`);
+  }
+  process.exit(1);
+}
+
+function describeFailure(error: Error & { code?: string; port?: number }): string {
+  if (error.code === 'EADDRINUSE') {
+    return `${error.port ? `port ${error.port}` : 'the port'} is already in use (another cinebox server? choose one with --port)`;
+  }
+  return error.message;
 }
 
 /**

@@ -66,6 +66,26 @@ describe('operator commands', { timeout: 120_000 }, () => {
     expect(logs).toContain('"msg":"stopped"');
   });
 
+  it('says in one line why the server cannot start (port taken), without the option list, and exits 1', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => blocker.once('listening', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const db = `sqlite:${join(dir, 'taken.db')}`;
+      const failed = await run(process.execPath, [main, 'server', '--host', '127.0.0.1', '--port', String(port), '--db', db, '--media-dir', join(dir, 'media-taken')]).catch((e) => e);
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toContain(`cinebox: port ${port} is already in use`);
+      expect(failed.stderr).not.toContain('--max-connections');
+    } finally {
+      blocker.close();
+    }
+    // A usage mistake still shows the help with the reason.
+    const usage = await run(process.execPath, [main, 'server', '--no-such-flag']).catch((e) => e);
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toContain('--max-connections');
+    expect(usage.stderr).toMatch(/Unknown argument/);
+  });
+
   it('lists every server option in --help, with its environment variable', async () => {
     const { stdout } = await run(process.execPath, [main, 'server', '--help']);
     for (const option of ['--port', '--db', '--media-dir', '--admin-code', '--tls-cert', '--client-secret', '--max-connections', '--shutdown-grace']) {
