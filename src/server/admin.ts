@@ -49,7 +49,7 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
   let sha256: string;
   const file = await app.media.openUpload(tempPath, { start: 0, expectedBytes: req.file_size });
   try {
-    await body?.pipeTo(undefined, (chunk) => (file.write(chunk) ? undefined : file.drained()));
+    await body?.consume((chunk) => (file.write(chunk) ? undefined : file.drained()));
     sha256 = await file.finish();
   } catch (error) {
     await file.close();

@@ -7,7 +7,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { drained } from '../protocol/drain.js';
 import { encodeFrame, FrameDecoder, ProtocolError } from '../protocol/index.js';
@@ -246,8 +246,8 @@ export class Connection {
 }
 
 /**
- * The raw bytes announced by a request's `file_size`. A handler either pipes them into a
- * sink or leaves them; whatever it leaves is read and dropped before the reply is sent,
+ * The raw bytes announced by a request's `file_size`. A handler either consumes them (into
+ * an upload's sink) or leaves them; whatever it leaves is read and dropped before the reply is sent,
  * because the original client always sends the bytes and only then reads the reply.
  */
 export class IncomingBody {
@@ -271,15 +271,13 @@ export class IncomingBody {
   }
 
   /**
-   * Writes the body into `sink` (not ended here), calling `onChunk` on each piece first
-   * (hashing; a promise it returns pauses reading until it settles), and waits for the
-   * sink's `drain` whenever it is full.
+   * Reads the whole body, handing each piece to `onChunk` (which copies it: the piece is not
+   * kept); a promise it returns pauses reading until it settles (backpressure).
    */
-  async pipeTo(sink: Writable | undefined, onChunk?: (chunk: Buffer) => void | Promise<void>): Promise<void> {
+  async consume(onChunk?: (chunk: Buffer) => void | Promise<void>): Promise<void> {
     if (this.started) throw new Error('body already read');
     this.started = true;
     const watch = this.conn.watchTransfer('upload', READ_GRAIN);
-    const excused = <T>(work: Promise<T>) => (watch ? watch.excuse(work) : work);
     try {
       while (this.remaining > 0) {
         if (watch?.tripped) throw new ConnectionClosed();
@@ -292,8 +290,7 @@ export class IncomingBody {
         this.remaining = event.remaining;
         watch?.add(event.chunk.length);
         const busy = onChunk?.(event.chunk);
-        if (busy) await excused(busy);
-        if (sink && !sink.write(event.chunk)) await excused(drained(sink));
+        if (busy) await (watch ? watch.excuse(busy) : busy);
       }
     } finally {
       watch?.stop();
@@ -302,7 +299,7 @@ export class IncomingBody {
 
   discard(): Promise<void> {
     this.started = false;
-    return this.pipeTo(undefined);
+    return this.consume();
   }
 }
 

@@ -153,7 +153,7 @@ async function receiveBytes(ctx: UserContext, attempt: Attempt, offset: number):
     // The bytes held are hashed again first, read back from the disk: a partial changed
     // there since cannot pass. The sink's file position is already past them.
     if (offset > 0) await hashHeldBytes(attempt.path, offset, file);
-    await body?.pipeTo(undefined, (chunk) => {
+    await body?.consume((chunk) => {
       if (failure) throw failure;
       written += chunk.length;
       return file.write(chunk) ? undefined : file.drained();
