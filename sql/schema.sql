@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS `login_failure` (
 CREATE TABLE IF NOT EXISTS `upload` (
   `id` INT NOT NULL AUTO_INCREMENT,
   `user_id` INT NOT NULL,
-  `sha256` VARCHAR(64) NOT NULL,
+  `sha256` VARCHAR(64) NULL,
+  `file_md5` VARCHAR(64) NOT NULL DEFAULT '',
   `temp_name` VARCHAR(64) NOT NULL,
   `total_size` BIGINT NOT NULL,
   `received_bytes` BIGINT NOT NULL DEFAULT 0,
@@ -87,5 +88,6 @@ CREATE TABLE IF NOT EXISTS `upload` (
   `updated_time` DATETIME(3) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_upload_user_id_sha256` (`user_id`, `sha256`),
-  KEY `idx_upload_updated_time` (`updated_time`)
+  KEY `idx_upload_updated_time` (`updated_time`),
+  KEY `idx_upload_user_id_file_md5` (`user_id`, `file_md5`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

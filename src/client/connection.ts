@@ -107,11 +107,27 @@ export class ClientConnection {
     return reply;
   }
 
-  /** Sends a header announcing `file_size`, then exactly that many bytes from `body`, and reads the reply. */
-  sendWithBody(header: Record<string, unknown> & { file_size: number }, body: Readable): Promise<Reply> {
+  /**
+   * Sends a header announcing `file_size`, then exactly that many bytes from `body`, then
+   * (when given, for a header with `sha256_trailer`) the frame `trailer` makes once the bytes
+   * are out, and reads the reply. If the trailer cannot be made, the connection is closed:
+   * the server would wait for it.
+   */
+  sendWithBody(
+    header: Record<string, unknown> & { file_size: number },
+    body: Readable,
+    trailer?: () => Promise<Record<string, unknown>>,
+  ): Promise<Reply> {
     return this.exclusive(async () => {
       await this.write(encodeFrame(header));
       for await (const chunk of body) await this.write(chunk as Buffer);
+      if (trailer) {
+        const frame = await trailer().catch((error: unknown) => {
+          this.close();
+          throw error;
+        });
+        await this.write(encodeFrame(frame));
+      }
       return this.readReply();
     });
   }

@@ -89,15 +89,23 @@ export interface UploadOptions {
 }
 
 /**
- * Uploads a file. check_movie comes first: it refuses a duplicate or an upload over the
- * quota before any byte is sent, and says how much of a cut upload the server holds; only
- * the rest is sent. The reply's `offset` says where the bytes started.
+ * Uploads a file. check_movie comes first: it refuses an upload over the quota before any
+ * byte is sent, and says how much of a cut upload the server holds; only the rest is sent.
+ * The reply's `offset` says where the bytes started.
+ *
+ * The file is read once: it is hashed while it is sent and its SHA-256 follows the bytes
+ * (`sha256_trailer`). Only when the server already stores a video with the same quick
+ * fingerprint is the file hashed first, so a duplicate is refused before it is sent.
  */
 export async function uploadFile(conn: ClientConnection, path: string, options: UploadOptions): Promise<Reply> {
   const { size } = await stat(path);
-  const sha256 = await sha256OfFile(path, options.onHashProgress);
   const fileMd5 = await quickMd5(path);
-  const check = await conn.call('check_movie', { file_md5: fileMd5, sha256, size });
+  let check = await conn.call('check_movie', { file_md5: fileMd5, size, sha256_trailer: true });
+  let sha256: string | undefined;
+  if (check.sha256_needed === true) {
+    sha256 = await sha256OfFile(path, options.onHashProgress);
+    check = await conn.call('check_movie', { file_md5: fileMd5, sha256, size });
+  }
   let offset = options.resume === false ? 0 : offsetWithin(check.offset, size);
   for (let retried = false; ; retried = true) {
     const reply = await sendFrom(conn, path, { size, offset, sha256, fileMd5, options });
@@ -113,26 +121,44 @@ export async function uploadFile(conn: ClientConnection, path: string, options: 
 interface UploadPlan {
   size: number;
   offset: number;
-  sha256: string;
+  /** Known before sending (then declared in the header), or undefined: hashed while sending and sent after the bytes. */
+  sha256?: string;
   fileMd5: string;
   options: UploadOptions;
 }
 
-function sendFrom(conn: ClientConnection, path: string, { size, offset, sha256, fileMd5, options }: UploadPlan): Promise<Reply> {
+async function sendFrom(conn: ClientConnection, path: string, { size, offset, sha256, fileMd5, options }: UploadPlan): Promise<Reply> {
   if (offset > 0) options.onResume?.(offset, size);
-  const pieces = piecesOf(path, offset, size, (sent) => options.onProgress?.(sent, size));
-  const source = Readable.from(pieces, { objectMode: false, highWaterMark: SEND_READ_BYTES });
-  const header = {
-    type: 'update_movie',
-    session: conn.session,
-    file_name: options.name ?? basename(path),
-    file_size: size - offset,
-    file_md5: fileMd5,
-    is_free: options.isFree ? 1 : 0,
-    sha256,
-    ...(offset > 0 ? { offset } : {}),
-  };
-  return conn.sendWithBody(header, source);
+  const hasher = sha256 ? undefined : createSha256Sink({ expectedBytes: size });
+  try {
+    if (hasher && offset > 0) await hashFilePrefix(path, offset, hasher);
+    const pieces = piecesOf(path, offset, size, hasher, (sent) => options.onProgress?.(sent, size));
+    const source = Readable.from(pieces, { objectMode: false, highWaterMark: SEND_READ_BYTES });
+    const header = {
+      type: 'update_movie',
+      session: conn.session,
+      file_name: options.name ?? basename(path),
+      file_size: size - offset,
+      file_md5: fileMd5,
+      is_free: options.isFree ? 1 : 0,
+      ...(sha256 ? { sha256 } : { sha256_trailer: true }),
+      ...(offset > 0 ? { offset } : {}),
+    };
+    const trailer = hasher ? async () => ({ type: 'upload_sha256', sha256: await hasher.finish() }) : undefined;
+    return await conn.sendWithBody(header, source, trailer);
+  } finally {
+    await hasher?.close();
+  }
+}
+
+/** Hashes the first `length` bytes of the file at `path`: the part a resumed upload does not send. */
+async function hashFilePrefix(path: string, length: number, hasher: Sha256Sink): Promise<void> {
+  const file = await open(path, 'r');
+  try {
+    await hashPrefix(file, length, hasher);
+  } finally {
+    await file.close();
+  }
 }
 
 /** Bytes per read when sending a file. */
@@ -140,9 +166,16 @@ const SEND_READ_BYTES = 1024 * 1024;
 
 /**
  * The bytes of `path` from `start` to `end`, in pieces, the next one read while this one is
- * sent. Each piece is a fresh buffer: the socket may still hold the one before.
+ * sent; each is handed to `hasher` (if any) first. Each piece is a fresh buffer: the socket
+ * may still hold the one before.
  */
-async function* piecesOf(path: string, start: number, end: number, onSent: (position: number) => void): AsyncGenerator<Buffer> {
+async function* piecesOf(
+  path: string,
+  start: number,
+  end: number,
+  hasher: Sha256Sink | undefined,
+  onSent: (position: number) => void,
+): AsyncGenerator<Buffer> {
   const file = await open(path, 'r');
   try {
     const readAt = (position: number) => {
@@ -156,7 +189,9 @@ async function* piecesOf(path: string, start: number, end: number, onSent: (posi
       if (bytesRead === 0) throw new Error(`${path} ended after ${position} of ${end} bytes`);
       position += bytesRead;
       pending = position < end ? readAt(position) : undefined;
-      yield buffer.subarray(0, bytesRead);
+      const piece = buffer.subarray(0, bytesRead);
+      if (hasher && !hasher.write(piece)) await hasher.drained();
+      yield piece;
       onSent(position);
     }
   } finally {

@@ -6,7 +6,8 @@ export type ProtocolErrorCode =
   | 'BAD_UTF8'
   | 'BAD_JSON'
   | 'NOT_OBJECT'
-  | 'BAD_FILE_SIZE';
+  | 'BAD_FILE_SIZE'
+  | 'BAD_TRAILER';
 
 /** A stable `code` lets the connection decide (close, log) without parsing the message. */
 export class ProtocolError extends Error {

@@ -28,3 +28,16 @@ function describe(value: unknown): string {
   const text = typeof value === 'number' ? String(value) : JSON.stringify(value) ?? String(value);
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }
+
+/**
+ * Whether one more frame follows this header's raw bytes: an upload with `sha256_trailer`
+ * (a cinebox extension) sends the SHA-256 of its bytes after them, as `{ type:
+ * "upload_sha256", sha256 }`, so it can hash while it sends instead of reading the file
+ * twice. Only a header with raw bytes (`file_size`) has one.
+ */
+export function hasTrailer(header: Record<string, unknown>): boolean {
+  return header.sha256_trailer === true && header.file_size !== undefined;
+}
+
+/** The type of the frame that ends an upload with `sha256_trailer`. */
+export const TRAILER_TYPE = 'upload_sha256';

@@ -45,6 +45,11 @@ export const requestSchemas = {
     sha256: sha256.optional(),
     /** The size of the file the admin means to upload: checked against the quota. */
     size: bytes.optional(),
+    /**
+     * The client has not hashed the file yet (it means to send the SHA-256 after the bytes):
+     * instead of refusing a quick-fingerprint match, the reply says `sha256_needed`.
+     */
+    sha256_trailer: z.literal(true).optional(),
   }),
   update_movie: z.object({
     session,
@@ -55,6 +60,8 @@ export const requestSchemas = {
     sha256: sha256.optional(),
     /** Resume: the bytes that follow start at this position of the file (needs sha256). */
     offset: bytes.optional(),
+    /** Instead of `sha256`: the client sends it after the bytes, in an `upload_sha256` frame (see frame.ts). */
+    sha256_trailer: z.literal(true).optional(),
   }),
   get_movie_list: z.object({
     session,
@@ -79,6 +86,9 @@ export const requestSchemas = {
   /** An admin's storage quota in bytes; null = the server default, 0 = no limit. */
   set_quota: z.object({ session, name: z.string().min(1).max(64), quota_bytes: bytes.nullable() }),
 } as const;
+
+/** The frame after the bytes of an `update_movie` with `sha256_trailer`: not a request of its own. */
+export const uploadTrailerSchema = z.object({ type: z.literal('upload_sha256'), sha256 });
 
 export type MessageType = keyof typeof requestSchemas;
 export type Request<T extends MessageType> = z.output<(typeof requestSchemas)[T]>;

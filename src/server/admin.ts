@@ -5,7 +5,7 @@ import type { UserContext } from './context.js';
 import { BadRequest, Conflict, NotFound } from './errors.js';
 import { publishMovie } from './publish.js';
 import { assertWithinQuota } from './quotas.js';
-import { assertUploadSize, heldOffset, receiveResumable, storageError } from './uploads.js';
+import { assertUploadSize, findUpload, heldOffset, receiveResumable, storageError } from './uploads.js';
 
 /** Finds a live video with the same content: by SHA-256 when the client sends one, else by the original's quick MD5. */
 async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string): Promise<Movie | undefined> {
@@ -15,15 +15,25 @@ async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string)
 
 /**
  * check_movie, the step before an upload: refuses a duplicate and, given `size`, an upload
- * over the quota (before any byte is sent); given `sha256`, reports in `offset` how many
- * bytes of a cut upload of this file the server already holds.
+ * over the quota (before any byte is sent); reports in `offset` how many bytes of a cut
+ * upload of this file the server already holds (found by `sha256`, or with `size` by the
+ * quick fingerprint). With `sha256_trailer` and no sha256 (a client that has not hashed the
+ * file yet), a stored video with the same fingerprint is not refused but answered with
+ * `sha256_needed`: the client hashes the file and asks again.
  */
 export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext): Promise<Reply> {
+  const fingerprintOnly = req.sha256_trailer === true && !req.sha256;
   const existing = await findDuplicate(ctx, req.file_md5, req.sha256);
+  if (existing && fingerprintOnly) {
+    return { flag: true, msg: 'a stored video has the same quick fingerprint: send the sha256 to check', sha256_needed: true, offset: 0 };
+  }
   if (existing) throw new Conflict(`this video is already stored as #${existing.id} "${existing.name}"`);
   if (req.size !== undefined) assertUploadSize(ctx.app, req.size);
-  const quota = req.size === undefined ? undefined : await assertWithinQuota(ctx, req.size, req.sha256);
-  const offset = req.sha256 ? await heldOffset(ctx.app, ctx.user.id, req.sha256, req.size) : 0;
+  // Without a size only the SHA-256 can name the upload (size -1 matches no fingerprint).
+  const key = { sha256: req.sha256, fileMd5: req.file_md5, size: req.size ?? -1 };
+  const upload = req.sha256 || fingerprintOnly ? await findUpload(ctx.app, ctx.user.id, key) : undefined;
+  const quota = req.size === undefined ? undefined : await assertWithinQuota(ctx, req.size, upload?.id);
+  const offset = upload ? await heldOffset(ctx.app, upload, req.size ?? upload.total_size) : 0;
   return {
     flag: true,
     msg: offset > 0 ? `the server holds ${offset} bytes of this file: resume from there` : 'not stored yet, you may upload',
@@ -39,8 +49,8 @@ export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext):
  * is simply deleted.
  */
 export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext): Promise<Reply> {
-  if (req.sha256) return receiveResumable({ ...req, sha256: req.sha256 }, ctx);
-  if (req.offset) throw new BadRequest('offset: a resumed upload must declare its sha256');
+  if (req.sha256 || req.sha256_trailer) return receiveResumable(req, ctx);
+  if (req.offset) throw new BadRequest('offset: a resumed upload must declare its sha256 (or sha256_trailer)');
   const { app, conn, body, user } = ctx;
   if (!body && req.file_size > 0) throw new BadRequest('file_size announced but no body');
   await assertWithinQuota(ctx, req.file_size);

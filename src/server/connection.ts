@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { drained } from '../protocol/drain.js';
-import { encodeFrame, FrameDecoder, ProtocolError } from '../protocol/index.js';
+import { encodeFrame, FrameDecoder, hasTrailer, ProtocolError } from '../protocol/index.js';
 import { TransferWatch } from './transfer-watch.js';
 
 /** Unparsed bytes a connection may hold before it stops reading from the socket. */
@@ -116,7 +116,8 @@ export class Connection {
         if (event.kind !== 'header') throw new Error('body bytes outside a request');
         const refusal = this.refusal(event.bodySize);
         if (refusal) return this.closeWith(refusal);
-        const body = event.bodySize > 0 ? new IncomingBody(this, event.bodySize) : undefined;
+        const trailer = hasTrailer(event.header);
+        const body = event.bodySize > 0 || trailer ? new IncomingBody(this, event.bodySize, trailer) : undefined;
         this.busy = true;
         try {
           await handle(this, event.header, body);
@@ -246,23 +247,26 @@ export class Connection {
 }
 
 /**
- * The raw bytes announced by a request's `file_size`. A handler either consumes them (into
- * an upload's sink) or leaves them; whatever it leaves is read and dropped before the reply is sent,
- * because the original client always sends the bytes and only then reads the reply.
+ * The raw bytes announced by a request's `file_size`, and the trailer frame after them when
+ * the header has `sha256_trailer`. A handler either consumes them (into an upload's sink) or
+ * leaves them; whatever it leaves is read and dropped before the reply is sent, because the
+ * client always sends the bytes (and trailer) and only then reads the reply.
  */
 export class IncomingBody {
   private remaining: number;
   private started = false;
+  private trailerRead = false;
 
   constructor(
     private readonly conn: Connection,
     readonly size: number,
+    private readonly trailerFollows = false,
   ) {
     this.remaining = size;
   }
 
   get consumed(): boolean {
-    return this.remaining === 0;
+    return this.remaining === 0 && (!this.trailerFollows || this.trailerRead);
   }
 
   /** Bytes received so far (useful after a failure, to keep a partial upload). */
@@ -297,9 +301,32 @@ export class IncomingBody {
     }
   }
 
-  discard(): Promise<void> {
-    this.started = false;
-    return this.consume();
+  /**
+   * The frame after the bytes of an upload with `sha256_trailer` (consume them first).
+   * A frame that announces bytes of its own breaks the framing (ProtocolError).
+   */
+  async trailer(): Promise<Record<string, unknown>> {
+    if (!this.trailerFollows || this.trailerRead || this.remaining > 0) throw new Error('no trailer to read now');
+    for (;;) {
+      const event = this.conn.nextEvent();
+      if (!event) {
+        await this.conn.moreData();
+        continue;
+      }
+      if (event.kind !== 'header' || event.bodySize > 0) {
+        throw new ProtocolError('BAD_TRAILER', 'the frame after the bytes of an upload with sha256_trailer must be its sha256, with no bytes');
+      }
+      this.trailerRead = true;
+      return event.header;
+    }
+  }
+
+  async discard(): Promise<void> {
+    if (this.remaining > 0) {
+      this.started = false;
+      await this.consume();
+    }
+    if (this.trailerFollows && !this.trailerRead) await this.trailer();
   }
 }
 

@@ -3,6 +3,7 @@
  * body has been read off the wire, then send the reply (and the file, for downloads).
  * A handler error never reaches the connection; only a lost connection ends it.
  */
+import { ProtocolError } from '../protocol/errors.js';
 import { isMessageType } from '../protocol/messages.js';
 import { ConnectionClosed, type Connection, type IncomingBody } from './connection.js';
 import type { App } from './context.js';
@@ -19,7 +20,8 @@ export function createDispatcher(app: App) {
       if (!isMessageType(type)) throw new UnknownType(`unknown message type ${describeType(type)}`);
       result = await routes[type](header, { app, conn, body });
     } catch (error) {
-      if (error instanceof ConnectionClosed) throw error;
+      // Both end the connection: the client left, or the framing is lost (a bad trailer).
+      if (error instanceof ConnectionClosed || error instanceof ProtocolError) throw error;
       const reply = replyForError(error);
       if (reply.code === 'INTERNAL') conn.log.error({ err: error, type }, 'handler failed');
       result = printable(reply);

@@ -19,18 +19,18 @@ export function quotaOf(user: User, app: App): number {
   return user.quota_bytes ?? app.config.adminQuotaBytes;
 }
 
-/** Storage an admin fills now; the upload of `exceptSha256` (the one being checked) is left out. */
-export async function usedBytes(app: App, userId: number, exceptSha256?: string): Promise<number> {
+/** Storage an admin fills now; the upload row `exceptUploadId` (the file being checked) is left out. */
+export async function usedBytes(app: App, userId: number, exceptUploadId?: number): Promise<number> {
   const videos = await Movie.sum(app.db, 'size', { user_id: userId, is_delete: 0 });
   const uploads = await Upload.select(app.db, { user_id: userId });
-  const pending = uploads.filter((u) => u.sha256 !== exceptSha256).reduce((sum, u) => sum + u.total_size, 0);
+  const pending = uploads.filter((u) => u.id !== exceptUploadId).reduce((sum, u) => sum + u.total_size, 0);
   return videos + pending;
 }
 
 /** Refuses an upload of `size` bytes that would take the admin past their quota. */
-export async function assertWithinQuota(ctx: UserContext, size: number, sha256?: string): Promise<QuotaUsage> {
+export async function assertWithinQuota(ctx: UserContext, size: number, exceptUploadId?: number): Promise<QuotaUsage> {
   const quotaBytes = quotaOf(ctx.user, ctx.app);
-  const used = await usedBytes(ctx.app, ctx.user.id, sha256);
+  const used = await usedBytes(ctx.app, ctx.user.id, exceptUploadId);
   if (quotaBytes > 0 && used + size > quotaBytes) {
     throw new QuotaExceeded(
       `over your storage quota: ${formatSize(used)} used of ${formatSize(quotaBytes)}, this upload needs ${formatSize(size)}`,

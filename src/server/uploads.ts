@@ -1,9 +1,16 @@
 /**
- * Resumable uploads. An upload that declares its SHA-256 is tracked in the `upload` table
- * (one row per admin and file) with its bytes in media/.incoming/, so when it is cut (client
- * killed, network lost, disk full, server restarted) the same admin can continue it later,
- * on any node sharing the database and the media directory. The partial becomes a video
- * only when the server's SHA-256 of the whole file matches the declared one.
+ * Resumable uploads. An upload that declares its SHA-256, before its bytes (`sha256`) or
+ * after them (`sha256_trailer`, so the client reads and hashes the file once, while
+ * sending), is tracked in the `upload` table (one row per admin and file) with its bytes in
+ * media/.incoming/, so when it is cut (client killed, network lost, disk full, server
+ * restarted) the same admin can continue it later, on any node sharing the database and
+ * the media directory. The partial becomes a video only when the server's SHA-256 of the
+ * whole file matches the declared one.
+ *
+ * A partial is found by the file's SHA-256, or by its size and quick fingerprint (`file_md5`)
+ * when the client has not hashed the file (a trailer upload, or one cut before its trailer).
+ * A fingerprint can match a different file; that costs nothing but time: the whole file is
+ * checked at the end, and a mismatch drops the partial (INTEGRITY) so the client starts over.
  *
  * One writer at a time: an attempt takes the row by writing its random `holder` token with
  * a compare-and-set, refreshes `updated_time` while bytes flow, and clears the token when it
@@ -14,14 +21,36 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { DuplicateKeyError } from '../orm/index.js';
 import { Movie, Upload } from '../orm/models/index.js';
-import type { Reply, Request } from '../protocol/messages.js';
+import { uploadTrailerSchema, type Reply, type Request } from '../protocol/messages.js';
 import type { Sha256Sink } from '../protocol/sha256-sink.js';
+import type { IncomingBody } from './connection.js';
 import type { App, UserContext } from './context.js';
 import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from './errors.js';
 import { publishMovie } from './publish.js';
 import { assertWithinQuota } from './quotas.js';
 
-type UploadRequest = Request<'update_movie'> & { sha256: string };
+type UploadRequest = Request<'update_movie'>;
+
+/** Which file an upload is of: its SHA-256 when the client has declared it, its size, and its quick fingerprint. */
+export interface UploadKey {
+  sha256?: string;
+  fileMd5: string;
+  size: number;
+}
+
+/**
+ * This admin's upload of the file, if any: by SHA-256; else (or when none is declared) a
+ * partial of the same size and fingerprint, the most recent first.
+ */
+export async function findUpload(app: App, userId: number, key: UploadKey): Promise<Upload | undefined> {
+  if (key.sha256) {
+    const row = await Upload.selectOne(app.db, { user_id: userId, sha256: key.sha256 });
+    if (row) return row;
+  }
+  const lookalikes = await Upload.select(app.db, { user_id: userId, file_md5: key.fileMd5, total_size: key.size });
+  const candidates = key.sha256 ? lookalikes.filter((row) => row.sha256 === null) : lookalikes;
+  return candidates.sort((a, b) => b.updated_time.getTime() - a.updated_time.getTime())[0];
+}
 
 /** One attempt at writing an upload: the row it holds and where its bytes go. */
 interface Attempt {
@@ -31,14 +60,13 @@ interface Attempt {
 }
 
 /**
- * Bytes of this file the server already holds for this admin (0 when none, or when the size
+ * Bytes of this upload's file the server already holds (0 when none, or when the size
  * differs). Refuses at once when another connection is writing it, before any byte is sent.
  */
-export async function heldOffset(app: App, userId: number, sha256: string, size?: number): Promise<number> {
-  const row = await Upload.selectOne(app.db, { user_id: userId, sha256 });
+export async function heldOffset(app: App, row: Upload | undefined, size: number): Promise<number> {
   if (!row) return 0;
   if (isLive(app, row, new Date())) throw busy();
-  if (size !== undefined && row.total_size !== size) return 0;
+  if (row.total_size !== size) return 0;
   return Math.min(await app.media.sizeOf(app.media.incomingPathOf(row.temp_name)), row.total_size);
 }
 
@@ -47,19 +75,28 @@ function isLive(app: App, row: Upload, now: Date): boolean {
   return row.holder !== null && now.getTime() - row.updated_time.getTime() < app.config.uploadLeaseSeconds * 1000;
 }
 
-/** update_movie with sha256: start or continue at `offset`, verify the whole file, publish. */
+/**
+ * update_movie with sha256 or sha256_trailer: start or continue at `offset`, verify the
+ * whole file, publish.
+ */
 export async function receiveResumable(req: UploadRequest, ctx: UserContext): Promise<Reply> {
   const { app, conn, body, user } = ctx;
   const offset = req.offset ?? 0;
   const total = offset + req.file_size;
   if (!body && req.file_size > 0) throw new BadRequest('file_size announced but no body');
   assertUploadSize(app, total);
-  await assertWithinQuota(ctx, total, req.sha256);
-  const attempt = await claim(ctx, req.sha256, total, offset);
+  const key = { sha256: req.sha256, fileMd5: req.file_md5, size: total };
+  const existing = await findUpload(app, user.id, key);
+  await assertWithinQuota(ctx, total, existing?.id);
+  const attempt = await claim(ctx, existing, key, offset);
   const started = performance.now();
   let sha256: string;
+  let declared: string;
   try {
     sha256 = await receiveBytes(ctx, attempt, offset);
+    const trailed = req.sha256_trailer ? await trailerSha256(body!) : undefined;
+    if (req.sha256 && trailed && trailed !== req.sha256) throw new BadRequest('the sha256 after the bytes differs from the one before them');
+    declared = (req.sha256 ?? trailed)!;
   } catch (error) {
     const held = await release(app, attempt);
     conn.log.warn({ err: (error as Error).message, upload: attempt.row.id, held, total }, 'upload cut, partial kept');
@@ -68,9 +105,9 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
     }
     throw error;
   }
-  if (sha256 !== req.sha256) {
+  if (sha256 !== declared) {
     await abandon(app, attempt);
-    throw new IntegrityError(`upload corrupted: server SHA-256 ${sha256} does not match the declared ${req.sha256}; start it again`);
+    throw new IntegrityError(`upload corrupted: server SHA-256 ${sha256} does not match the declared ${declared}; start it again`);
   }
   const movie = await publish(ctx, attempt, req, sha256, total);
   const seconds = (performance.now() - started) / 1000;
@@ -84,17 +121,26 @@ export function assertUploadSize(app: App, total: number): void {
   if (total > limit) throw new BadRequest(`uploads are limited to ${limit} bytes, this file has ${total}`);
 }
 
-/** Takes (or creates) this admin's upload row for the file; checks `offset` against the bytes held. */
-async function claim(ctx: UserContext, sha256: string, total: number, offset: number): Promise<Attempt> {
+/** The SHA-256 the client sent after the bytes; a malformed one is refused (the bytes stay for a resume). */
+async function trailerSha256(body: IncomingBody): Promise<string> {
+  const trailer = uploadTrailerSchema.safeParse(await body.trailer());
+  if (!trailer.success) throw new BadRequest('the frame after the bytes must be {"type": "upload_sha256", "sha256": <64 hex digits>}');
+  return trailer.data.sha256;
+}
+
+/** Takes `row` (this admin's upload of the file, if any) or creates it; checks `offset` against the bytes held. */
+async function claim(ctx: UserContext, found: Upload | undefined, key: UploadKey, offset: number): Promise<Attempt> {
   const { app, user } = ctx;
   const holder = randomUUID();
   const now = new Date();
-  let row = await Upload.selectOne(app.db, { user_id: user.id, sha256 });
+  const total = key.size;
+  let row = found;
   if (!row) {
     if (offset > 0) throw new ResumeMismatch('the server holds none of this file: start from 0', { offset: 0 });
     row = Upload.from({
       user_id: user.id,
-      sha256,
+      sha256: key.sha256 ?? null,
+      file_md5: key.fileMd5,
       temp_name: app.media.newTempName(),
       total_size: total,
       received_bytes: 0,

@@ -12,7 +12,7 @@ import type { Reply } from '../../src/protocol/messages.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { expectErrorReply, sha256, startArena, type Arena } from './arena.js';
-import { baseRequest, messageTypes, roleOf, type BaseContext } from './requests.js';
+import { baseRequest, messageTypes, trailerOf, roleOf, type BaseContext } from './requests.js';
 
 
 const typesFor = (...roles: string[]) => messageTypes.filter((type) => roles.includes(roleOf(type)));
@@ -60,7 +60,7 @@ describe.each(databaseKinds)('sessions and roles (%s)', (kind) => {
 
   async function send(conn: ClientConnection, type: string, session: string): Promise<Reply> {
     const { header, body } = requestOf(type, session);
-    if (body) return conn.sendWithBody(header as Record<string, unknown> & { file_size: number }, Readable.from([body]));
+    if (body) return conn.sendWithBody(header as Record<string, unknown> & { file_size: number }, Readable.from([body]), trailerOf(header, sha256(body)));
     return conn.request(header);
   }
 

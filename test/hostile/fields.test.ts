@@ -18,7 +18,7 @@ import { requestSchemas, type Reply } from '../../src/protocol/messages.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { download, expectErrorReply, sha256, startArena, waitFor, type Arena, type Changes, type Snapshot } from './arena.js';
-import { baseRequest, fieldCases, roleOf, withField, type BaseContext, type FieldCase } from './requests.js';
+import { baseRequest, fieldCases, trailerOf, roleOf, withField, type BaseContext, type FieldCase } from './requests.js';
 
 
 const LOGIN_TARGET = { name: 'login-target', password: wirePassword('target-pw') };
@@ -218,7 +218,8 @@ describe.each(databaseKinds)('every field of every message type (%s)', (kind) =>
       return { reply };
     }
     if (body.length > 0) {
-      return { reply: await conn.sendWithBody(request as Record<string, unknown> & { file_size: number }, Readable.from([body])) };
+      const header = request as Record<string, unknown> & { file_size: number };
+      return { reply: await conn.sendWithBody(header, Readable.from([body]), trailerOf(header, sha256(body))) };
     }
     const chunks: Buffer[] = [];
     const sink = new Writable({

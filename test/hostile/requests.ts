@@ -3,6 +3,7 @@
  * and the hostile values each field gets in turn. A type added to `requestSchemas` without
  * an entry here fails the suite, so the attack table grows with the protocol.
  */
+import { hasTrailer, TRAILER_TYPE } from '../../src/protocol/frame.js';
 import { requestSchemas, type MessageType } from '../../src/protocol/messages.js';
 
 export type Role = 'open' | 'loggedIn' | 'admin' | 'viewer';
@@ -62,6 +63,11 @@ export interface BaseContext {
  * Valid requests of types that change state aim at nothing real (a ghost user) or at
  * something the case expects to change (a fresh name, a fresh upload).
  */
+/** The frame after the bytes of an upload with `sha256_trailer` (sent only when the header has it). */
+export function trailerOf(header: Record<string, unknown>, sha256: string): (() => Promise<Record<string, unknown>>) | undefined {
+  return hasTrailer(header) ? () => Promise.resolve({ type: TRAILER_TYPE, sha256 }) : undefined;
+}
+
 export function baseRequest(type: string, c: BaseContext): Record<string, unknown> {
   const s = { session: c.session };
   const bases: Record<string, Record<string, unknown>> = {
@@ -71,8 +77,8 @@ export function baseRequest(type: string, c: BaseContext): Record<string, unknow
     logout: s,
     get_movie_list: { ...s, movie_type: 'all', details: true },
     check_notice: s,
-    check_movie: { ...s, file_md5: 'abc', sha256: c.bodySha256, size: c.bodySize },
-    update_movie: { ...s, file_name: `${c.unique}.mp4`, file_size: c.bodySize, file_md5: c.bodySha256.slice(0, 32), is_free: 1, sha256: c.bodySha256, offset: 0 },
+    check_movie: { ...s, file_md5: 'abc', sha256: c.bodySha256, size: c.bodySize, sha256_trailer: true },
+    update_movie: { ...s, file_name: `${c.unique}.mp4`, file_size: c.bodySize, file_md5: c.bodySha256.slice(0, 32), is_free: 1, sha256: c.bodySha256, offset: 0, sha256_trailer: true },
     delete_movie: { ...s, movie_id: 2 ** 31 - 1 },
     release_notice: { ...s, title: `title ${c.unique}`, content: `content ${c.unique}` },
     list_users: s,

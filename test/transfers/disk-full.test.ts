@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerError } from '../../src/client/connection.js';
-import { uploadFile } from '../../src/client/transfers.js';
+import { quickMd5, uploadFile } from '../../src/client/transfers.js';
 import { Upload } from '../../src/orm/models/index.js';
 import type { OpenUpload } from '../../src/server/media-store.js';
 import { databaseKinds } from '../helpers/databases.js';
@@ -44,7 +44,7 @@ describe.each(databaseKinds)('a full disk (%s)', (kind) => {
     const fresh = await world.loginAs('newcomer', 'user');
     expect(await fresh.request({ type: 'server_info' })).toMatchObject({ flag: true });
 
-    const row = (await Upload.selectOne(world.server.app.db, { sha256: sha }))!;
+    const row = (await Upload.selectOne(world.server.app.db, { file_md5: await quickMd5(source) }))!;
     expect(row).toMatchObject({ holder: null, received_bytes: room, total_size: 6 * MiB });
     expect(await world.server.app.media.sizeOf(world.server.app.media.incomingPathOf(row.temp_name))).toBe(room);
 

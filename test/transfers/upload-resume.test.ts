@@ -38,9 +38,10 @@ describe.each(databaseKinds)('resumable uploads (%s)', (kind) => {
   let normalDisk: OpenUpload;
 
   /** The partial the server holds for this file: its row (released) and its bytes on disk. */
-  async function heldPartial(sha: string) {
+  async function heldPartial(source: string) {
+    const fileMd5 = await quickMd5(source);
     const row = await waitFor(async () => {
-      const found = await Upload.selectOne(db(), { sha256: sha });
+      const found = await Upload.selectOne(db(), { file_md5: fileMd5 });
       return found && found.holder === null ? found : undefined;
     }, 'the cut upload to be released');
     const onDisk = (await stat(media().incomingPathOf(row.temp_name))).size;
@@ -74,7 +75,7 @@ describe.each(databaseKinds)('resumable uploads (%s)', (kind) => {
     const run = runChild(child.script, ['upload', '127.0.0.1', String(world.server.port), 'killer', 'secret-killer', source], 6 * MiB);
     await run.hung();
     await run.kill();
-    const { row, onDisk } = await heldPartial(sha);
+    const { row, onDisk } = await heldPartial(source);
     expect(onDisk).toBeGreaterThan(0);
     expect(onDisk).toBeLessThan(24 * MiB);
     expect(Number(row.received_bytes)).toBe(onDisk);
@@ -87,7 +88,7 @@ describe.each(databaseKinds)('resumable uploads (%s)', (kind) => {
     expect(reply.offset).toBe(onDisk);
     expect(lastDone).toBe(24 * MiB);
     await expectStored(reply.movie_id, source);
-    expect(await Upload.count(db(), { sha256: sha })).toBe(0);
+    expect(await Upload.count(db(), { file_md5: await quickMd5(source) })).toBe(0);
     expect(await incoming()).toEqual([]);
   });
 
@@ -104,7 +105,7 @@ describe.each(databaseKinds)('resumable uploads (%s)', (kind) => {
     }).catch((error: Error) => error);
     expect(cut).toBeInstanceOf(Error);
     media().openUpload = normalDisk;
-    const { onDisk } = await heldPartial(sha);
+    const { onDisk } = await heldPartial(source);
     expect(onDisk).toBeGreaterThan(0);
 
     const again = await world.loginAs('cutter', 'admin');
@@ -117,11 +118,12 @@ describe.each(databaseKinds)('resumable uploads (%s)', (kind) => {
   it('continues an upload cut by a server restart, on the new server', async () => {
     const source = await world.makeFile('restart.mp4', 8 * MiB);
     const sha = await fileSha256(source);
+    const fileMd5 = await quickMd5(source);
     media().openUpload = slowDisk(2);
     const admin = await world.loginAs('restarter', 'admin');
     const upload = uploadFile(admin, source, { isFree: true }).catch((error: Error) => error);
     await waitFor(async () => {
-      const row = await Upload.selectOne(db(), { sha256: sha });
+      const row = await Upload.selectOne(db(), { file_md5: fileMd5 });
       return row && (await media().sizeOf(media().incomingPathOf(row.temp_name))) >= 2 * MiB;
     }, 'the server to hold 2 MiB');
     await world.server.close();
@@ -131,7 +133,7 @@ describe.each(databaseKinds)('resumable uploads (%s)', (kind) => {
     try {
       // A crashed node cannot release its upload: the lease runs out instead.
       const row = await waitFor(async () => {
-        const found = await Upload.selectOne(second.app.db, { sha256: sha });
+        const found = await Upload.selectOne(second.app.db, { file_md5: fileMd5 });
         const idle = found && Date.now() - found.updated_time.getTime() > LEASE_SECONDS * 1000;
         return found && (found.holder === null || idle) ? found : undefined;
       }, 'the lease to run out');
@@ -172,9 +174,9 @@ describe.each(databaseKinds)('one writer per partial upload, and expiry (%s)', (
     const conn = await world.loginAs(name, 'admin');
     await uploadFile(conn, source, { isFree: true, onProgress: (done) => done >= bytes && conn.close() }).catch(() => undefined);
     media().openUpload = normal;
-    const sha = await fileSha256(source);
+    const fileMd5 = await quickMd5(source);
     return waitFor(async () => {
-      const row = await Upload.selectOne(db(), { sha256: sha });
+      const row = await Upload.selectOne(db(), { file_md5: fileMd5 });
       return row && row.holder === null ? row : undefined;
     }, 'the cut upload to be released');
   }

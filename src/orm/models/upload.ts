@@ -2,11 +2,12 @@ import { column, table } from '../decorators.js';
 import { Model } from '../model.js';
 
 /**
- * An upload in progress or cut short, resumable by the same admin with the same SHA-256.
- * Kept in the database (not in a node's memory) so any node sharing the database and the
+ * An upload in progress or cut short, resumable by the same admin with the same file: found
+ * by its SHA-256, or, for an upload that sends its SHA-256 after its bytes and was cut before
+ * that, by its size and quick fingerprint (see uploads.ts). Kept in the database (not in a node's memory) so any node sharing the database and the
  * media directory can resume it. The bytes live in `media/.incoming/<temp_name>`.
  */
-@table('upload', { unique: [['user_id', 'sha256']], indexes: [['updated_time']] })
+@table('upload', { unique: [['user_id', 'sha256']], indexes: [['updated_time'], ['user_id', 'file_md5']] })
 export class Upload extends Model {
   @column({ type: 'int', primaryKey: true, autoIncrement: true })
   id!: number;
@@ -15,9 +16,16 @@ export class Upload extends Model {
   @column({ type: 'int' })
   user_id!: number;
 
-  /** The SHA-256 the client declared for the whole file, hex. */
-  @column({ type: 'string', length: 64 })
-  sha256!: string;
+  /**
+   * The SHA-256 the client declared for the whole file, hex; null while an upload that sends
+   * it after the bytes (`sha256_trailer`) has not sent it yet.
+   */
+  @column({ type: 'string', length: 64, nullable: true })
+  sha256!: string | null;
+
+  /** The client's quick fingerprint of the file (`file_md5`): with total_size, it finds a partial whose SHA-256 is still null. */
+  @column({ type: 'string', length: 64, default: '' })
+  file_md5!: string;
 
   /** The file's name under media/.incoming (server-generated). */
   @column({ type: 'string', length: 64 })
