@@ -27,10 +27,35 @@ export function schemaSql(models: readonly ModelClassLike[], dialect: Dialect): 
 
 /**
  * Creates missing tables and indexes; safe to run at every start. It never alters an
- * existing table: a changed model needs a migration by hand.
+ * existing table: a changed model needs a migration by hand (README, "Upgrading"), and a
+ * table that lacks a model's column is reported here, at start, rather than as a failed
+ * statement in the middle of a request.
  */
 export async function ensureSchema(db: Database, models: readonly ModelClassLike[]): Promise<void> {
-  for (const statement of schemaStatements(models, db.dialect)) await db.execute(statement);
+  const tables = models.map((model) => tableMeta(model));
+  const statements = tables.map((meta) => tableStatements(meta, db.dialect));
+  // Tables first, then the check, then (SQLite) the indexes, which would fail on a missing column.
+  for (const [createTable] of statements) await db.execute(createTable!);
+  await assertColumnsPresent(db, tables);
+  for (const [, ...indexes] of statements) for (const statement of indexes) await db.execute(statement);
+}
+
+async function assertColumnsPresent(db: Database, tables: readonly TableMeta[]): Promise<void> {
+  const stale: string[] = [];
+  for (const meta of tables) {
+    const present = new Set((await db.query<{ name: string }>(columnsSql(db.dialect), [meta.name])).map((row) => row.name));
+    const missing = meta.columns.filter((column) => !present.has(column.name)).map((column) => column.name);
+    if (missing.length) stale.push(`table ${meta.name} lacks ${missing.join(', ')}`);
+  }
+  if (stale.length) {
+    throw new Error(`the database was made by an older cinebox (${stale.join('; ')}): see "Upgrading" in the README`);
+  }
+}
+
+function columnsSql(dialect: Dialect): string {
+  return dialect === 'mysql'
+    ? 'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?'
+    : 'SELECT name FROM pragma_table_info(?)';
 }
 
 function tableStatements(meta: TableMeta, dialect: Dialect): string[] {

@@ -1,4 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,6 +15,7 @@ import {
   tableMeta,
 } from '../../src/orm/index.js';
 import { allModels, Purchase, User } from '../../src/orm/models/index.js';
+import { databaseKinds, freshDatabaseUrl } from '../helpers/databases.js';
 
 const SCHEMA_FILE = fileURLToPath(new URL('../../sql/schema.sql', import.meta.url));
 const REGENERATE = 'CINEBOX_WRITE_SCHEMA=1 npx vitest run test/orm/schema.test.ts';
@@ -125,5 +129,31 @@ describe('decorators (experimentalDecorators) under vitest', () => {
       return BadIndex;
     }).toThrow(/unknown column "missing"/);
     expect(() => column({ type: 'string', name: 'x; DROP' })(Plain.prototype, 'x')).toThrow(/plain SQL identifier/);
+  });
+});
+
+describe.each(databaseKinds)('a database made by an older cinebox (%s)', (kind) => {
+  it('is refused at start, naming the table and the missing column, and the README says how to upgrade', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cinebox-schema-'));
+    const fresh = await freshDatabaseUrl(kind, dir);
+    const db = await openDatabase(fresh.url);
+    try {
+      // The upload table as it was before it gained file_md5.
+      await db.execute(
+        kind === 'mysql'
+          ? 'CREATE TABLE `upload` (`id` INT NOT NULL AUTO_INCREMENT PRIMARY KEY, `user_id` INT NOT NULL, `sha256` VARCHAR(64) NOT NULL, `temp_name` VARCHAR(64) NOT NULL, `total_size` BIGINT NOT NULL, `received_bytes` BIGINT NOT NULL DEFAULT 0, `holder` VARCHAR(64) NULL, `create_time` DATETIME(3) NOT NULL, `updated_time` DATETIME(3) NOT NULL)'
+          : 'CREATE TABLE "upload" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "user_id" INTEGER NOT NULL, "sha256" TEXT NOT NULL, "temp_name" TEXT NOT NULL, "total_size" INTEGER NOT NULL, "received_bytes" INTEGER NOT NULL DEFAULT 0, "holder" TEXT, "create_time" TEXT NOT NULL, "updated_time" TEXT NOT NULL) STRICT',
+      );
+      await expect(ensureSchema(db, allModels)).rejects.toThrow(/older cinebox \(table upload lacks file_md5\).*"Upgrading" in the README/);
+      expect(readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')).toMatch(/^### Upgrading/m);
+      // The README's way out: the upload table holds only cut uploads; recreated, it passes.
+      await db.execute(kind === 'mysql' ? 'DROP TABLE `upload`' : 'DROP TABLE "upload"');
+      await ensureSchema(db, allModels);
+      expect(await db.query('SELECT * FROM upload')).toEqual([]);
+    } finally {
+      await db.close();
+      await fresh.drop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
