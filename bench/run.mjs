@@ -21,7 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { MachineMonitor, freePort, killAllChildrenNow, settleDisk, startChild, tail } from './lib/proc.mjs';
+import { MachineMonitor, freePort, killAllChildrenNow, pageReporting, settleDisk, startChild, tail, WARM_MAX_BYTES, warmPageCache } from './lib/proc.mjs';
 import { renderMarkdown, renderSummary } from './lib/report.mjs';
 import { MiB, mapLimit, mbps, median, now, ratio, sizeLabel, latencySummary } from './lib/stats.mjs';
 
@@ -143,6 +143,9 @@ async function main() {
   results.otherLoad.loadavgAtEnd = loadavg()[0];
   machine.stop();
   results.meta.seconds = Math.round((now() - t0) / 100) / 10;
+  const reportedAtStart = results.meta.pageReporting.reportedKiB;
+  const reportedAtEnd = pageReporting().reportedKiB;
+  if (reportedAtStart !== undefined && reportedAtEnd !== undefined) results.meta.pageReporting.reportedKiBDuringRun = reportedAtEnd - reportedAtStart;
   log(`CPU used by other processes and kernel threads during the run: ${results.otherLoad.run.toFixed(0)}% of the machine (peak ${results.otherLoad.peakPct.toFixed(0)}% over 0.5 s)`);
 
   results.targets = evaluateTargets(results);
@@ -191,6 +194,9 @@ function meta() {
     commit: git('rev-parse', '--short', 'HEAD'),
     uncommittedSrcFiles: git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).length,
     mbDefinition: 'MB = 10^6 bytes; MiB/GiB = 2^20/2^30 bytes',
+    pageReporting: pageReporting(),
+    /** warmPageCache() before every timed transfer step: scratch file = factor x the step's bytes, at most maxBytes. */
+    pageCacheWarming: { factor: WARM_FACTOR, maxBytes: WARM_MAX_BYTES },
     notes: [
       'Loopback only. Client (this process) and server (a child process) share the same 2 cores.',
       'The page cache cannot be dropped here (no root): source files are read from the page cache, ' +
@@ -204,19 +210,11 @@ function meta() {
 async function environment() {
   const size = (QUICK ? 64 : 256) * MiB;
   const buffer = randomBytes(size);
-  // Warm-up: on this VM the first writes into never-used guest memory (page cache) are several
-  // times slower than later ones; write and delete a file once so timed steps start warm.
-  const warm = join(WORK, 'env-warmup.bin');
-  const w = createWriteStream(warm);
-  for (let off = 0; off < 2 * plan.headlineSize; off += size) if (!w.write(buffer)) await once(w, 'drain');
-  w.end();
-  await once(w, 'finish');
-  await rm(warm);
   let t = now();
   createHash('sha256').update(buffer).digest();
   const sha256MBps = mbps(size, now() - t);
   const path = join(WORK, 'env-write.bin');
-  settleDisk();
+  beforeTimedStep(size); // like every timed transfer step: written into warm pages
   t = now();
   const out = createWriteStream(path);
   for (let off = 0; off < size; off += MiB) if (!out.write(buffer.subarray(off, off + MiB))) await once(out, 'drain');
@@ -356,6 +354,22 @@ function clientCpu() {
   };
 }
 
+const WARM_FACTOR = 1.25;
+/** Untimed milliseconds spent in warmPageCache() (logged per phase). */
+let warmingMs = 0;
+
+/**
+ * Untimed, immediately before every timed transfer step (start its timer right after): sync
+ * dirty pages (settleDisk), then write and delete a scratch file 1.25 x what the step will write
+ * (warmPageCache), so every step, baseline and cinebox alike, writes into the same just-freed
+ * ("warm") guest memory instead of whatever the previous step happened to leave (README: free
+ * page reporting).
+ */
+function beforeTimedStep(bytesWritten) {
+  settleDisk();
+  warmingMs += warmPageCache(WORK, WARM_FACTOR * bytesWritten);
+}
+
 // ---------------------------------------------------------------- (a) + (d): single-stream transfers by size
 
 async function transfersPhase(sources) {
@@ -380,7 +394,7 @@ async function transfersPhase(sources) {
       // baseline uploads: client file -> socket -> server file
       for (const base of bases) {
         await emptyDir(base.recvDir); // also drops the empty file left by the readiness probe
-        settleDisk();
+        beforeTimedStep(size);
         const cpuUp = clientCpu();
         const serverCpuUp = base.mon.cpuSeconds();
         const upMs = await withTimeout(W.pipeUpload(base.recvPort, src, base.hwm), budget, 'baseline upload');
@@ -393,8 +407,9 @@ async function transfersPhase(sources) {
       }
 
       // cinebox verified upload (client pre-hash + transfer + server hash + rename + row)
+      // (delete_movie soft-deletes: the previous file stays on disk and in the page cache, nothing is freed)
       if (movieId) await admin.call('delete_movie', { movie_id: movieId });
-      settleDisk();
+      beforeTimedStep(size);
       server.mon.begin();
       let cpu = clientCpu();
       const up = await withTimeout(W.cineboxUpload(admin, src, `bench-${size}-r${rep}.bin`), budget, 'cinebox upload');
@@ -407,7 +422,7 @@ async function transfersPhase(sources) {
 
       // baseline downloads: server file -> socket -> client file
       for (const base of bases) {
-        settleDisk();
+        beforeTimedStep(size);
         const cpuDown = clientCpu();
         const serverCpuDown = base.mon.cpuSeconds();
         const bd = await withTimeout(W.pipeDownload(base.sendPort, join(dlDir, 'baseline.bin'), base.hwm), budget, 'baseline download');
@@ -418,7 +433,7 @@ async function transfersPhase(sources) {
       }
 
       // cinebox verified download (client hashes while writing .part, renames after the check)
-      settleDisk();
+      beforeTimedStep(size);
       server.mon.begin();
       cpu = clientCpu();
       const down = await withTimeout(W.cineboxDownload(viewer, movieId, dlDir), budget, 'cinebox download');
@@ -430,7 +445,9 @@ async function transfersPhase(sources) {
       await emptyDir(dlDir);
       m.down.push(mbps(size, down.ms));
 
-      // diagnostic: the same download, bytes dropped by the client (no hash, no disk)
+      // diagnostic: the same download, bytes dropped by the client (no hash, no disk); same
+      // preparation as the other steps although nothing is written (the server's buffers are new memory too)
+      beforeTimedStep(size);
       const raw = await withTimeout(W.rawDownload(viewer, movieId), budget, 'raw download');
       m.rawDown.push(mbps(raw.bytes, raw.ms));
     }
@@ -489,6 +506,8 @@ async function transfersPhase(sources) {
   W.closeClient(admin);
   W.closeClient(viewer);
   await server.stop();
+  log(`  (untimed page-cache warming before the steps: ${(warmingMs / 1000).toFixed(1)} s in all)`);
+  warmingMs = 0;
   return { rows, movies };
 }
 
@@ -525,7 +544,7 @@ async function concurrentPhase(sources, transfers) {
     let baseMem = { peakRss: 0 };
     for (const base of bases) {
       await emptyDir(dl);
-      settleDisk();
+      beforeTimedStep(total); // capped at WARM_MAX_BYTES (lib/proc.mjs)
       base.mon.begin();
       const baseClientCpu = clientCpu();
       t = now();
@@ -545,7 +564,7 @@ async function concurrentPhase(sources, transfers) {
     await emptyDir(dl);
 
     // cinebox verified downloads
-    settleDisk();
+    beforeTimedStep(total);
     server.mon.begin();
     let cpu = clientCpu();
     t = now();
@@ -562,6 +581,7 @@ async function concurrentPhase(sources, transfers) {
     await emptyDir(dl);
 
     // diagnostic: the same downloads with the bytes dropped by the client (no hash, no disk)
+    beforeTimedStep(total);
     server.mon.begin();
     cpu = clientCpu();
     t = now();
@@ -604,6 +624,8 @@ async function concurrentPhase(sources, transfers) {
   for (const v of viewers) W.closeClient(v);
   for (const base of bases) await base.stop();
   await server.stop();
+  log(`  (untimed page-cache warming before the steps: ${(warmingMs / 1000).toFixed(1)} s in all)`);
+  warmingMs = 0;
   return { rows };
 }
 

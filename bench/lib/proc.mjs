@@ -4,7 +4,8 @@
  * registered so it is killed whenever the benchmark ends, normally or not.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, writeFileSync, writeSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -181,6 +182,67 @@ export function settleDisk() {
   const started = performance.now();
   execFileSync('sync');
   return performance.now() - started;
+}
+
+/** The most warmPageCache() writes: below the kernel's background-writeback threshold (10% of RAM here), so it never starts disk writes. */
+export const WARM_MAX_BYTES = 1.5 * 2 ** 30;
+let zeroMiB;
+
+/**
+ * Untimed, after settleDisk() and immediately before a timed step that writes about `bytes`:
+ * writes a scratch file of `bytes` (zeros, 1 MiB synchronous writes, no fsync) in `dir` and
+ * deletes it, so the step's writes land in just-freed guest memory like every other step's.
+ *
+ * Why: this VM runs virtio-balloon free page reporting; memory the guest frees (e.g. the page
+ * cache of a deleted file) is reported to the host about 2 s later and discarded, and touching
+ * it again costs a host fault per 4 KiB page. Writing a new 1 GiB file measured 2-3.5 s of
+ * kernel CPU (~300 MB/s) into such "cold" pages, ~0.3 s (~3000 MB/s) into pages freed less than
+ * ~2 s before: more than the transfer itself, so without this, whichever step happened to follow
+ * a delete won. The scratch write first reuses whatever was freed just before (so earlier
+ * deletes stop mattering), then all steps start from the same state. Harmless without page
+ * reporting (a cached write and delete). Capped at WARM_MAX_BYTES: a step writing more runs
+ * well past the ~2 s after which unused freed pages are reported anyway. Returns milliseconds.
+ */
+export function warmPageCache(dir, bytes) {
+  const started = performance.now();
+  const total = Math.min(Math.ceil(bytes / 2 ** 20), WARM_MAX_BYTES / 2 ** 20);
+  zeroMiB ??= Buffer.alloc(2 ** 20);
+  const path = join(dir, '.warm-page-cache.bin');
+  const fd = openSync(path, 'w');
+  try {
+    for (let i = 0; i < total; i++) writeSync(fd, zeroMiB);
+  } finally {
+    closeSync(fd);
+    unlinkSync(path);
+  }
+  return performance.now() - started;
+}
+
+/**
+ * Free page reporting on this machine, as far as it shows: the order on the kernel command line
+ * (`page_reporting.page_reporting_order=`), the module's current order, and the KiB reported to
+ * the host so far (only some kernels count it). All undefined where absent.
+ */
+export function pageReporting() {
+  const read = (name) => {
+    try {
+      return readFileSync(`/sys/module/page_reporting/parameters/${name}`, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  let cmdline = '';
+  try {
+    cmdline = readFileSync('/proc/cmdline', 'utf8');
+  } catch {
+    /* not Linux */
+  }
+  const num = (v) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? undefined : Number(v));
+  return {
+    cmdlineOrder: num(/\bpage_reporting\.page_reporting_order=(\d+)/.exec(cmdline)?.[1]),
+    order: num(read('page_reporting_order')),
+    reportedKiB: num(read('reported_kib')),
+  };
 }
 
 /**

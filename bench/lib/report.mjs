@@ -157,6 +157,25 @@ function idleSection(i) {
   ].join('\n');
 }
 
+/** The bullet on warmPageCache() before every timed transfer step, and what this machine shows of free page reporting. */
+function warmingNote(m) {
+  const w = m.pageCacheWarming;
+  const p = m.pageReporting ?? {};
+  const seen = [
+    p.order !== undefined ? `order ${p.order}` : '',
+    p.cmdlineOrder !== undefined ? `kernel command line \`page_reporting.page_reporting_order=${p.cmdlineOrder}\`` : '',
+    p.reportedKiBDuringRun !== undefined ? `${fmt(p.reportedKiBDuringRun / 2 ** 20, 1)} GiB reported to the host during this run` : '',
+  ].filter(Boolean);
+  const here =
+    p.cmdlineOrder !== undefined || p.reportedKiB !== undefined
+      ? `This machine has free page reporting (${seen.join('; ')}): memory the guest frees is handed to the host ~2 s later, and touching it again costs a host fault per 4 KiB page, which made writing a new 1 GiB file ~10x slower and, unequalised, decided the ratios.`
+      : 'No sign of free page reporting on this machine (then the warming is just a cached write and delete; harmless).';
+  return (
+    `- Same memory state for every timed transfer step, baseline and cinebox alike: untimed, after the sync and right before the timer starts, ` +
+    `a scratch file ${w.factor} x the bytes the step writes (at most ${fmt(w.maxBytes / 2 ** 30, 2)} GiB; zeros, no fsync) is written and deleted, so the step writes into just-freed page-cache memory. ${here}`
+  );
+}
+
 function environmentSection(r) {
   const e = r.environment;
   const m = r.meta;
@@ -174,6 +193,7 @@ function environmentSection(r) {
         ]
       : []),
     ...m.notes.map((n) => `- ${n}`),
+    ...(m.pageCacheWarming ? [warmingNote(m)] : []),
     `- cinebox server flags beyond the bench defaults (\`--host 127.0.0.1 --free-wait 0 --log-level warn\`, SQLite or MySQL, temp media dir): ${Object.entries(r.serverFlags ?? {}).map(([k, v]) => `${k}: ${v}`).join('; ')}.`,
     ...(Object.keys(r.serverEnv ?? {}).length ? [`- Server environment overrides (experiment): ${JSON.stringify(r.serverEnv)}.`] : []),
   ].join('\n');
