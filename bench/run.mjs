@@ -42,6 +42,12 @@ const WAIT_QUIET = (() => {
   return a ? Number(a.split('=')[1] ?? 300) : 0;
 })();
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+/**
+ * Node flags of every server child, cinebox and baselines alike: `npm start` runs the cinebox
+ * server with --single-threaded-gc (README: "Running the server"), and the baselines get the
+ * same so the comparison stays like for like.
+ */
+const SERVER_NODE_ARGS = ['--single-threaded-gc'];
 /** `--server-env=NAME=VALUE` (repeatable): extra environment for the cinebox server child, for experiments. */
 const SERVER_ENV = {
   // As `npm start` runs the server (README: memory): glibc keeps freed scrypt buffers in its per-thread arenas otherwise.
@@ -122,7 +128,7 @@ async function main() {
 
   if (WAIT_QUIET > 0) await waitQuiet(Math.min(WAIT_QUIET, 3600));
   armWatchdog();
-  const results = { meta: meta(), plan, environment: await environment(), serverFlags: phaseFlags, serverEnv: SERVER_ENV };
+  const results = { meta: meta(), plan, environment: await environment(), serverFlags: phaseFlags, serverEnv: SERVER_ENV, serverNodeArgs: SERVER_NODE_ARGS };
   const sources = await prepareSources();
 
   const machine = new MachineMonitor();
@@ -257,7 +263,8 @@ async function prepareSources() {
 async function startCinebox(label, { db, mediaDir, extraArgs = [] }) {
   const port = await freePort();
   phaseFlags[label] = extraArgs.join(' ') || '(defaults)';
-  const nodeArgs = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(WORK, 'prof'), '--cpu-prof-name', `${label}.cpuprofile`] : [];
+  const profile = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(WORK, 'prof'), '--cpu-prof-name', `${label}.cpuprofile`] : [];
+  const nodeArgs = [...SERVER_NODE_ARGS, ...profile];
   const server = await startChild({
     name: `cinebox server (${label})`,
     cwd: ROOT,
@@ -305,6 +312,7 @@ async function startPipeBaseline(label, src, hwm) {
   const child = await startChild({
     name: `pipe baseline (${label})`,
     cwd: ROOT,
+    nodeArgs: SERVER_NODE_ARGS,
     args: ['bench/lib/baseline-server.mjs', 'pipe', '--send-port', String(sendPort), '--send', src, '--recv-port', String(recvPort), '--recv-dir', recvDir, '--hwm', String(hwm)],
     logPath: join(WORK, `baseline-${label}.log`),
     port: recvPort,
@@ -740,6 +748,7 @@ async function ratePhase() {
   const echo = await startChild({
     name: 'echo baseline',
     cwd: ROOT,
+    nodeArgs: SERVER_NODE_ARGS,
     args: ['bench/lib/baseline-server.mjs', 'echo', '--port', String(echoPort), '--reply', replyPath],
     logPath: join(WORK, 'baseline-echo.log'),
     port: echoPort,

@@ -195,7 +195,8 @@ function environmentSection(r) {
     ...m.notes.map((n) => `- ${n}`),
     ...(m.pageCacheWarming ? [warmingNote(m)] : []),
     `- cinebox server flags beyond the bench defaults (\`--host 127.0.0.1 --free-wait 0 --log-level warn\`, SQLite or MySQL, temp media dir): ${Object.entries(r.serverFlags ?? {}).map(([k, v]) => `${k}: ${v}`).join('; ')}.`,
-    ...(Object.keys(r.serverEnv ?? {}).length ? [`- Server environment overrides (experiment): ${JSON.stringify(r.serverEnv)}.`] : []),
+    ...(Object.keys(r.serverEnv ?? {}).length ? [`- Server environment (as \`npm start\` sets it, plus any --server-env): ${JSON.stringify(r.serverEnv)}.`] : []),
+    ...(r.serverNodeArgs?.length ? [`- Node flags of every server child, cinebox and baselines alike (as \`npm start\` runs cinebox): \`${r.serverNodeArgs.join(' ')}\`.`] : []),
   ].join('\n');
 }
 

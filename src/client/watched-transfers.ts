@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import type { CineboxClient, UploadResult } from './cinebox-client.js';
-import type { Countdown, ProgressView } from './progress.js';
+import type { Countdown, ProgressView, Tracker } from './progress.js';
 import type { DownloadResult } from './transfers.js';
 import { formatBytesOf } from './units.js';
 
@@ -44,25 +44,27 @@ export async function uploadWatched(
   view: ProgressView,
 ): Promise<UploadResult> {
   const label = options.name ?? basename(path);
-  const hashing = view.transfer(`hash ${label}`);
+  // Shown only when the file is hashed before it is sent (a stored video shares its quick
+  // fingerprint); otherwise it is hashed while it is sent, under the upload's own progress.
+  let hashing: Tracker | undefined;
   const sending = view.transfer(`upload ${label}`);
   try {
     const result = await cancelOnCtrlC(client, () =>
       client.upload(path, {
         ...options,
-        onHashProgress: hashing.onProgress,
+        onHashProgress: (done, total) => (hashing ??= view.transfer(`hash ${label}`)).onProgress(done, total),
         onResume: (offset, total) => view.note(`resuming ${label}: the server already has ${formatBytesOf(offset, total)}`),
         onProgress: (done, total) => {
-          hashing.finish();
+          hashing?.finish();
           sending.onProgress(done, total);
         },
       }),
     );
-    hashing.finish();
+    hashing?.finish();
     sending.finish();
     return result;
   } catch (error) {
-    hashing.abort();
+    hashing?.abort();
     sending.abort();
     throw error;
   }
