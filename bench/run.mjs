@@ -414,7 +414,7 @@ async function transfersPhase(sources) {
         m[`baselineUp_${base.key}`].push(mbps(size, upMs));
       }
 
-      // cinebox verified upload (client pre-hash + transfer + server hash + rename + row)
+      // cinebox verified upload (transfer hashed on both sides + trailer + compare + rename + row)
       // (delete_movie soft-deletes: the previous file stays on disk and in the page cache, nothing is freed)
       if (movieId) await admin.call('delete_movie', { movie_id: movieId });
       beforeTimedStep(size);
@@ -459,7 +459,7 @@ async function transfersPhase(sources) {
       const raw = await withTimeout(W.rawDownload(viewer, movieId), budget, 'raw download');
       m.rawDown.push(mbps(raw.bytes, raw.ms));
     }
-    // diagnostic: the client's SHA-256 pre-pass alone (uploadFile hashes the whole file before sending)
+    // diagnostic: the client's whole-file SHA-256 pass alone (uploadFile does it before sending only when a stored video shares the file's quick fingerprint)
     const { sha256OfFile } = await import('../dist/client/transfers.js');
     let t = now();
     await sha256OfFile(src);
@@ -508,7 +508,7 @@ async function transfersPhase(sources) {
     log(
       `  ${row.size}: upload ${row.uploadMBps.toFixed(0)} MB/s (${row.uploadRatio.toFixed(2)}x of ${row.baselineUpMBps.toFixed(0)}), ` +
         `download ${row.downloadMBps.toFixed(0)} MB/s (${row.downloadRatio.toFixed(2)}x of ${row.baselineDownMBps.toFixed(0)}), ` +
-        `raw download ${row.rawDownloadMBps.toFixed(0)} MB/s, client pre-hash ${prehashMBps.toFixed(0)} MB/s, server peak RSS ${(m.serverPeakRss / 1e6).toFixed(0)} MB`,
+        `raw download ${row.rawDownloadMBps.toFixed(0)} MB/s, client whole-file hash ${prehashMBps.toFixed(0)} MB/s, server peak RSS ${(m.serverPeakRss / 1e6).toFixed(0)} MB`,
     );
   }
   W.closeClient(admin);

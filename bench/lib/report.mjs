@@ -30,12 +30,12 @@ function transfersSection(t) {
     '',
     'Baseline = a plain Node `fs read stream -> loopback socket -> fs write stream` (server side in a child process, like cinebox), no protocol, no hashing, same direction; ' +
       'run twice, with Node\'s default stream buffers and with 1 MiB fs buffers, and the **faster** median is the reference for the ratio.',
-    'cinebox upload = `uploadFile` (client SHA-256 pre-pass, check_movie, update_movie + bytes; the server writes a temp file and hashes it on a worker thread as the bytes arrive, renames, inserts the row).',
+    'cinebox upload = `uploadFile` (check_movie, then update_movie + bytes: the client hashes the file on a worker thread while it sends it and sends the SHA-256 after the bytes (`sha256_trailer`); the server writes a temp file and hashes it on a worker thread as the bytes arrive, compares, renames, inserts the row).',
     'cinebox download = `downloadMovie` (server streams the file; the client writes `.part` and hashes it on a worker thread as the bytes arrive, compares, renames).',
     '"CPU s/GB" = CPU seconds of server + client together per GB moved (cinebox vs the reference baseline): a figure that other load on the machine disturbs less than MB/s.',
     '',
     table(
-      ['size', 'reps', 'baseline up MB/s (defaults / 1 MiB)', 'cinebox up MB/s', 'up ratio', 'baseline down MB/s (defaults / 1 MiB)', 'cinebox down MB/s', 'down ratio', 'raw down MB/s (no hash, no disk)', 'client pre-hash MB/s', 'up CPU s/GB cinebox vs baseline', 'down CPU s/GB cinebox vs baseline', 'up CPU s server/client', 'down CPU s server/client', 'server peak RSS'],
+      ['size', 'reps', 'baseline up MB/s (defaults / 1 MiB)', 'cinebox up MB/s', 'up ratio', 'baseline down MB/s (defaults / 1 MiB)', 'cinebox down MB/s', 'down ratio', 'raw down MB/s (no hash, no disk)', 'client whole-file hash MB/s (only for fingerprint matches)', 'up CPU s/GB cinebox vs baseline', 'down CPU s/GB cinebox vs baseline', 'up CPU s server/client', 'down CPU s server/client', 'server peak RSS'],
       t.rows.map((x) => [
         x.size,
         x.reps,

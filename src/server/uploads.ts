@@ -93,10 +93,13 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
   let sha256: string;
   let declared: string;
   try {
-    sha256 = await receiveBytes(ctx, attempt, offset);
-    const trailed = req.sha256_trailer ? await trailerSha256(body!) : undefined;
+    const received = await receiveBytes(ctx, attempt, offset, req.sha256_trailer ? () => trailerSha256(body!) : undefined);
+    sha256 = received.sha256;
+    const trailed = received.trailed;
     if (req.sha256 && trailed && trailed !== req.sha256) throw new BadRequest('the sha256 after the bytes differs from the one before them');
     declared = (req.sha256 ?? trailed)!;
+    // The client chose when to send its trailer: make sure no resume took the partial over meanwhile.
+    await assertStillHeld(app, attempt);
   } catch (error) {
     const held = await release(app, attempt);
     conn.log.warn({ err: (error as Error).message, upload: attempt.row.id, held, total }, 'upload cut, partial kept');
@@ -176,11 +179,24 @@ function busy(): Conflict {
   return new Conflict('this file is being uploaded on another connection; try again in a moment');
 }
 
+/** Refreshes the lease with a compare-and-set; throws CONFLICT when another attempt holds the row now. */
+async function assertStillHeld(app: App, attempt: Attempt): Promise<void> {
+  const kept = await Upload.updateWhere(app.db, { updated_time: new Date() }, { id: attempt.row.id, holder: attempt.holder });
+  if (kept === 0) throw busy();
+}
+
 /**
  * Writes the body after the bytes already held and returns the SHA-256 of the whole file:
- * the bytes on disk are hashed again first, so a partial changed on disk cannot pass.
+ * the bytes on disk are hashed again first, so a partial changed on disk cannot pass. With
+ * `trailer`, also the SHA-256 the client sends after the bytes, read while the lease is
+ * still kept alive.
  */
-async function receiveBytes(ctx: UserContext, attempt: Attempt, offset: number): Promise<string> {
+async function receiveBytes(
+  ctx: UserContext,
+  attempt: Attempt,
+  offset: number,
+  trailer?: () => Promise<string>,
+): Promise<{ sha256: string; trailed?: string }> {
   const { app, body } = ctx;
   if (offset > 0) await app.media.truncateTo(attempt.path, offset);
   const file = await app.media.openUpload(attempt.path, { start: offset, expectedBytes: attempt.row.total_size });
@@ -205,8 +221,9 @@ async function receiveBytes(ctx: UserContext, attempt: Attempt, offset: number):
       return file.write(chunk) ? undefined : file.drained();
     });
     const sha256 = await file.finish();
+    const trailed = await trailer?.();
     if (failure) throw failure;
-    return sha256;
+    return { sha256, trailed };
   } catch (error) {
     // Lease lost: another attempt owns the partial now, so not one more byte is written.
     await file.close({ dropQueued: failure !== undefined });

@@ -123,6 +123,24 @@ describe.each(databaseKinds)('uploads that send their SHA-256 after the bytes (%
     expect(await Upload.count(db(), { id: row.id })).toBe(0);
   });
 
+  it('a trailer that comes after another attempt took the partial over publishes nothing: CONFLICT, the partial is left to its new owner', async () => {
+    const admin = await world.loginAs('late', 'admin');
+    const bytes = Buffer.alloc(2 * MiB, 8);
+    const late = async () => {
+      // While the client dawdles, another node takes the partial over (its lease is fresh).
+      const row = await waitFor(() => Upload.selectOne(db(), { file_md5: 'late-md5' }), 'the upload row');
+      await waitFor(async () => (await world.server.app.media.sizeOf(world.server.app.media.incomingPathOf(row.temp_name))) === bytes.length, 'every byte on disk');
+      await Upload.updateWhere(db(), { holder: 'another-node', updated_time: new Date() }, { id: row.id });
+      return { type: 'upload_sha256', sha256: sha256(bytes) };
+    };
+    const reply = await admin.sendWithBody(uploadHeader(admin, bytes, { file_md5: 'late-md5' }), Readable.from([bytes]), late);
+    expect(reply).toMatchObject({ flag: false, code: 'CONFLICT' });
+    expect(await Movie.count(db(), { sha256: sha256(bytes) })).toBe(0);
+    const row = (await Upload.selectOne(db(), { file_md5: 'late-md5' }))!;
+    expect(row.holder).toBe('another-node');
+    expect(await world.server.app.media.sizeOf(world.server.app.media.incomingPathOf(row.temp_name))).toBe(bytes.length);
+  });
+
   it('hashes first when a stored video has the same quick fingerprint: a duplicate is refused before any byte is sent', async () => {
     const admin = await world.loginAs('twice', 'admin');
     const source = await world.makeFile('twice.mp4', 2 * MiB);
