@@ -44,7 +44,7 @@ const WAIT_QUIET = (() => {
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 /**
  * Node flags of every server child, cinebox and baselines alike: `npm start` runs the cinebox
- * server with --single-threaded-gc (README: "Running the server"), and the baselines get the
+ * server with --single-threaded-gc (README, "Quick start"), and the baselines get the
  * same so the comparison stays like for like.
  */
 const SERVER_NODE_ARGS = ['--single-threaded-gc'];
@@ -52,6 +52,8 @@ const SERVER_NODE_ARGS = ['--single-threaded-gc'];
 const SERVER_ENV = {
   // As `npm start` runs the server (README: memory): glibc keeps freed scrypt buffers in its per-thread arenas otherwise.
   MALLOC_MMAP_THRESHOLD_: '1048576',
+  // Also as `npm start` sets it (README): with the mmap threshold fixed, glibc keeps the trim threshold at 128 KiB.
+  MALLOC_TRIM_THRESHOLD_: '33554432',
   ...Object.fromEntries(
     argv.filter((a) => a.startsWith('--server-env=')).map((a) => {
       const [k, ...v] = a.slice('--server-env='.length).split('=');
