@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { TRAILER_TYPE } from '../protocol/frame.js';
 import type { Reply } from '../protocol/messages.js';
 import { createSha256Sink, openFileSink, type Sha256Sink } from '../protocol/sha256-sink.js';
 import { ClientConnection, expectOk, ServerError } from './connection.js';
@@ -144,7 +145,7 @@ async function sendFrom(conn: ClientConnection, path: string, { size, offset, sh
       ...(sha256 ? { sha256 } : { sha256_trailer: true }),
       ...(offset > 0 ? { offset } : {}),
     };
-    const trailer = hasher ? async () => ({ type: 'upload_sha256', sha256: await hasher.finish() }) : undefined;
+    const trailer = hasher ? async () => ({ type: TRAILER_TYPE, sha256: await hasher.finish() }) : undefined;
     return await conn.sendWithBody(header, source, trailer);
   } finally {
     await hasher?.close();

@@ -4,6 +4,7 @@
  * two cannot disagree. Fields added beyond the original protocol are all optional.
  */
 import { z } from 'zod';
+import { TRAILER_TYPE } from './frame.js';
 
 /** Printable text: no control characters (NUL, escapes) that would poison logs or terminals. */
 const text = (max: number) =>
@@ -88,7 +89,7 @@ export const requestSchemas = {
 } as const;
 
 /** The frame after the bytes of an `update_movie` with `sha256_trailer`: not a request of its own. */
-export const uploadTrailerSchema = z.object({ type: z.literal('upload_sha256'), sha256 });
+export const uploadTrailerSchema = z.object({ type: z.literal(TRAILER_TYPE), sha256 });
 
 export type MessageType = keyof typeof requestSchemas;
 export type Request<T extends MessageType> = z.output<(typeof requestSchemas)[T]>;

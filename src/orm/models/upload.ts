@@ -4,8 +4,9 @@ import { Model } from '../model.js';
 /**
  * An upload in progress or cut short, resumable by the same admin with the same file: found
  * by its SHA-256, or, for an upload that sends its SHA-256 after its bytes and was cut before
- * that, by its size and quick fingerprint (see uploads.ts). Kept in the database (not in a node's memory) so any node sharing the database and the
- * media directory can resume it. The bytes live in `media/.incoming/<temp_name>`.
+ * that, by its size and quick fingerprint (see uploads.ts). Kept in the database (not in a
+ * node's memory) so any node sharing the database and the media directory can resume it.
+ * The bytes live in `media/.incoming/<temp_name>`.
  */
 @table('upload', { unique: [['user_id', 'sha256']], indexes: [['updated_time'], ['user_id', 'file_md5']] })
 export class Upload extends Model {
