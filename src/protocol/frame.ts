@@ -30,13 +30,13 @@ function describe(value: unknown): string {
 }
 
 /**
- * Whether one more frame follows this header's raw bytes: an upload with `sha256_trailer`
- * (a cinebox extension) sends the SHA-256 of its bytes after them, as `{ type:
- * "upload_sha256", sha256 }`, so it can hash while it sends instead of reading the file
- * twice. Only a header with raw bytes (`file_size`) has one.
+ * Whether one more frame follows this header's raw bytes: an upload (`update_movie`) with
+ * `sha256_trailer` (a cinebox extension) sends the SHA-256 of its bytes after them, as
+ * `{ type: "upload_sha256", sha256 }`, so it can hash while it sends instead of reading the
+ * file twice. No other type has one, whatever fields it carries.
  */
 export function hasTrailer(header: Record<string, unknown>): boolean {
-  return header.sha256_trailer === true && header.file_size !== undefined;
+  return header.type === 'update_movie' && header.sha256_trailer === true && header.file_size !== undefined;
 }
 
 /** The type of the frame that ends an upload with `sha256_trailer`. */

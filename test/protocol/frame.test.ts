@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { FrameDecoder, LENGTH_PREFIX_BYTES, ProtocolError, bodySizeOf, encodeFrame } from '../../src/protocol/index.js';
+import { FrameDecoder, LENGTH_PREFIX_BYTES, ProtocolError, bodySizeOf, encodeFrame, hasTrailer } from '../../src/protocol/index.js';
 
 describe('encodeFrame', () => {
   it('writes a 4-byte little-endian length, then the JSON', () => {
@@ -63,4 +63,17 @@ describe('bodySizeOf', () => {
       expect((caught as ProtocolError).message).toMatch(/^file_size .+ is not a byte count$/);
     },
   );
+});
+
+describe('hasTrailer', () => {
+  it('is true only for an update_movie with bytes and sha256_trailer: true', () => {
+    const upload = { type: 'update_movie', file_size: 10, sha256_trailer: true };
+    expect(hasTrailer(upload)).toBe(true);
+    expect(hasTrailer({ ...upload, file_size: 0 })).toBe(true); // an empty file still ends with its sha256
+    expect(hasTrailer({ ...upload, sha256_trailer: 'true' })).toBe(false);
+    expect(hasTrailer({ ...upload, sha256_trailer: undefined })).toBe(false);
+    expect(hasTrailer({ type: 'update_movie', sha256_trailer: true })).toBe(false);
+    expect(hasTrailer({ ...upload, type: 'check_movie' })).toBe(false);
+    expect(hasTrailer({ ...upload, type: 'download_movie' })).toBe(false);
+  });
 });

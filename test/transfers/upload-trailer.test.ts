@@ -102,6 +102,14 @@ describe.each(databaseKinds)('uploads that send their SHA-256 after the bytes (%
     expect(await other.request({ type: 'server_info' })).toMatchObject({ flag: true });
   });
 
+  it('only update_movie has a trailer: another type carrying sha256_trailer and bytes is answered without waiting for one', async () => {
+    const admin = await world.loginAs('nottrailed', 'admin');
+    const header = { type: 'check_movie', session: admin.session, file_md5: 'x', sha256_trailer: true, file_size: 10 };
+    const reply = await admin.sendWithBody(header, Readable.from([Buffer.alloc(10)]));
+    expect(reply).toMatchObject({ flag: true });
+    expect(await admin.request({ type: 'server_info' })).toMatchObject({ flag: true });
+  });
+
   it('a client that leaves before its trailer keeps every byte; the next upload sends none, only the trailer', async () => {
     const source = await world.makeFile('untrailed.mp4', 5 * MiB);
     const fileMd5 = await quickMd5(source);
