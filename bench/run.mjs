@@ -306,7 +306,7 @@ const BASELINES = [
   { key: 'mib', hwm: MiB, label: '1 MiB fs buffers' },
 ];
 
-async function startPipeBaseline(label, src, hwm) {
+async function startPipeBaseline(label, src, hwm, { hashBytes = 0 } = {}) {
   const sendPort = await freePort();
   const recvPort = await freePort();
   const recvDir = join(WORK, `pipe-recv-${label}`);
@@ -315,7 +315,10 @@ async function startPipeBaseline(label, src, hwm) {
     name: `pipe baseline (${label})`,
     cwd: ROOT,
     nodeArgs: SERVER_NODE_ARGS,
-    args: ['bench/lib/baseline-server.mjs', 'pipe', '--send-port', String(sendPort), '--send', src, '--recv-port', String(recvPort), '--recv-dir', recvDir, '--hwm', String(hwm)],
+    args: [
+      'bench/lib/baseline-server.mjs', 'pipe', '--send-port', String(sendPort), '--send', src, '--recv-port', String(recvPort), '--recv-dir', recvDir, '--hwm', String(hwm),
+      ...(hashBytes > 0 ? ['--hash', '1', '--expect', String(hashBytes)] : []),
+    ],
     logPath: join(WORK, `baseline-${label}.log`),
     port: recvPort,
   });
@@ -396,7 +399,9 @@ async function transfersPhase(sources) {
     const src = sources.get(size);
     const bases = [];
     for (const b of BASELINES) bases.push(Object.assign(await startPipeBaseline(`s${size}-${b.key}`, src, b.hwm), { key: b.key }));
-    const m = { up: [], down: [], rawDown: [], serverPeakRss: 0, upServerCpuS: [], downServerCpuS: [], downClientCpuS: [], upClientCpuS: [] };
+    // diagnostic: the 1 MiB pipe plus SHA-256 where verification needs it, on cinebox's off-thread sink
+    const hashed = await startPipeBaseline(`s${size}-hashed`, src, MiB, { hashBytes: size });
+    const m = { up: [], down: [], rawDown: [], hashedUp: [], hashedDown: [], serverPeakRss: 0, upServerCpuS: [], downServerCpuS: [], downClientCpuS: [], upClientCpuS: [] };
     for (const b of bases) Object.assign(m, { [`baselineUp_${b.key}`]: [], [`baselineDown_${b.key}`]: [], [`baselineUpCpuS_${b.key}`]: [], [`baselineDownCpuS_${b.key}`]: [] });
     let movieId;
     const budget = Math.max(60_000, (size / MiB) * 400); // generous per-step bound
@@ -415,6 +420,13 @@ async function transfersPhase(sources) {
         await emptyDir(base.recvDir);
         m[`baselineUp_${base.key}`].push(mbps(size, upMs));
       }
+
+      // hashed pipe upload: both ends hash, as a verified upload must
+      await emptyDir(hashed.recvDir);
+      beforeTimedStep(size);
+      const hashedUpMs = await withTimeout(W.hashedPipeUpload(hashed.recvPort, src, MiB, size), budget, 'hashed pipe upload');
+      await emptyDir(hashed.recvDir);
+      m.hashedUp.push(mbps(size, hashedUpMs));
 
       // cinebox verified upload (transfer hashed on both sides + trailer + compare + rename + row)
       // (delete_movie soft-deletes: the previous file stays on disk and in the page cache, nothing is freed)
@@ -442,6 +454,13 @@ async function transfersPhase(sources) {
         m[`baselineDown_${base.key}`].push(mbps(size, bd.ms));
       }
 
+      // hashed pipe download: the receiver hashes, as a verified download must
+      beforeTimedStep(size);
+      const hd = await withTimeout(W.hashedPipeDownload(hashed.sendPort, join(dlDir, 'hashed.bin'), MiB, size), budget, 'hashed pipe download');
+      if (hd.bytes !== size) throw new Error(`hashed pipe download got ${hd.bytes} bytes, expected ${size}`);
+      await emptyDir(dlDir);
+      m.hashedDown.push(mbps(size, hd.ms));
+
       // cinebox verified download (client hashes while writing .part, renames after the check)
       beforeTimedStep(size);
       server.mon.begin();
@@ -467,6 +486,7 @@ async function transfersPhase(sources) {
     await sha256OfFile(src);
     const prehashMBps = mbps(size, now() - t);
     for (const base of bases) await base.stop();
+    await hashed.stop();
     movies[size] = movieId;
     const upBy = Object.fromEntries(bases.map((b) => [b.key, median(m[`baselineUp_${b.key}`])]));
     const downBy = Object.fromEntries(bases.map((b) => [b.key, median(m[`baselineDown_${b.key}`])]));
@@ -495,6 +515,10 @@ async function transfersPhase(sources) {
       downloadMBps: median(m.down),
       downloadRatio: ratio(median(m.down), baselineDownMBps),
       rawDownloadMBps: median(m.rawDown),
+      hashedUpMBps: median(m.hashedUp),
+      hashedUpRatio: ratio(median(m.hashedUp), baselineUpMBps),
+      hashedDownMBps: median(m.hashedDown),
+      hashedDownRatio: ratio(median(m.hashedDown), baselineDownMBps),
       clientPrehashMBps: prehashMBps,
       uploadServerCpuS: median(m.upServerCpuS),
       uploadClientCpuS: median(m.upClientCpuS),
@@ -510,7 +534,7 @@ async function transfersPhase(sources) {
     log(
       `  ${row.size}: upload ${row.uploadMBps.toFixed(0)} MB/s (${row.uploadRatio.toFixed(2)}x of ${row.baselineUpMBps.toFixed(0)}), ` +
         `download ${row.downloadMBps.toFixed(0)} MB/s (${row.downloadRatio.toFixed(2)}x of ${row.baselineDownMBps.toFixed(0)}), ` +
-        `raw download ${row.rawDownloadMBps.toFixed(0)} MB/s, client whole-file hash ${prehashMBps.toFixed(0)} MB/s, server peak RSS ${(m.serverPeakRss / 1e6).toFixed(0)} MB`,
+        `raw download ${row.rawDownloadMBps.toFixed(0)} MB/s, hashed pipe ${row.hashedUpMBps.toFixed(0)} up / ${row.hashedDownMBps.toFixed(0)} down MB/s, client whole-file hash ${prehashMBps.toFixed(0)} MB/s, server peak RSS ${(m.serverPeakRss / 1e6).toFixed(0)} MB`,
     );
   }
   W.closeClient(admin);

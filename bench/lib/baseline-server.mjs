@@ -8,12 +8,17 @@
  *        the server closes its side once the file is fully written, which ends the client's timer.
  *     No protocol, no hashing: the least a Node program can do to move a file over loopback.
  *     --hwm sets the fs streams' highWaterMark (default: Node's, 64 KiB read / 16 KiB write).
+ *     --hash 1 --expect BYTES: Q also hashes what it receives, on the same off-thread SHA-256
+ *     sink cinebox uses (dist/protocol/sha256-sink.js), and closes once the file is written
+ *     and the hash is done: the "hashed pipe", a diagnostic of what verification alone costs
+ *     a simple Node program.
  *
  *   node baseline-server.mjs echo --port P --reply FILE.json
  *     The same framing as cinebox (4-byte LE length + JSON), one reply per request, in order:
  *     parse the request JSON, reply with the canned object in FILE.json (cinebox's own
  *     get_movie_list reply, so both send the same bytes). No database, no validation.
  */
+import { once } from 'node:events';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -38,6 +43,7 @@ if (mode === 'pipe') {
     createServer({ allowHalfOpen: true }, (socket) => {
       const file = createWriteStream(join(opts['recv-dir'], `recv-${process.pid}-${n++}.bin`), fsOpts);
       socket.on('error', () => file.destroy());
+      if (opts.hash === '1') return receiveHashed(socket, file, Number(opts.expect));
       file.on('finish', () => socket.end());
       socket.pipe(file);
     }),
@@ -71,6 +77,24 @@ if (mode === 'pipe') {
 } else {
   console.error(`unknown mode ${mode}`);
   process.exit(2);
+}
+
+/** socket -> file and -> SHA-256 sink, pausing the socket while either is full. */
+async function receiveHashed(socket, file, expectedBytes) {
+  const { createSha256Sink } = await import('../../dist/protocol/sha256-sink.js');
+  const hasher = createSha256Sink({ expectedBytes });
+  socket.on('data', (chunk) => {
+    const fileOk = file.write(chunk);
+    const hashOk = hasher.write(chunk);
+    if (fileOk && hashOk) return;
+    socket.pause();
+    Promise.all([fileOk || once(file, 'drain'), hashOk || hasher.drained()]).then(() => socket.resume(), () => socket.destroy());
+  });
+  socket.on('end', async () => {
+    file.end();
+    await Promise.all([once(file, 'finish'), hasher.finish()]);
+    socket.end();
+  });
 }
 
 process.on('SIGTERM', () => process.exit(0));

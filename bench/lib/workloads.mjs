@@ -79,6 +79,47 @@ export async function pipeDownload(port, dest, hwm = 0) {
   return { ms, bytes: (await stat(dest)).size };
 }
 
+/**
+ * The hashed pipe, client -> server: the plain pipe plus the client's SHA-256 of what it sends
+ * (the server child hashes what it receives, `--hash 1`), both on cinebox's off-thread sink.
+ */
+export async function hashedPipeUpload(port, src, hwm, size) {
+  const { createSha256Sink } = await import('../../dist/protocol/sha256-sink.js');
+  const started = now();
+  const socket = connect({ host: HOST, port });
+  await once(socket, 'connect');
+  const closed = once(socket, 'close');
+  socket.resume();
+  const hasher = createSha256Sink({ expectedBytes: size });
+  for await (const chunk of createReadStream(src, { highWaterMark: hwm })) {
+    if (!hasher.write(chunk)) await hasher.drained();
+    if (!socket.write(chunk)) await once(socket, 'drain');
+  }
+  await hasher.finish();
+  socket.end();
+  await closed;
+  return now() - started;
+}
+
+/** The hashed pipe, server -> client: the plain pipe plus the client's SHA-256 of what it receives. */
+export async function hashedPipeDownload(port, dest, hwm, size) {
+  const { createSha256Sink } = await import('../../dist/protocol/sha256-sink.js');
+  const started = now();
+  const socket = connect({ host: HOST, port });
+  const file = createWriteStream(dest, { highWaterMark: hwm });
+  const hasher = createSha256Sink({ expectedBytes: size });
+  for await (const chunk of socket) {
+    const fileOk = file.write(chunk);
+    if (!hasher.write(chunk)) await hasher.drained();
+    if (!fileOk) await once(file, 'drain');
+  }
+  file.end();
+  await once(file, 'finish');
+  await hasher.finish();
+  const ms = now() - started;
+  return { ms, bytes: (await stat(dest)).size };
+}
+
 // ---------------------------------------------------------------- cinebox transfers
 
 export async function cineboxUpload(adminConn, src, name) {
