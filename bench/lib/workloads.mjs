@@ -109,9 +109,10 @@ export async function hashedPipeDownload(port, dest, hwm, size) {
   const file = createWriteStream(dest, { highWaterMark: hwm });
   const hasher = createSha256Sink({ expectedBytes: size });
   for await (const chunk of socket) {
-    const fileOk = file.write(chunk);
+    file.write(chunk);
     if (!hasher.write(chunk)) await hasher.drained();
-    if (!fileOk) await once(file, 'drain');
+    // Checked after the hasher's wait: 'drain' may have fired during it.
+    if (file.writableNeedDrain) await once(file, 'drain');
   }
   file.end();
   await once(file, 'finish');
