@@ -132,7 +132,7 @@ async function sendFrom(conn: ClientConnection, path: string, { size, offset, sh
   if (offset > 0) options.onResume?.(offset, size);
   const hasher = sha256 ? undefined : createSha256Sink({ expectedBytes: size });
   try {
-    if (hasher && offset > 0) await hashFilePrefix(path, offset, hasher);
+    if (hasher && offset > 0) await hashFile(path, offset, hasher); // the part a resumed upload does not send
     const pieces = piecesOf(path, offset, size, hasher, (sent) => options.onProgress?.(sent, size));
     const source = Readable.from(pieces, { objectMode: false, highWaterMark: SEND_READ_BYTES });
     const header = {
@@ -149,16 +149,6 @@ async function sendFrom(conn: ClientConnection, path: string, { size, offset, sh
     return await conn.sendWithBody(header, source, trailer);
   } finally {
     await hasher?.close();
-  }
-}
-
-/** Hashes the first `length` bytes of the file at `path`: the part a resumed upload does not send. */
-async function hashFilePrefix(path: string, length: number, hasher: Sha256Sink): Promise<void> {
-  const file = await open(path, 'r');
-  try {
-    await hashPrefix(file, length, hasher);
-  } finally {
-    await file.close();
   }
 }
 
@@ -398,6 +388,7 @@ async function unclaimedPath(wanted: string, size: number, sha256: string): Prom
   }
 }
 
+/** Feeds the first `length` bytes of the file at `path` to `hasher`. */
 async function hashFile(path: string, length: number, hasher: Sha256Sink): Promise<void> {
   const file = await open(path, 'r');
   try {

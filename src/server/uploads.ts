@@ -63,8 +63,7 @@ interface Attempt {
  * Bytes of this upload's file the server already holds (0 when none, or when the size
  * differs). Refuses at once when another connection is writing it, before any byte is sent.
  */
-export async function heldOffset(app: App, row: Upload | undefined, size: number): Promise<number> {
-  if (!row) return 0;
+export async function heldOffset(app: App, row: Upload, size: number): Promise<number> {
   if (isLive(app, row, new Date())) throw busy();
   if (row.total_size !== size) return 0;
   return Math.min(await app.media.sizeOf(app.media.incomingPathOf(row.temp_name)), row.total_size);
