@@ -68,11 +68,24 @@ CREATE TABLE IF NOT EXISTS `purchase` (
 CREATE TABLE IF NOT EXISTS `login_failure` (
   `id` INT NOT NULL AUTO_INCREMENT,
   `address` VARCHAR(64) NOT NULL,
+  `account` VARCHAR(64) NOT NULL,
   `failures` INT NOT NULL DEFAULT 0,
   `last_failure` DATETIME(3) NOT NULL,
   `blocked_until` DATETIME(3) NULL,
   PRIMARY KEY (`id`),
-  UNIQUE KEY `uq_login_failure_address` (`address`)
+  UNIQUE KEY `uq_login_failure_address_account` (`address`, `account`),
+  KEY `idx_login_failure_last_failure` (`last_failure`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `address_block` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `address` VARCHAR(64) NOT NULL,
+  `blocks` INT NOT NULL DEFAULT 0,
+  `accounts` INT NOT NULL DEFAULT 0,
+  `last_block` DATETIME(3) NOT NULL,
+  `blocked_until` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_address_block_address` (`address`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE IF NOT EXISTS `upload` (

@@ -42,6 +42,15 @@ export interface UserRow {
 }
 
 /** Prices (in cents) and the non-VIP wait, as the server will apply them. */
+/** A login block: a whole address (`account` null: it failed against many accounts) or one account from an address. */
+export interface BlockRow {
+  address: string;
+  account: string | null;
+  /** Failures of the pair, or for a whole address the accounts it failed against. */
+  failures: number;
+  blocked_until: string;
+}
+
 export interface ServerInfo {
   vipPriceCents: number;
   paidPriceVipCents: number;
@@ -171,6 +180,18 @@ export class CineboxClient {
   /** Lifts an admin lock and a temporary lock after failed logins, and resets the failure count. */
   async unlockUser(name: string): Promise<void> {
     await this.conn.call('unlock_user', { name });
+  }
+
+  /** The login guard's current blocks (admins only). */
+  async listBlocks(): Promise<BlockRow[]> {
+    const reply = await this.conn.call('list_blocks', {});
+    return reply.blocks as BlockRow[];
+  }
+
+  /** Lifts the login blocks of an address (with `name`, only that account's from it); the server's summary. */
+  async unblockAddress(address: string, name?: string): Promise<string> {
+    const reply = await this.conn.call('unblock_address', { address, ...(name === undefined ? {} : { name }) });
+    return String(reply.msg ?? '');
   }
 
   /** Sets an admin's storage quota (null = the server default, 0 = no limit); the server's summary in `msg`. */

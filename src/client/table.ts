@@ -4,7 +4,7 @@
  * line up with ASCII ones; a cell too wide is cut with "…", or wrapped where a column wraps.
  */
 import stringWidth from 'string-width';
-import type { HistoryRow, MovieRow, NoticeRow, UserRow } from './cinebox-client.js';
+import type { BlockRow, HistoryRow, MovieRow, NoticeRow, UserRow } from './cinebox-client.js';
 import { formatBytes, formatTime } from './units.js';
 
 export interface Column<T> {
@@ -174,6 +174,20 @@ export function usersTable(users: UserRow[], width = 80, now = new Date()): stri
       { header: 'Registered', value: (u) => formatTime(u.register_time) },
     ],
     users,
+    width,
+  );
+}
+
+/** The login blocks: who is blocked (an address, or one account from it), why, and until when. */
+export function blocksTable(blocks: BlockRow[], width = 80): string {
+  return renderTable<BlockRow>(
+    [
+      { header: 'Address', value: (b) => b.address },
+      { header: 'Account', value: (b) => b.account ?? '(every account)', flex: true },
+      { header: 'Failed', value: (b) => (b.account === null ? `${b.failures} accounts` : String(b.failures)), align: 'right' },
+      { header: 'Until', value: (b) => formatTime(b.blocked_until) },
+    ],
+    blocks,
     width,
   );
 }

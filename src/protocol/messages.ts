@@ -86,6 +86,10 @@ export const requestSchemas = {
   unlock_user: z.object({ session, name: z.string().min(1).max(64) }),
   /** An admin's storage quota in bytes; null = the server default, 0 = no limit. */
   set_quota: z.object({ session, name: z.string().min(1).max(64), quota_bytes: bytes.nullable() }),
+  /** The login guard's current blocks: (address, account) pairs and whole addresses. */
+  list_blocks: z.object({ session }),
+  /** Lifts the blocks and counters of an address; with `name`, only that account's from it. */
+  unblock_address: z.object({ session, address: z.string().min(1).max(64), name: z.string().min(1).max(64).optional() }),
 } as const;
 
 /** The frame after the bytes of an `update_movie` with `sha256_trailer`: not a request of its own. */

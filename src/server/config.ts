@@ -44,10 +44,18 @@ export interface ServerConfig {
   transferWindowSeconds: number;
   /** Requests per second one connection may make on average (burst: twice that); 0 = no limit. */
   requestsPerSecond: number;
-  /** Failed logins from one address before it is blocked (then for 1 min, doubling, up to 1 h). */
-  addressMaxFailures: number;
+  /**
+   * Failed logins of one account from one address before that pair is blocked (then for
+   * 1 min, doubling, up to 1 h); other accounts on the same address are not affected.
+   */
+  loginMaxFailures: number;
+  /** Different accounts one address may fail against (within 15 min) before the whole address is blocked (spraying). */
+  addressMaxAccounts: number;
   /** Failed logins of one account, from any address, before it is locked for a growing time. */
   accountMaxFailures: number;
+  /** Password hashes that may wait for their turn, in all and from one address; past that, BUSY. */
+  hashQueueMax: number;
+  hashQueuePerAddress: number;
   /** scrypt's cost N for new password hashes (a power of two; existing hashes keep theirs). */
   scryptN: number;
   /** On SIGTERM/SIGINT, how long running transfers may take to finish. */
@@ -84,8 +92,13 @@ export const defaultConfig: ServerConfig = {
   minTransferRate: 4096,
   transferWindowSeconds: 30,
   requestsPerSecond: 1000,
-  addressMaxFailures: 5,
+  loginMaxFailures: 5,
+  addressMaxAccounts: 20,
   accountMaxFailures: 20,
+  // 64 waiting hashes are ~1.6 s of work at the default cost on two cores; 8 per address
+  // lets an office behind one NAT log in together while one host cannot fill the queue.
+  hashQueueMax: 64,
+  hashQueuePerAddress: 8,
   shutdownGraceSeconds: 30,
   scryptN: 16384,
   adminQuotaBytes: 10 * 1024 ** 3,

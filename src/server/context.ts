@@ -4,6 +4,7 @@ import type { Database } from '../orm/index.js';
 import type { User } from '../orm/models/index.js';
 import type { ServerConfig } from './config.js';
 import type { Connection, IncomingBody } from './connection.js';
+import type { HashQueue } from './hash-queue.js';
 import type { MediaStore } from './media-store.js';
 
 export interface App {
@@ -11,6 +12,8 @@ export interface App {
   db: Database;
   media: MediaStore;
   log: Logger;
+  /** Every password hash a request needs runs through it (hash-queue.ts). */
+  hashes: HashQueue;
 }
 
 export interface HandlerContext {

@@ -45,6 +45,8 @@ export class LoginBlocked extends kind('LOGIN_BLOCKED') {}
 export class QuotaExceeded extends kind('QUOTA_EXCEEDED') {}
 /** The server's disk is full; the bytes received so far are kept for a resume. */
 export class StorageFull extends kind('STORAGE_FULL') {}
+/** The server is at a limit right now (connections, the password queue): try again shortly. */
+export class Busy extends kind('BUSY') {}
 /** A resumed upload starts past the bytes the server holds; ask check_movie for the offset. */
 export class ResumeMismatch extends kind('RESUME_MISMATCH') {}
 

@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { requestSchemas, type MessageType, type Reply, type Request } from '../protocol/messages.js';
 import * as accounts from './admin-accounts.js';
+import * as blocks from './admin-blocks.js';
 import * as admin from './admin.js';
 import * as common from './common.js';
 import * as quotas from './quotas.js';
@@ -61,6 +62,8 @@ export const routes: Record<MessageType, Route> = {
   lock_user: asAdmin('lock_user', accounts.lockUser),
   unlock_user: asAdmin('unlock_user', accounts.unlockUser),
   set_quota: asAdmin('set_quota', quotas.setQuota),
+  list_blocks: asAdmin('list_blocks', blocks.listBlocks),
+  unblock_address: asAdmin('unblock_address', blocks.unblockAddress),
   buy_vip: asViewer('buy_vip', viewer.buyVip),
   download_movie: asViewer('download_movie', viewer.downloadMovie),
   download_movie_record: asViewer('download_movie_record', viewer.downloadHistory),

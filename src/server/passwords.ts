@@ -11,43 +11,32 @@ const p = 1;
 const KEY_BYTES = 32;
 
 /**
- * Hashes running at once. Each takes 128*N*r bytes (16 MiB at the default cost) on a thread
- * pool thread; two at a time give all the hashing two cores can do, and a login flood still
- * leaves half of the four pool threads to file reads and writes (downloads, uploads).
- * Logins beyond that wait their turn (~50 ms each). It does not bound RSS: glibc keeps the
- * freed 16 MiB in each pool thread's arena (measured: +68 MB after 100 logins, limit 1 to 4
- * alike); only MALLOC_ARENA_MAX=1 or MALLOC_MMAP_THRESHOLD_ set before start returns it.
+ * Where a hash runs: the server passes its HashQueue (hash-queue.ts: bounded, fair between
+ * addresses, two at a time); the operator's commands hash directly.
  */
-const MAX_CONCURRENT_HASHES = 2;
-let hashing = 0;
-const waiting: (() => void)[] = [];
+export type HashScheduler = <T>(task: () => Promise<T>) => Promise<T>;
+const direct: HashScheduler = (task) => task();
 
-async function scrypt(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  if (hashing >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
-  else hashing++;
-  try {
-    return await new Promise((resolve, reject) =>
-      scryptCallback(secret, salt, KEY_BYTES, { ...options, maxmem: 256 * options.N! * r }, (err, key) => (err ? reject(err) : resolve(key))),
-    );
-  } finally {
-    // The slot passes straight to the next in line, or frees up.
-    const next = waiting.shift();
-    if (next) next();
-    else hashing--;
-  }
+function scrypt(secret: string, salt: Buffer, options: ScryptOptions, schedule: HashScheduler): Promise<Buffer> {
+  return schedule(
+    () =>
+      new Promise<Buffer>((resolve, reject) =>
+        scryptCallback(secret, salt, KEY_BYTES, { ...options, maxmem: 256 * options.N! * r }, (err, key) => (err ? reject(err) : resolve(key))),
+      ),
+  );
 }
 
-export async function hashPassword(secret: string, N = DEFAULT_SCRYPT_N): Promise<string> {
+export async function hashPassword(secret: string, N = DEFAULT_SCRYPT_N, schedule = direct): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scrypt(secret, salt, { N, r, p });
+  const key = await scrypt(secret, salt, { N, r, p }, schedule);
   return ['scrypt', N, r, p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
-export async function verifyPassword(secret: string, stored: string): Promise<boolean> {
+export async function verifyPassword(secret: string, stored: string, schedule = direct): Promise<boolean> {
   const [scheme, n, rr, pp, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64');
-  const key = await scrypt(secret, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(rr), p: Number(pp) });
+  const key = await scrypt(secret, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(rr), p: Number(pp) }, schedule);
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 

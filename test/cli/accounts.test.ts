@@ -33,7 +33,7 @@ describe('cinebox admin users / lock / unlock (child processes, no terminal)', {
 
   beforeAll(async () => {
     // Two failed logins lock an account for a while; the address is never blocked.
-    [main, world] = await Promise.all([builtCli(), startWorld('sqlite', { accountMaxFailures: 2, addressMaxFailures: 1000 })]);
+    [main, world] = await Promise.all([builtCli(), startWorld('sqlite', { accountMaxFailures: 2, loginMaxFailures: 1000 })]);
     await world.loginAs('boss', 'admin', 'boss-pw');
     await world.loginAs('alice', 'user', 'alice-pw');
     await world.loginAs('王小明', 'user', 'wang-pw');

@@ -83,6 +83,8 @@ describe('the admin and viewer menus, driven by a script', () => {
       '- Users',
       '- Lock a user',
       '- Unlock a user',
+      '- Login blocks',
+      '- Lift a login block',
       '- Log out',
       'Quit',
     ]);

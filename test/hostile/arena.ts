@@ -82,7 +82,7 @@ export interface Arena {
 export const BYSTANDER = { name: 'bystander', password: 'bystander-pw' };
 
 export async function startArena(kind: DatabaseKind, overrides: Partial<ServerConfig> = {}): Promise<Arena> {
-  const world = await startWorld(kind, { addressMaxFailures: 1_000_000, accountMaxFailures: 1_000_000, ...overrides });
+  const world = await startWorld(kind, { loginMaxFailures: 1_000_000, addressMaxAccounts: 1_000_000, accountMaxFailures: 1_000_000, ...overrides });
   const admin = await world.loginAs('curator', 'admin');
   const free = await storeVideo(admin, 'free.mp4', true);
   const paid = await storeVideo(admin, 'paid.mkv', false);

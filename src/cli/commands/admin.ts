@@ -3,12 +3,14 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { runAdminMenu } from '../../client/menus/admin-menu.js';
 import { runMenuCommand, withClientOptions } from '../client-command.js';
 import * as quota from './admin-quota.js';
+import * as blocks from './client/blocks.js';
 import * as deleteVideo from './client/delete.js';
 import { listCommand } from './client/list.js';
 import * as lock from './client/lock.js';
 import * as notice from './client/notice.js';
 import { noticesCommand } from './client/notices.js';
 import { registerCommand } from './client/register.js';
+import * as unblock from './client/unblock.js';
 import * as unlock from './client/unlock.js';
 import * as upload from './client/upload.js';
 import * as users from './client/users.js';
@@ -30,11 +32,14 @@ export function builder(yargs: Argv) {
     .command(users)
     .command(lock)
     .command(unlock)
+    .command(blocks)
+    .command(unblock)
     .example('$0 admin', 'open the menu')
     .example('$0 admin upload a.mp4 b.mkv --charge', 'two paid videos')
     .example('$0 admin notice --title Hi --content …', 'publish a notice')
     .example('$0 admin quota alice 2G', "set an admin's storage quota")
     .example('$0 admin lock alice', 'lock an account out (`unlock` lets it in again)')
+    .example('$0 admin unblock 203.0.113.7', 'let an address log in again after failed logins (`blocks` lists them)')
     .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
 }
 

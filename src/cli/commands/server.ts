@@ -32,8 +32,17 @@ export function builder(yargs: Argv) {
     .option('min-transfer-rate', { type: 'number', default: defaultConfig.minTransferRate, describe: 'Bytes per second an upload or download must average over --transfer-window, or it is cut (0 = off)' })
     .option('transfer-window', { type: 'number', default: defaultConfig.transferWindowSeconds, describe: 'Seconds over which --min-transfer-rate is averaged' })
     .option('max-request-rate', { type: 'number', default: defaultConfig.requestsPerSecond, describe: 'Requests per second per connection (0 = no limit)' })
-    .option('address-max-failures', { type: 'number', default: defaultConfig.addressMaxFailures, describe: 'Failed logins before an address is blocked' })
-    .option('account-max-failures', { type: 'number', default: defaultConfig.accountMaxFailures, describe: 'Failed logins before an account is locked for a while' })
+    .option('login-max-failures', {
+      type: 'number',
+      default: defaultConfig.loginMaxFailures,
+      // The old name: it blocked the whole address, now only the account tried from it.
+      alias: 'address-max-failures',
+      describe: 'Failed logins of one account from one address before that pair is blocked for a while',
+    })
+    .option('address-max-accounts', { type: 'number', default: defaultConfig.addressMaxAccounts, describe: 'Different accounts one address may fail against before the whole address is blocked' })
+    .option('account-max-failures', { type: 'number', default: defaultConfig.accountMaxFailures, describe: 'Failed logins of one account (any address) before it is locked for a while' })
+    .option('hash-queue', { type: 'number', default: defaultConfig.hashQueueMax, describe: 'Password checks that may wait their turn; past that logins get BUSY' })
+    .option('hash-queue-per-address', { type: 'number', default: defaultConfig.hashQueuePerAddress, describe: 'Password checks one address may have waiting' })
     .option('scrypt-n', { type: 'number', default: defaultConfig.scryptN, describe: 'scrypt cost N for new password hashes (power of two)' })
     .option('shutdown-grace', { type: 'number', default: defaultConfig.shutdownGraceSeconds, describe: 'Seconds running transfers get on SIGTERM/SIGINT' })
     .option('admin-quota', { type: 'string', default: '10G', describe: 'Storage per admin (500M, 2G, …; unlimited); `cinebox admin quota` overrides it per admin' })
@@ -81,7 +90,10 @@ export function configFromArgs(args: Args): ServerConfig {
     minTransferRate: args.minTransferRate,
     transferWindowSeconds: args.transferWindow,
     requestsPerSecond: args.maxRequestRate,
-    addressMaxFailures: args.addressMaxFailures,
+    loginMaxFailures: args.loginMaxFailures,
+    addressMaxAccounts: args.addressMaxAccounts,
+    hashQueueMax: args.hashQueue,
+    hashQueuePerAddress: args.hashQueuePerAddress,
     accountMaxFailures: args.accountMaxFailures,
     shutdownGraceSeconds: args.shutdownGrace,
     scryptN: args.scryptN,
