@@ -17,11 +17,11 @@ import type { ServerConfig } from './config.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
-import { HashQueue } from './hash-queue.js';
-import { sweepLoginFailures } from './login-guard.js';
+import { HashQueue } from './auth/hash-queue.js';
+import { sweepLoginFailures } from './auth/login-guard.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
-import { startUploadJanitor } from './uploads.js';
+import { startUploadJanitor } from './uploads/resumable.js';
 
 export interface RunningServer {
   app: App;

@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import yargs from 'yargs';
 import { withClientOptions } from '../../src/cli/client-command.js';
-import * as blocks from '../../src/cli/commands/client/blocks.js';
-import * as unblock from '../../src/cli/commands/client/unblock.js';
+import * as blocks from '../../src/cli/commands/admin/blocks.js';
+import * as unblock from '../../src/cli/commands/admin/unblock.js';
 import { CineboxClient } from '../../src/client/cinebox-client.js';
-import { runAdminMenu } from '../../src/client/menus/admin-menu.js';
+import { runAdminMenu } from '../../src/client/ui/menus/admin-menu.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { startWorld, type World } from '../helpers/world.js';
 import { scriptedIO, type Step } from './helpers/scripted-io.js';
