@@ -41,6 +41,15 @@ export async function assertWithinQuota(ctx: UserContext, size: number, exceptUp
 }
 
 /**
+ * The check made once an upload's row exists (uploads/resumable.ts, reserveSpace): its size
+ * and every other row and video of the admin, parallel uploads included. Two uploads that
+ * race may both see each other and both be refused (never both pass over the quota).
+ */
+export async function assertReservationFits(ctx: UserContext, uploadId: number, size: number): Promise<void> {
+  await assertWithinQuota(ctx, size, uploadId);
+}
+
+/**
  * set_quota: any admin may set another admin's quota, and lower their own; raising one's
  * own quota would make it meaningless (the operator has --admin-quota for that).
  */

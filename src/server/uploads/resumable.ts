@@ -27,7 +27,7 @@ import type { IncomingBody } from '../connection.js';
 import type { App, UserContext } from '../context.js';
 import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from '../errors.js';
 import { publishMovie } from './publish.js';
-import { assertWithinQuota } from '../handlers/quotas.js';
+import { assertReservationFits } from '../handlers/quotas.js';
 
 type UploadRequest = Request<'update_movie'>;
 
@@ -53,10 +53,12 @@ export async function findUpload(app: App, userId: number, key: UploadKey): Prom
 }
 
 /** One attempt at writing an upload: the row it holds and where its bytes go. */
-interface Attempt {
+export interface Attempt {
   row: Upload;
   holder: string;
   path: string;
+  /** This attempt made the row (nothing was held before it). */
+  created: boolean;
 }
 
 /**
@@ -86,8 +88,8 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
   assertUploadSize(app, total);
   const key = { sha256: req.sha256, fileMd5: req.file_md5, size: total };
   const existing = await findUpload(app, user.id, key);
-  await assertWithinQuota(ctx, total, existing?.id);
   const attempt = await claim(ctx, existing, key, offset);
+  await reserveSpace(ctx, attempt);
   const started = performance.now();
   let sha256: string;
   let declared: string;
@@ -115,6 +117,20 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
   const seconds = (performance.now() - started) / 1000;
   conn.log.info({ user: user.id, movie: movie.id, bytes: req.file_size, offset, seconds }, 'upload stored');
   return { flag: true, msg: offset > 0 ? `uploaded (resumed at byte ${offset})` : 'uploaded', movie_id: movie.id, sha256, offset };
+}
+
+/**
+ * Checks the quota once the attempt's row exists, so uploads running in parallel each see
+ * the others' rows (any mode: see one-shot.ts); refused, a new row is dropped, a held one freed.
+ */
+export async function reserveSpace(ctx: UserContext, attempt: Attempt): Promise<void> {
+  try {
+    await assertReservationFits(ctx, attempt.row.id, attempt.row.total_size);
+  } catch (error) {
+    if (attempt.created) await abandon(ctx.app, attempt);
+    else await release(ctx.app, attempt);
+    throw error;
+  }
 }
 
 /** A resumed upload arrives in pieces, each under the connection's limit: the whole must be too. */
@@ -156,12 +172,12 @@ async function claim(ctx: UserContext, found: Upload | undefined, key: UploadKey
       if (error instanceof DuplicateKeyError) throw busy();
       throw error;
     }
-    return { row, holder, path: app.media.incomingPathOf(row.temp_name) };
+    return { row, holder, path: app.media.incomingPathOf(row.temp_name), created: true };
   }
   if (isLive(app, row, now)) throw busy();
   const taken = await Upload.updateWhere(app.db, { holder, updated_time: now }, { id: row.id, holder: row.holder });
   if (taken === 0) throw busy();
-  const attempt = { row, holder, path: app.media.incomingPathOf(row.temp_name) };
+  const attempt = { row, holder, path: app.media.incomingPathOf(row.temp_name), created: false };
   const held = Math.min(await app.media.sizeOf(attempt.path), row.total_size);
   const sameFile = row.total_size === total;
   if (offset > 0 && (!sameFile || offset > held)) {
@@ -190,7 +206,7 @@ async function assertStillHeld(app: App, attempt: Attempt): Promise<void> {
  * `trailer`, also the SHA-256 the client sends after the bytes, read while the lease is
  * still kept alive.
  */
-async function receiveBytes(
+export async function receiveBytes(
   ctx: UserContext,
   attempt: Attempt,
   offset: number,
@@ -255,7 +271,7 @@ async function release(app: App, attempt: Attempt): Promise<number> {
 }
 
 /** Drops an attempt whose bytes can never become the declared file. */
-async function abandon(app: App, attempt: Attempt): Promise<void> {
+export async function abandon(app: App, attempt: Attempt): Promise<void> {
   await Upload.deleteWhere(app.db, { id: attempt.row.id, holder: attempt.holder });
   await app.media.discard(attempt.path);
 }
@@ -294,14 +310,18 @@ export function storageError(error: unknown): unknown {
 }
 
 /**
- * Deletes uploads nobody touched for `uploadExpirySeconds` (row, then file) and temp files
+ * Deletes uploads nobody touched for `uploadExpirySeconds` (row, then file), one-shot
+ * uploads whose writer went silent past the lease (a crash), and temp files
  * under .incoming that no row names and that are as old (cut uploads of original clients).
  */
 export async function sweepExpiredUploads(app: App, now = Date.now()): Promise<number> {
   const cutoff = now - app.config.uploadExpirySeconds * 1000;
   let removed = 0;
+  const leaseCutoff = now - app.config.uploadLeaseSeconds * 1000;
   for (const row of await Upload.select(app.db)) {
-    if (row.updated_time.getTime() >= cutoff) continue;
+    // A one-shot upload (no fingerprint) cannot be resumed: gone once its writer is.
+    const oneShotLeft = row.file_md5 === '' && row.updated_time.getTime() < leaseCutoff;
+    if (row.updated_time.getTime() >= cutoff && !oneShotLeft) continue;
     // Matching the old time too: a resume that took the row meanwhile keeps it.
     const deleted = await Upload.deleteWhere(app.db, { id: row.id, updated_time: row.updated_time });
     if (deleted === 0) continue;
