@@ -31,8 +31,8 @@ export class HashQueue {
   private waiting = 0;
   /** Waiting jobs by address; the Map's order is the turn order (an address served goes to the back). */
   private readonly byAddress = new Map<string, Job[]>();
-  /** Counters for the logs and the tests: hashes started, refused with BUSY, dropped unhashed. */
-  readonly stats = { started: 0, refused: 0, dropped: 0 };
+  /** Counters for the logs and the tests: hashes started, refused with BUSY, dropped unhashed; the most ever waiting. */
+  readonly stats = { started: 0, refused: 0, dropped: 0, peakWaiting: 0, peakWaitingPerAddress: 0 };
 
   constructor(private readonly limits: HashQueueLimits) {}
 
@@ -70,6 +70,8 @@ export class HashQueue {
       if (line) line.push(job);
       else this.byAddress.set(owner.address, [job]);
       this.waiting++;
+      this.stats.peakWaiting = Math.max(this.stats.peakWaiting, this.waiting);
+      this.stats.peakWaitingPerAddress = Math.max(this.stats.peakWaitingPerAddress, (line?.length ?? 1));
     });
   }
 
