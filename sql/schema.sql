@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS `movie` (
   `is_free` TINYINT NOT NULL,
   `is_delete` TINYINT NOT NULL DEFAULT 0,
   `create_time` DATETIME(3) NOT NULL,
+  `delete_time` DATETIME(3) NULL,
   `file_md5` VARCHAR(64) NOT NULL,
   `sha256` VARCHAR(64) NOT NULL,
   `live_sha256` VARCHAR(64) NULL,

@@ -54,9 +54,13 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
   return receiveOneShot(req, ctx);
 }
 
-/** Soft delete: the row and the file stay (history keeps its names), lists and downloads skip it. */
+/**
+ * Soft delete: the row and the file stay (history keeps its names), lists and downloads skip
+ * it. The file still counts against its admin's quota until the operator purges it
+ * (`cinebox purge`), so upload-then-delete cannot fill the disk.
+ */
 export async function deleteMovie(req: Request<'delete_movie'>, { app, conn, user }: UserContext): Promise<Reply> {
-  const changed = await Movie.updateWhere(app.db, { is_delete: 1, live_sha256: null }, { id: req.movie_id, is_delete: 0 });
+  const changed = await Movie.updateWhere(app.db, { is_delete: 1, live_sha256: null, delete_time: new Date() }, { id: req.movie_id, is_delete: 0 });
   if (changed === 0) throw new NotFound(`no video #${req.movie_id}`);
   conn.log.info({ user: user.id, movie: req.movie_id }, 'video deleted');
   return { flag: true, msg: 'deleted' };

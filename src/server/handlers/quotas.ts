@@ -1,8 +1,8 @@
 /**
- * Admin storage quotas. An admin's usage is the size of their live videos plus the declared
- * size of their uploads in progress (so parallel uploads cannot each pass the check and
- * together overshoot). The limit is user.quota_bytes, else the server's --admin-quota;
- * 0 means no limit.
+ * Admin storage quotas. An admin's usage is the size of their videos whose files are still
+ * stored (live, or deleted but not purged yet) plus the declared size of their uploads in
+ * progress (each reserves its space before its bytes flow). The limit is user.quota_bytes,
+ * else the server's --admin-quota; 0 means no limit.
  */
 import { Movie, Upload, User } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
@@ -21,7 +21,8 @@ export function quotaOf(user: User, app: App): number {
 
 /** Storage an admin fills now; the upload row `exceptUploadId` (the file being checked) is left out. */
 export async function usedBytes(app: App, userId: number, exceptUploadId?: number): Promise<number> {
-  const videos = await Movie.sum(app.db, 'size', { user_id: userId, is_delete: 0 });
+  // Deleted videos too, until purged: their files are still on the disk (is_delete 2 = purged).
+  const videos = await Movie.sum(app.db, 'size', { user_id: userId, is_delete: [0, 1] });
   const uploads = await Upload.select(app.db, { user_id: userId });
   const pending = uploads.filter((u) => u.id !== exceptUploadId).reduce((sum, u) => sum + u.total_size, 0);
   return videos + pending;
