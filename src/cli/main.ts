@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<unknown>> = {
   'create-admin': () => import('./commands/create-admin.js'),
   schema: () => import('./commands/schema.js'),
   purge: () => import('./commands/purge.js'),
+  account: () => import('./commands/account.js'),
 };
 
 export async function buildCli(argv: string[]) {
