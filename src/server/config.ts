@@ -27,7 +27,7 @@ export interface ServerConfig {
   tlsKey?: string;
   /** When set, a client must first answer HMAC-SHA256(secret, nonce) to a 32-byte nonce. */
   clientSecret?: string;
-  /** Seconds a client has to answer the handshake. */
+  /** Seconds a client has to finish the TLS handshake, and to answer the HMAC handshake. */
   handshakeSeconds: number;
   maxConnections: number;
   maxConnectionsPerAddress: number;

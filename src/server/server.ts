@@ -15,6 +15,7 @@ import { encodeFrame } from '../protocol/frame.js';
 import { NONCE_BYTES, PROOF_BYTES, proofMatches, readExactly } from '../protocol/handshake.js';
 import type { ServerConfig } from './config.js';
 import { Connection, type ConnectionLimits } from './connection.js';
+import { ConnectionGate } from './connection-gate.js';
 import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { HashQueue } from './auth/hash-queue.js';
@@ -29,6 +30,8 @@ export interface RunningServer {
   host: string;
   port: number;
   connections: Set<Connection>;
+  /** Sockets held now, counted from their first moment (in a TLS or HMAC handshake too). */
+  openSockets(): number;
   /** Stops accepting, lets running requests finish up to the grace period, then closes everything. */
   shutdown(graceSeconds?: number): Promise<void>;
   /** Immediate close (tests). */
@@ -44,7 +47,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const janitors = [startUploadJanitor(app), every(LOGIN_SWEEP_MS, () => sweepLoginFailures(app), (error) => log.warn({ err: error.message }, 'login failure sweep failed'))];
   const dispatch = createDispatcher(app);
   const connections = new Set<Connection>();
-  const perAddress = new Map<string, number>();
+  const gate = new ConnectionGate(config);
   const limits: ConnectionLimits = {
     maxHeaderBytes: config.maxHeaderBytes,
     headerDeadlineMs: config.headerDeadlineSeconds * 1000,
@@ -54,30 +57,21 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     minTransferRate: config.minTransferRate,
     transferWindowMs: config.transferWindowSeconds * 1000,
   };
-  let accepting = true;
+  const tls = Boolean(config.tlsCert && config.tlsKey);
 
+  /** Every TCP socket, from its first moment: counted, or refused (a frame in plain TCP; closed under TLS, which has no frame yet). */
+  const onTcpConnection = (raw: Socket) => {
+    const refusal = gate.admit(raw);
+    if (!refusal) return tls ? undefined : void onSocket(raw);
+    log.warn({ addr: raw.remoteAddress, code: refusal.code }, 'connection refused');
+    raw.on('error', () => undefined);
+    if (tls) return void raw.destroy();
+    raw.end(encodeFrame({ flag: false, ...refusal }));
+    setTimeout(() => raw.destroy(), 1000).unref();
+  };
+
+  /** A counted socket, past TLS if any: the HMAC handshake (with its deadline), then a Connection. */
   const onSocket = async (socket: Socket) => {
-    const address = socket.remoteAddress ?? 'unknown';
-    const refusal = !accepting
-      ? { code: 'SHUTTING_DOWN', msg: 'the server is shutting down' }
-      : connections.size >= config.maxConnections
-        ? { code: 'BUSY', msg: 'the server has too many connections, try again later' }
-        : (perAddress.get(address) ?? 0) >= config.maxConnectionsPerAddress
-          ? { code: 'BUSY', msg: 'too many connections from your address' }
-          : undefined;
-    if (refusal) {
-      log.warn({ addr: address, code: refusal.code }, 'connection refused');
-      socket.on('error', () => undefined);
-      socket.end(encodeFrame({ flag: false, ...refusal }));
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
-    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
-    socket.once('close', () => {
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left > 0) perAddress.set(address, left);
-      else perAddress.delete(address);
-    });
     const initial = config.clientSecret ? await verifyClient(socket, config, log) : undefined;
     if (initial === null) return;
     const conn = new Connection(socket, log, limits, initial);
@@ -90,12 +84,16 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     void conn.serve(dispatch);
   };
 
-  const server = config.tlsCert && config.tlsKey
-    ? createTlsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }, (s) => void onSocket(s))
-    : createTcpServer((s) => void onSocket(s));
+  // TLS: `handshakeTimeout` closes a socket that has not finished its handshake in time (Node's default is 120 s).
+  const server = tls
+    ? createTlsServer({ cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!), handshakeTimeout: config.handshakeSeconds * 1000 }, (s) => void onSocket(s))
+    : createTcpServer();
+  server.on('connection', onTcpConnection);
   server.on('error', (error) => log.error({ err: error }, 'server error'));
+  // With a listener, Node leaves the socket open (a timed-out handshake too): close it here.
   server.on('tlsClientError', (error: Error, socket: Socket) => {
     log.warn({ addr: socket.remoteAddress, err: error.message }, 'TLS handshake failed');
+    socket.destroy();
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -112,7 +110,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   );
 
   const stopListening = () => {
-    accepting = false;
+    gate.close();
     return new Promise<void>((resolve) => server.close(() => resolve()));
   };
   /** Both ways of stopping end here, once. */
@@ -130,6 +128,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     host: address.address,
     port: address.port,
     connections,
+    openSockets: () => gate.open,
     async shutdown(graceSeconds = config.shutdownGraceSeconds) {
       if (finished) return finished;
       const stopped = stopListening();
@@ -138,12 +137,14 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       if (connections.size > 0) log.warn({ connections: connections.size }, 'grace period over, closing the rest');
       for (const conn of connections) conn.socket.destroy();
+      gate.destroyAll();
       return finish(stopped);
     },
     async close() {
       if (finished) return finished;
       const stopped = stopListening();
       for (const conn of connections) conn.socket.destroy();
+      gate.destroyAll();
       return finish(stopped);
     },
   };

@@ -30,7 +30,8 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<ServerConfig> = {}): Promise<World> {
+/** `clientDefaults`: how every client of this world connects (e.g. `{ tls: { ca } }` for a TLS server). */
+export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<ServerConfig> = {}, clientDefaults: Partial<ConnectOptions> = {}): Promise<World> {
   const dir = await mkdtemp(join(tmpdir(), 'cinebox-test-'));
   const database = await freshDatabaseUrl(kind, dir);
   const config = configWith({
@@ -51,7 +52,7 @@ export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<Se
   const opened: ClientConnection[] = [];
 
   const connect = async (options: Partial<ConnectOptions> = {}) => {
-    const conn = await ClientConnection.connect({ host: '127.0.0.1', port: server.port, ...options });
+    const conn = await ClientConnection.connect({ host: '127.0.0.1', port: server.port, ...clientDefaults, ...options });
     opened.push(conn);
     return conn;
   };

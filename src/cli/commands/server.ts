@@ -24,6 +24,7 @@ export function builder(yargs: Argv) {
     .option('tls-cert', { type: 'string', describe: 'TLS certificate (PEM); with --tls-key the server speaks TLS' })
     .option('tls-key', { type: 'string', describe: 'TLS private key (PEM)' })
     .option('client-secret', { type: 'string', describe: 'Require the HMAC handshake with this shared secret' })
+    .option('handshake-timeout', { type: 'number', default: defaultConfig.handshakeSeconds, describe: 'Seconds a client has to finish the TLS handshake and the HMAC handshake' })
     .option('max-connections', { type: 'number', default: defaultConfig.maxConnections, describe: 'Connections in total' })
     .option('max-connections-per-address', { type: 'number', default: defaultConfig.maxConnectionsPerAddress, describe: 'Connections from one address' })
     .option('header-deadline', { type: 'number', default: defaultConfig.headerDeadlineSeconds, describe: 'Seconds to complete a header once it started' })
@@ -82,6 +83,7 @@ export function configFromArgs(args: Args): ServerConfig {
     tlsCert: args.tlsCert,
     tlsKey: args.tlsKey,
     clientSecret: args.clientSecret || undefined,
+    handshakeSeconds: args.handshakeTimeout,
     maxConnections: args.maxConnections,
     maxConnectionsPerAddress: args.maxConnectionsPerAddress,
     headerDeadlineSeconds: args.headerDeadline,
