@@ -5,9 +5,9 @@
  */
 import { rename } from 'node:fs/promises';
 import { DuplicateKeyError, type Database } from '../../orm/index.js';
-import { Movie } from '../../orm/models/index.js';
+import { Movie, User } from '../../orm/models/index.js';
 import type { UserContext } from '../context.js';
-import { Conflict } from '../errors.js';
+import { AccountLocked, Conflict, Forbidden } from '../errors.js';
 
 export interface VerifiedUpload {
   tempPath: string;
@@ -40,6 +40,7 @@ export async function publishMovie(
   });
   try {
     await app.db.transaction(async (tx) => {
+      await assertStillAllowed(tx, user.id);
       await movie.save(tx);
       await alsoInTransaction?.(tx);
     });
@@ -54,4 +55,14 @@ export async function publishMovie(
     throw error;
   }
   return movie;
+}
+
+/**
+ * The uploader read again at the last moment: an upload can run for hours (and a trailer
+ * upload waits for its client), and an admin locked or demoted meanwhile must not publish.
+ */
+async function assertStillAllowed(tx: Database, userId: number): Promise<void> {
+  const user = await User.selectOne(tx, { id: userId });
+  if (!user || user.is_locked) throw new AccountLocked('account is locked: the upload was not published');
+  if (user.user_type !== 'admin') throw new Forbidden('only admins may publish videos');
 }
