@@ -8,10 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import { Movie, Upload } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
-import type { UserContext } from '../context.js';
+import type { App, UserContext } from '../context.js';
 import { BadRequest, Conflict } from '../errors.js';
 import { publishMovie } from './publish.js';
-import { abandon, receiveBytes, reserveSpace, storageError, type Attempt } from './resumable.js';
+import { receiveBytes, reserveSpace, storageError, type Attempt } from './resumable.js';
 
 export async function receiveOneShot(req: Request<'update_movie'>, ctx: UserContext): Promise<Reply> {
   const { app, conn, body, user } = ctx;
@@ -23,18 +23,18 @@ export async function receiveOneShot(req: Request<'update_movie'>, ctx: UserCont
   try {
     ({ sha256 } = await receiveBytes(ctx, attempt, 0));
   } catch (error) {
-    await abandon(app, attempt);
+    await drop(app, attempt);
     conn.log.warn({ err: (error as Error).message, received: body?.received, size: req.file_size }, 'upload failed');
     throw storageError(error);
   }
   const duplicate = await Movie.selectOne(app.db, { sha256, is_delete: 0 });
   if (duplicate) {
-    await abandon(app, attempt);
+    await drop(app, attempt);
     throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
   }
   const upload = { tempPath: attempt.path, name: req.file_name, isFree: req.is_free, fileMd5: req.file_md5, sha256, size: req.file_size };
   const movie = await publishMovie(ctx, upload, (tx) => Upload.deleteWhere(tx, { id: attempt.row.id })).catch(async (error: unknown) => {
-    await abandon(app, attempt);
+    await drop(app, attempt);
     throw error;
   });
   const seconds = (performance.now() - started) / 1000;
@@ -59,4 +59,10 @@ async function startAttempt(ctx: UserContext, size: number): Promise<Attempt> {
   });
   await row.save(app.db);
   return { row, holder, path: app.media.incomingPathOf(row.temp_name), created: true };
+}
+
+/** Ends an attempt whose bytes are worthless: the file first (it is what the disk holds), then the row. */
+async function drop(app: App, attempt: Attempt): Promise<void> {
+  await app.media.discard(attempt.path);
+  await Upload.deleteWhere(app.db, { id: attempt.row.id, holder: attempt.holder });
 }
