@@ -19,3 +19,12 @@ export function parseQuota(text: string): number | null {
   if (word === 'unlimited' || word === 'none') return 0;
   return parseSize(text);
 }
+
+/** The shortest exact form parseSize reads back: 64 GiB → `64G`, 4096 → `4K`, 1000 → `1000`. */
+export function formatSize(bytes: number): string {
+  for (let power = 4; power > 0; power--) {
+    const unit = 1024 ** power;
+    if (bytes >= unit && bytes % unit === 0) return `${bytes / unit}${'KMGT'[power - 1]}`;
+  }
+  return String(bytes);
+}
