@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Options } from 'yargs';
-import { formatCents } from '../client/units.js';
+import { formatCents } from '../client/ui/units.js';
 import { SETTING_RULES, SETTINGS, type ServerConfig, type Setting, type SettingName } from '../server/settings.js';
 import { formatDuration, parseDuration } from './durations.js';
 import { toCents } from './money.js';
