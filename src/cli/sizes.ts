@@ -1,6 +1,7 @@
 /**
  * Sizes as people type them for quotas: `500M`, `2G`, `1.5GiB`, `10GB`, or plain bytes.
- * Every unit is a power of 1024 (K, M, G, T), as quota tools usually count.
+ * Every unit is a power of 1024 (K, M, G, T), as quota tools usually count. Not the `bytes`
+ * package: its parse reads `64G` as 64 (it needs the B and falls back to parseInt).
  */
 const POWERS: Record<string, number> = { '': 0, K: 1, M: 2, G: 3, T: 4 };
 
