@@ -1,11 +1,13 @@
 /** The error registry is the one list of codes, and docs/PROTOCOL.md documents each of them (as fastify checks its own). */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES_PART, errorCodesTable } from '../../src/cli/docs/error-codes.js';
 import { generatedPart } from '../../src/cli/docs/generated-section.js';
 import { ERROR_CODES, ERRORS } from '../../src/protocol/error-codes.js';
 import * as serverErrors from '../../src/server/errors.js';
 
+const srcDir = new URL('../../src/', import.meta.url);
 const protocolDoc = () => readFile(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
 
 describe('error codes', () => {
@@ -30,5 +32,17 @@ describe('error codes', () => {
     );
     expect(classes.length).toBeGreaterThan(10);
     for (const ErrorClass of classes) expect(ERROR_CODES).toContain(new ErrorClass('x').code);
+  });
+
+  it('the server writes no code as a literal: each comes from the registry (ERRORS.X.code)', async () => {
+    const files = (await readdir(new URL('server/', srcDir), { recursive: true })).filter((file) => file.endsWith('.ts'));
+    const literals: string[] = [];
+    for (const file of files) {
+      const source = await readFile(new URL(join('server', file), srcDir), 'utf8');
+      for (const [literal, code] of source.matchAll(/'([A-Z][A-Z_]+)'/g)) {
+        if ((ERROR_CODES as string[]).includes(code)) literals.push(`src/server/${file}: ${literal}`);
+      }
+    }
+    expect(literals).toEqual([]);
   });
 });
