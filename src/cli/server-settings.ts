@@ -111,7 +111,11 @@ function describeKind(setting: Setting): string {
   }[setting.kind];
 }
 
-/** The settings in a JSON config file, keyed by flag name; unknown keys are refused with a suggestion. */
+/**
+ * The settings in a JSON config file, keyed by flag name (one name per setting everywhere);
+ * unknown keys are refused with a suggestion. Paths in it are left as written, so they are
+ * read from the working directory as on the command line. JSON: no parser beyond Node's.
+ */
 export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
