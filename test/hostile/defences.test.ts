@@ -16,6 +16,7 @@ import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { frame, prefixed, rawExchange } from '../helpers/raw.js';
 import { startWorld, type World } from '../helpers/world.js';
+import { waitFor } from './arena.js';
 
 const worlds: World[] = [];
 async function world(kind: 'sqlite' | 'mysql', overrides: Parameters<typeof startWorld>[1] = {}) {
@@ -167,7 +168,8 @@ describe.each(databaseKinds)('defences (%s)', (kind) => {
       expect(extra.closed).toBe(true);
       expect(extra.frames[0]).toMatchObject({ flag: false, code: 'BUSY' });
       held.forEach((s) => s.destroy());
-      await new Promise((r) => setTimeout(r, 100));
+      // The server frees an address's slots when it sees those sockets close.
+      await waitFor(() => w.server.connections.size === 0, 10_000, 'the held connections to be let go');
       await normalClientServed(w);
     });
 
