@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServerError, type ClientConnection } from '../../src/client/connection.js';
 import { downloadMovie, uploadFile } from '../../src/client/transfers.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
-import { DEFAULT_SCRYPT_N } from '../../src/server/passwords.js';
+import { DEFAULT_SCRYPT_N } from '../../src/server/auth/passwords.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
 
