@@ -1,8 +1,24 @@
-/** Ages as operators type them: `30d`, `12h`, `90m`, `45s`, or plain seconds. */
-const UNIT_MS: Record<string, number> = { '': 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+/**
+ * Durations as people type them: `24h`, `30s`, `1.5m`, `500ms`, `2 days` (the `ms` package's
+ * forms), or a plain number of seconds, which is what these options took before units.
+ */
+import ms from 'ms';
 
+/** Seconds in `text`; throws on anything else, negative included. */
 export function parseDuration(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$/i.exec(text);
-  if (!match) throw new Error(`not an age: ${JSON.stringify(text)} (use e.g. 30d, 12h, 90m)`);
-  return Math.round(Number(match[1]) * UNIT_MS[match[2].toLowerCase()]);
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  const millis = /^\d/.test(trimmed) ? ms(trimmed as ms.StringValue) : undefined;
+  if (millis === undefined || !Number.isFinite(millis)) {
+    throw new Error(`not a duration: ${JSON.stringify(text)} (use e.g. 30s, 10m, 24h, 7d or a number of seconds)`);
+  }
+  return millis / 1000;
+}
+
+/** The shortest exact form: 86400 → `24h`, 1800 → `30m`, 30 → `30s`, 0.5 → `500ms`. */
+export function formatDuration(seconds: number): string {
+  for (const [unit, size] of [['h', 3600], ['m', 60]] as const) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return Number.isInteger(seconds) ? `${seconds}s` : `${Math.round(seconds * 1000)}ms`;
 }

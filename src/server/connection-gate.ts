@@ -6,6 +6,7 @@
  * pass every limit while "not connected yet".
  */
 import type { Socket } from 'node:net';
+import { ERRORS } from '../protocol/error-codes.js';
 
 export interface GateLimits {
   maxConnections: number;
@@ -13,7 +14,7 @@ export interface GateLimits {
 }
 
 export interface Refusal {
-  code: 'BUSY' | 'SHUTTING_DOWN';
+  code: typeof ERRORS.BUSY.code | typeof ERRORS.SHUTTING_DOWN.code;
   msg: string;
 }
 
@@ -43,9 +44,9 @@ export class ConnectionGate {
   admit(socket: Socket): Refusal | undefined {
     const address = socket.remoteAddress ?? 'unknown';
     const fromAddress = this.perAddress.get(address) ?? 0;
-    if (!this.accepting) return { code: 'SHUTTING_DOWN', msg: 'the server is shutting down' };
-    if (this.total >= this.limits.maxConnections) return { code: 'BUSY', msg: 'the server has too many connections, try again later' };
-    if (fromAddress >= this.limits.maxConnectionsPerAddress) return { code: 'BUSY', msg: 'too many connections from your address' };
+    if (!this.accepting) return { code: ERRORS.SHUTTING_DOWN.code, msg: 'the server is shutting down' };
+    if (this.total >= this.limits.maxConnections) return { code: ERRORS.BUSY.code, msg: 'the server has too many connections, try again later' };
+    if (fromAddress >= this.limits.maxConnectionsPerAddress) return { code: ERRORS.BUSY.code, msg: 'too many connections from your address' };
     this.total++;
     this.perAddress.set(address, fromAddress + 1);
     this.sockets.add(socket);

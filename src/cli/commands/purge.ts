@@ -17,7 +17,7 @@ export const describe = 'Remove the files of videos deleted longer ago than --ol
 
 export function builder(yargs: Argv) {
   return yargs
-    .option('older-than', { type: 'string', default: '30d', describe: 'Age of the deletion: 30d, 12h, 90m, 0 (every deleted video)' })
+    .option('older-than', { type: 'string', default: '30d', describe: 'Age of the deletion: 30d, 12h, 90m, 0 (every deleted video); a plain number is seconds' })
     .option('db', { type: 'string', default: defaultConfig.db, describe: 'Database URL (as for `cinebox server`)' })
     .option('media-dir', { type: 'string', default: defaultConfig.mediaDir, describe: 'Media directory (as for `cinebox server`)' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Only say what would be purged' })
@@ -27,7 +27,7 @@ export function builder(yargs: Argv) {
 type Args = ArgumentsCamelCase<{ olderThan: string; db: string; mediaDir: string; dryRun: boolean }>;
 
 export async function handler(args: Args): Promise<void> {
-  const olderThanMs = parseDuration(args.olderThan);
+  const olderThanMs = parseDuration(args.olderThan) * 1000;
   const db = await openDatabase(args.db);
   try {
     await ensureSchema(db, allModels);
