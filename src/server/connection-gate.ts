@@ -35,6 +35,11 @@ export class ConnectionGate {
     this.accepting = false;
   }
 
+  /** SHUTTING_DOWN once closed: for a socket admitted before, whose handshake ended after. */
+  get closedRefusal(): Refusal | undefined {
+    return this.accepting ? undefined : { code: ERRORS.SHUTTING_DOWN.code, msg: 'the server is shutting down' };
+  }
+
   /** Closes every socket still held (at the end of a shutdown: those in a handshake have no Connection to close them). */
   destroyAll(): void {
     for (const socket of this.sockets) socket.destroy();

@@ -15,7 +15,7 @@ import { encodeFrame } from '../protocol/frame.js';
 import { NONCE_BYTES, PROOF_BYTES, proofMatches, readExactly } from '../protocol/handshake.js';
 import type { ServerConfig } from './config.js';
 import { Connection, type ConnectionLimits } from './connection.js';
-import { ConnectionGate } from './connection-gate.js';
+import { ConnectionGate, type Refusal } from './connection-gate.js';
 import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { HashQueue } from './auth/hash-queue.js';
@@ -59,19 +59,28 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   };
   const tls = Boolean(config.tlsCert && config.tlsKey);
 
+  const refuse = (socket: Socket, refusal: Refusal) => {
+    log.warn({ addr: socket.remoteAddress, code: refusal.code }, 'connection refused');
+    socket.on('error', () => undefined);
+    socket.end(encodeFrame({ flag: false, ...refusal }));
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+
   /** Every TCP socket, from its first moment: counted, or refused (a frame in plain TCP; closed under TLS, which has no frame yet). */
   const onTcpConnection = (raw: Socket) => {
     const refusal = gate.admit(raw);
     if (!refusal) return tls ? undefined : void onSocket(raw);
+    if (!tls) return refuse(raw, refusal);
     log.warn({ addr: raw.remoteAddress, code: refusal.code }, 'connection refused');
     raw.on('error', () => undefined);
-    if (tls) return void raw.destroy();
-    raw.end(encodeFrame({ flag: false, ...refusal }));
-    setTimeout(() => raw.destroy(), 1000).unref();
+    raw.destroy();
   };
 
   /** A counted socket, past TLS if any: the HMAC handshake (with its deadline), then a Connection. */
   const onSocket = async (socket: Socket) => {
+    // Admitted before a shutdown began, its TLS handshake may end after it.
+    const late = gate.closedRefusal;
+    if (late) return refuse(socket, late);
     const initial = config.clientSecret ? await verifyClient(socket, config, log) : undefined;
     if (initial === null) return;
     const conn = new Connection(socket, log, limits, initial);

@@ -87,10 +87,10 @@ export const SETTINGS = {
   },
   addressMaxAccounts: { flag: 'address-max-accounts', kind: 'integer', default: 20, describe: 'Different accounts one address may fail to log in to within 15 min before the whole address is blocked (spraying)' },
   accountMaxFailures: { flag: 'account-max-failures', kind: 'integer', default: 20, describe: 'Failed logins of one account, from any address, before it is locked for a growing time' },
-  // 64 waiting hashes are ~1.6 s of work at the default cost on two cores; 8 per address
+  // 64 waiting hashes are ~1.6 s of work at the default cost on two cores; 16 per address
   // lets an office behind one NAT log in together while one host cannot fill the queue.
   hashQueueMax: { flag: 'hash-queue', kind: 'integer', default: 64, describe: 'Password checks (login, register) that may wait their turn; past that they get `BUSY`' },
-  hashQueuePerAddress: { flag: 'hash-queue-per-address', kind: 'integer', default: 8, describe: 'Password checks one address may have waiting' },
+  hashQueuePerAddress: { flag: 'hash-queue-per-address', kind: 'integer', default: 16, describe: 'Password checks one address may have waiting' },
   scryptN: {
     flag: 'scrypt-n',
     kind: 'integer',

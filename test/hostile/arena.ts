@@ -82,7 +82,9 @@ export interface Arena {
 export const BYSTANDER = { name: 'bystander', password: 'bystander-pw' };
 
 export async function startArena(kind: DatabaseKind, overrides: Partial<ServerConfig> = {}, clientDefaults: Partial<ConnectOptions> = {}): Promise<Arena> {
-  const world = await startWorld(kind, { loginMaxFailures: 1_000_000, addressMaxAccounts: 1_000_000, accountMaxFailures: 1_000_000, ...overrides }, clientDefaults);
+  // The login guard's and the password queue's limits are off unless a case is about them.
+  const limitsOff = { loginMaxFailures: 1_000_000, addressMaxAccounts: 1_000_000, accountMaxFailures: 1_000_000, hashQueueMax: 100_000, hashQueuePerAddress: 100_000 };
+  const world = await startWorld(kind, { ...limitsOff, ...overrides }, clientDefaults);
   const admin = await world.loginAs('curator', 'admin');
   const free = await storeVideo(admin, 'free.mp4', true);
   const paid = await storeVideo(admin, 'paid.mkv', false);
