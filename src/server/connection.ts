@@ -152,6 +152,11 @@ export class Connection {
   }
 
   /** A started header must be complete in time, so one-byte-a-second clients cannot hold a slot. */
+  /** Memory this connection holds for bytes not processed yet (what reading pauses on). */
+  get heldBytes(): number {
+    return this.decoder.heldBytes;
+  }
+
   private watchHeaderDeadline(): void {
     if (this.headerTimer || this.decoder.bufferedBytes === 0 || this.decoder.inBody) return;
     this.headerTimer = setTimeout(() => {
