@@ -14,8 +14,14 @@ import { encodeFrame, FrameDecoder, hasTrailer, ProtocolError } from '../protoco
 import { TransferWatch } from '../transfer/transfer-watch.js';
 import { ERRORS } from '../protocol/error-codes.js';
 
-/** Unparsed bytes a connection may hold before it stops reading from the socket. */
-const READ_HIGH_WATER = 1024 * 1024;
+/**
+ * Memory a connection may hold (its decoder's heldBytes: bytes and per-chunk overhead)
+ * before it stops reading from the socket: a MiB while an upload body is being read (the
+ * disk's pace), a small buffer otherwise, so a client sending while its request is busy
+ * (a viewer's wait before a download) holds 64 KiB, not a MiB, per connection.
+ */
+const BODY_HIGH_WATER = 1024 * 1024;
+const IDLE_HIGH_WATER = 64 * 1024;
 /** The most one socket read hands over (libuv reads 64 KiB at a time): an upload's unit of progress. */
 const READ_GRAIN = 64 * 1024;
 
@@ -59,6 +65,8 @@ export class Connection {
   /** A last frame went out (closeWith): nothing more is read. */
   private ending = false;
   private busy = false;
+  /** An IncomingBody is pulling its bytes now: the larger read buffer applies. */
+  private readingBody = false;
   private draining = false;
   private headerTimer?: NodeJS.Timeout;
   private readonly rate: TokenBucket;
@@ -80,7 +88,7 @@ export class Connection {
     socket.setTimeout(limits.idleTimeoutMs, () => this.closeWith({ flag: false, code: ERRORS.TIMEOUT.code, msg: 'idle for too long, closing' }));
     socket.on('data', (chunk: Buffer) => {
       this.decoder.append(chunk);
-      if (this.decoder.bufferedBytes >= READ_HIGH_WATER) socket.pause();
+      if (this.decoder.heldBytes >= (this.readingBody ? BODY_HIGH_WATER : IDLE_HIGH_WATER)) socket.pause();
       this.wakeReader();
     });
     socket.on('close', () => {
@@ -155,6 +163,11 @@ export class Connection {
   /** Memory this connection holds for bytes not processed yet (what reading pauses on). */
   get heldBytes(): number {
     return this.decoder.heldBytes;
+  }
+
+  /** While an upload body is read, the socket may run ahead by the larger buffer. */
+  set bodyReading(reading: boolean) {
+    this.readingBody = reading;
   }
 
   private watchHeaderDeadline(): void {
@@ -288,6 +301,7 @@ export class IncomingBody {
     if (this.started) throw new Error('body already read');
     this.started = true;
     const watch = this.conn.watchTransfer('upload', READ_GRAIN);
+    this.conn.bodyReading = true;
     try {
       while (this.remaining > 0) {
         if (watch?.tripped) throw new ConnectionClosed();
@@ -303,6 +317,7 @@ export class IncomingBody {
         if (busy) await (watch ? watch.excuse(busy) : busy);
       }
     } finally {
+      this.conn.bodyReading = false;
       watch?.stop();
     }
   }

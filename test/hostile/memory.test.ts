@@ -47,6 +47,38 @@ describe.each(databaseKinds)('memory held per connection (%s)', (kind) => {
     return { peer, conn: connectionOf(peer) };
   }
 
+  it('stops reading at a small buffer while a request is busy', async () => {
+    const watch = await arena.watch();
+    const viewers = await Promise.all(Array.from({ length: 4 }, () => busyViewer()));
+    for (const { peer } of viewers) peer.write(Buffer.alloc(2 * 1024 * KiB, 0xff));
+    await waitFor(() => viewers.every(({ conn }) => conn.socket.isPaused()), 5000, 'every socket paused');
+    for (const { conn } of viewers) expect(conn.heldBytes).toBeLessThanOrEqual(BUSY_BOUND);
+    // Once the wait is over the file goes out, then the junk breaks the framing.
+    for (const { peer } of viewers) {
+      await peer.closedWithin(10_000);
+      expect(peer.bodies[0]).toEqual(arena.free.bytes);
+      expectErrorReply(peer.replies.at(-1), 'BAD_FRAME');
+    }
+    await onlyDownloadsRecorded(watch, viewers.length);
+    await watch.served();
+  });
+
+  it('counts 1-byte writes as the memory they hold, not as bytes', async () => {
+    const watch = await arena.watch();
+    const { peer, conn } = await busyViewer();
+    let peak = 0;
+    for (let i = 0; i < 20_000 && !conn.socket.isPaused(); i++) {
+      peer.write(Buffer.from([0xff]));
+      await new Promise((resolve) => setImmediate(resolve));
+      peak = Math.max(peak, conn.heldBytes);
+    }
+    expect(conn.socket.isPaused()).toBe(true);
+    expect(peak).toBeLessThanOrEqual(BUSY_BOUND);
+    await peer.closedWithin(10_000);
+    await onlyDownloadsRecorded(watch, 1);
+    await watch.served();
+  });
+
   it('keeps little once idle after a burst of pipelined frames', async () => {
     const watch = await arena.watch();
     const peer = await arena.peer();
