@@ -170,7 +170,8 @@ export class Connection {
     this.readingBody = reading;
   }
 
-  private watchHeaderDeadline(): void {
+  /** Also for the trailer frame after an upload's bytes (IncomingBody.trailer). */
+  watchHeaderDeadline(): void {
     if (this.headerTimer || this.decoder.bufferedBytes === 0 || this.decoder.inBody) return;
     this.headerTimer = setTimeout(() => {
       this.log.warn('header not completed in time, closing');
@@ -179,7 +180,7 @@ export class Connection {
     this.headerTimer.unref();
   }
 
-  private clearHeaderDeadline(): void {
+  clearHeaderDeadline(): void {
     clearTimeout(this.headerTimer);
     this.headerTimer = undefined;
   }
@@ -331,9 +332,12 @@ export class IncomingBody {
     for (;;) {
       const event = this.conn.nextEvent();
       if (!event) {
+        // The same deadline as any header once its first byte is here: a trickled trailer cannot hold the slot.
+        this.conn.watchHeaderDeadline();
         await this.conn.moreData();
         continue;
       }
+      this.conn.clearHeaderDeadline();
       if (event.kind !== 'header' || event.bodySize > 0) {
         throw new ProtocolError('BAD_TRAILER', 'the frame after the bytes of an upload with sha256_trailer must be its sha256, with no bytes');
       }
