@@ -59,6 +59,17 @@ export interface ServerConfig {
   uploadExpirySeconds: number;
   /** An upload whose writer went silent this long (its node died) may be taken over by a resume. */
   uploadLeaseSeconds: number;
+
+  /**
+   * true: an upload is acknowledged only once its bytes, its name and its row are on stable
+   * storage (fdatasync, directory fsync, SQLite synchronous=FULL). false: no syncs (for
+   * benchmarks and throwaway servers): a crash of the process is still safe, a power cut is not.
+   */
+  durable: boolean;
+  /** Seconds between two scrubs of this node (fsck --full, report only: scrub.ts); 0 = no scheduled scrub. */
+  scrubIntervalSeconds: number;
+  /** The scrub's read rate in bytes per second, so it leaves the disk to the transfers. */
+  scrubBytesPerSecond: number;
 }
 
 export const defaultConfig: ServerConfig = {
@@ -91,6 +102,9 @@ export const defaultConfig: ServerConfig = {
   adminQuotaBytes: 10 * 1024 ** 3,
   uploadExpirySeconds: 24 * 3600,
   uploadLeaseSeconds: 15,
+  durable: true,
+  scrubIntervalSeconds: 0,
+  scrubBytesPerSecond: 32 * 1024 ** 2,
 };
 
 export function configWith(overrides: Partial<ServerConfig>): ServerConfig {

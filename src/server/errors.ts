@@ -37,6 +37,8 @@ export class AccountLocked extends kind('ACCOUNT_LOCKED') {}
 export class NotFound extends kind('NOT_FOUND') {}
 /** The thing exists already (a user name, a video, VIP status). */
 export class Conflict extends kind('CONFLICT') {}
+/** CONFLICT too: another attempt (or a repair) took the upload row while this one published; its partial stays for it. */
+export class TakenOver extends Conflict {}
 /** An upload's bytes do not match what the client declared. */
 export class IntegrityError extends kind('INTEGRITY') {}
 /** Too many failed logins from this address: it is blocked for a while. */

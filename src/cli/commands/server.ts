@@ -3,7 +3,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { configWith, defaultConfig, type ServerConfig } from '../../server/config.js';
 import { startServer } from '../../server/server.js';
 import { toCents } from '../money.js';
-import { parseQuota } from '../sizes.js';
+import { parseQuota, parseSize } from '../sizes.js';
 
 export const command = 'server';
 export const describe = 'Run a cinebox server';
@@ -38,12 +38,19 @@ export function builder(yargs: Argv) {
     .option('shutdown-grace', { type: 'number', default: defaultConfig.shutdownGraceSeconds, describe: 'Seconds running transfers get on SIGTERM/SIGINT' })
     .option('admin-quota', { type: 'string', default: '10G', describe: 'Storage per admin (500M, 2G, …; unlimited); `cinebox admin quota` overrides it per admin' })
     .option('upload-expiry', { type: 'number', default: defaultConfig.uploadExpirySeconds, describe: 'Seconds a cut upload stays resumable before it is deleted' })
+    .option('upload-lease', { type: 'number', default: defaultConfig.uploadLeaseSeconds, describe: 'Seconds a silent upload (its node died) stays locked before a resume may take it over' })
+    .option('durable', { type: 'boolean', default: defaultConfig.durable, describe: 'Acknowledge uploads only once on stable storage (fsync); --durable false is for benchmarks and throwaway servers' })
+    .option('scrub-interval', { type: 'number', default: defaultConfig.scrubIntervalSeconds, describe: 'Seconds between scheduled scrubs (every video hashed, problems logged; 0 = off)' })
+    .option('scrub-rate', { type: 'string', default: '32M', describe: 'Bytes per second the scrub may read (e.g. 32M)' })
     .check((args) => {
       if (Boolean(args.tlsCert) !== Boolean(args.tlsKey)) throw new Error('--tls-cert and --tls-key go together');
       const n = Number(args.scryptN);
       if (!Number.isInteger(n) || n < 1024 || (n & (n - 1)) !== 0) throw new Error('--scrypt-n must be a power of two, at least 1024');
       if (!(Number(args.minTransferRate) >= 0)) throw new Error('--min-transfer-rate must be a number of bytes per second, 0 or more');
       if (!(Number(args.transferWindow) > 0)) throw new Error('--transfer-window must be a number of seconds above 0');
+      if (!(Number(args.uploadLease) > 0)) throw new Error('--upload-lease must be a number of seconds above 0');
+      if (!(Number(args.scrubInterval) >= 0)) throw new Error('--scrub-interval must be a number of seconds, 0 or more');
+      parseSize(String(args.scrubRate));
       return true;
     })
     .option('log-level', {
@@ -87,6 +94,10 @@ export function configFromArgs(args: Args): ServerConfig {
     scryptN: args.scryptN,
     adminQuotaBytes: parseQuota(args.adminQuota) ?? defaultConfig.adminQuotaBytes,
     uploadExpirySeconds: args.uploadExpiry,
+    uploadLeaseSeconds: args.uploadLease,
+    durable: args.durable,
+    scrubIntervalSeconds: args.scrubInterval,
+    scrubBytesPerSecond: parseSize(args.scrubRate),
   });
 }
 
