@@ -59,6 +59,8 @@ export interface FsckReport {
   problems: Problem[];
   /** Problems not repaired. */
   remaining: number;
+  /** Files in the store an upload being published (a live holder) names: left alone, look again after the lease. */
+  inFlight: number;
   videosChecked: number;
   bytesHashed: number;
   seconds: number;
@@ -85,11 +87,15 @@ export async function checkStore(app: App, options: FsckOptions = {}): Promise<F
   const uploadByTemp = new Map(uploads.map((row) => [row.temp_name, row]));
   const named = new Set(movies.map((movie) => movie.path));
   const movedBack = new Set<string>();
+  let inFlight = 0;
 
   for (const file of stored) {
     if (named.has(file.name)) continue;
     const row = uploadByTemp.get(app.media.tempNameForStored(file.name));
-    if (row && live(row)) continue; // being published right now
+    if (row && live(row)) {
+      inFlight++; // being published right now, or its node died less than a lease ago
+      continue;
+    }
     if (row) {
       movedBack.add(row.temp_name);
       note({ kind: 'unpublished', detail: `${file.name} has no movie row; upload #${row.id} names it (a publish cut by a crash)`, uploadId: row.id, file: file.name }, () =>
@@ -164,6 +170,7 @@ export async function checkStore(app: App, options: FsckOptions = {}): Promise<F
   return {
     problems,
     remaining: problems.filter((problem) => !problem.repaired).length,
+    inFlight,
     videosChecked,
     bytesHashed: throttle.bytes,
     seconds: (performance.now() - started) / 1000,

@@ -161,13 +161,18 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
 /**
  * The quick fsck at start (sizes, no hashes): repairs what a crash leaves (a publish cut
  * between rename and commit, partials and rows out of step) and logs anything else for
- * the operator (`cinebox fsck --repair`).
+ * the operator (`cinebox fsck --repair`). A publish whose holder still looks live (this
+ * node's previous run, dead for less than a lease) is looked at again once the lease is over.
  */
-async function quickCheck(app: App): Promise<void> {
+async function quickCheck(app: App, pass = 1): Promise<void> {
   const report = await checkStore(app, { repair: 'crash' });
-  const fields = { videos: report.videosChecked, problems: report.problems.length, remaining: report.remaining, seconds: report.seconds };
+  const fields = { pass, videos: report.videosChecked, problems: report.problems.length, remaining: report.remaining, inFlight: report.inFlight, seconds: report.seconds };
   if (report.remaining > 0) app.log.error(fields, 'start check: problems remain, run `cinebox fsck` (--repair to fix them)');
   else app.log.info(fields, 'start check done');
+  if (report.inFlight > 0 && pass < 3) {
+    const again = () => quickCheck(app, pass + 1).catch((error: Error) => app.log.warn({ err: error.message }, 'start check failed'));
+    setTimeout(again, app.config.uploadLeaseSeconds * 1000 + 100).unref();
+  }
 }
 
 /**
