@@ -66,7 +66,7 @@ export interface ServerConfig {
    * benchmarks and throwaway servers): a crash of the process is still safe, a power cut is not.
    */
   durable: boolean;
-  /** Seconds between two scrubs of this node (fsck --full, report only: scrub.ts); 0 = no scheduled scrub. */
+  /** Seconds between two scrubs of this node (fsck --full, report only: fsck/scrub.ts); 0 = no scheduled scrub. */
   scrubIntervalSeconds: number;
   /** The scrub's read rate in bytes per second, so it leaves the disk to the transfers. */
   scrubBytesPerSecond: number;

@@ -6,12 +6,12 @@
  *
  * A video's stored name keeps the UUID of the partial it was published from
  * (`.incoming/U.part` becomes `U.mp4`), so after a crash between the rename and the commit a
- * restart knows which upload row a file without a movie row belongs to (fsck.ts).
+ * restart knows which upload row a file without a movie row belongs to (fsck/check-store.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import { openFileSink, type FileSinkOptions, type Sha256Sink } from '../protocol/sha256-sink.js';
+import { openFileSink, type FileSinkOptions, type Sha256Sink } from '../transfer/sha256-sink.js';
 import { diskOps, type DiskOps } from './disk-ops.js';
 
 const STORED_NAME = /^([0-9a-f-]{36})(\.[a-z0-9]{1,10})?$/;

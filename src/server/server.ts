@@ -19,9 +19,9 @@ import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
-import { checkStore } from './fsck.js';
-import { newScrubStats, startScrubber, type ScrubStats } from './scrub.js';
-import { startUploadJanitor } from './uploads.js';
+import { checkStore } from './fsck/check-store.js';
+import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
+import { startUploadJanitor } from './uploads/resumable.js';
 
 export interface RunningServer {
   app: App;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServerError, type ClientConnection } from '../../src/client/connection.js';
 import { uploadFile } from '../../src/client/transfers.js';
-import { CRASH_POINTS } from '../../src/server/crash-points.js';
+import { CRASH_POINTS } from '../../src/server/uploads/crash-points.js';
 import { builtCli } from '../cli/helpers/built-cli.js';
 import { databaseKinds, freshDatabaseUrl, type FreshDatabase } from '../helpers/databases.js';
 import { adminConnection, heldFor, rowsAheadOfDisk, sha256Of, startNode, violations, type Node } from './helpers.js';

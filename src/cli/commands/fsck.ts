@@ -2,14 +2,14 @@
  * `cinebox fsck`: checks that every live video's file is in the media store with its row's
  * size (and with --full its SHA-256, read at --rate so it can run while servers serve), that
  * every file has a row and every partial matches its upload row; --repair fixes what can
- * be fixed safely (fsck.ts). Exit code 1 while a problem remains.
+ * be fixed safely (src/server/fsck/check-store.ts). Exit code 1 while a problem remains.
  */
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { pino } from 'pino';
 import { openDatabase, ensureSchema } from '../../orm/index.js';
 import { allModels } from '../../orm/models/index.js';
 import { configWith, defaultConfig } from '../../server/config.js';
-import { checkStore } from '../../server/fsck.js';
+import { checkStore } from '../../server/fsck/check-store.js';
 import { MediaStore } from '../../server/media-store.js';
 import { parseSize } from '../sizes.js';
 
