@@ -14,6 +14,8 @@ import { basename, extname, join, resolve } from 'node:path';
 import { openFileSink, type FileSinkOptions, type Sha256Sink } from '../transfer/sha256-sink.js';
 import { diskOps, type DiskOps } from './disk-ops.js';
 
+/** Uploads are synced in the background every so many bytes, so the final fdatasync is short (RocksDB's bytes_per_sync). */
+const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 const STORED_NAME = /^([0-9a-f-]{36})(\.[a-z0-9]{1,10})?$/;
 /** A resumable upload's partial: always named by an `upload` row while it lives. */
 const TEMP_NAME = /^([0-9a-f-]{36})\.part$/;
@@ -56,7 +58,7 @@ export class MediaStore {
 
   /** Opens a partial for writing; its bytes are made durable when finished, closed, or asked (syncedLength). */
   openPartial(path: string, options: { start: number; expectedBytes: number }): Promise<Sha256Sink> {
-    return this.openUpload(path, { ...options, sync: (fd) => this.disk.syncFile(fd, path) });
+    return this.openUpload(path, { ...options, sync: (fd) => this.disk.syncFile(fd, path), syncEveryBytes: SYNC_EVERY_BYTES });
   }
 
   /** A fresh temp path for an original client's upload in progress (no upload row names it). */

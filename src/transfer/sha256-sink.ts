@@ -104,6 +104,11 @@ export interface FileSinkOptions {
    * `close` closes the file, and by `syncedLength`. Unset: nothing is synced.
    */
   sync?: (fd: number) => Promise<void>;
+  /**
+   * With `sync`: also start a sync in the background every this many bytes written, so the
+   * disk writes back while bytes still arrive and the last sync has little left to do.
+   */
+  syncEveryBytes?: number;
 }
 
 /**
@@ -128,8 +133,18 @@ export async function openFileSink(path: string, options: FileSinkOptions): Prom
     syncs = next.catch(() => undefined);
     return next;
   };
+  let kicked = options.start;
+  const every = options.sync && options.syncEveryBytes ? options.syncEveryBytes : 0;
+  const write = (chunk: Uint8Array) => {
+    const more = sink.write(chunk);
+    if (every > 0 && sink.writtenTo - kicked >= every) {
+      kicked = sink.writtenTo;
+      syncedLength().catch(() => undefined); // a failure shows again at the final sync
+    }
+    return more;
+  };
   return {
-    write: (chunk) => sink.write(chunk),
+    write,
     hashOnly: (chunk) => sink.hashOnly(chunk),
     drained: () => sink.drained(),
     // The digest is handed out (and may be acknowledged) only once the bytes are durable.
