@@ -50,7 +50,7 @@ export interface Sha256Sink {
   /**
    * Ends a transfer that was cut: writes what was given so far (a resume continues after it)
    * and resolves once no thread touches the file any more. Never rejects; safe after finish.
-   * `dropQueued`: write nothing more (someone else owns the file now).
+   * `dropQueued`: write nothing more (someone else owns the file now, or it is to be deleted).
    */
   close(options?: { dropQueued?: boolean }): Promise<void>;
   /**
@@ -153,11 +153,12 @@ export async function openFileSink(path: string, options: FileSinkOptions): Prom
         .finish()
         .then(async (digest) => (await syncedLength(), digest))
         .finally(closeFile),
-    // A cut upload's bytes are synced too: its row is then updated from the file's size.
+    // A cut upload's bytes are synced too: its row is then updated from the file's size
+    // (not when dropping: the file is someone else's now, or about to be deleted).
     close: (closeOptions) =>
       sink
         .close(closeOptions)
-        .then(() => syncedLength())
+        .then(() => (closeOptions?.dropQueued ? undefined : syncedLength()))
         .catch(() => undefined)
         .then(closeFile),
     syncedLength,

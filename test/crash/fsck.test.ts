@@ -121,6 +121,20 @@ describe.each(databaseKinds)('cinebox fsck (%s)', { timeout: 180_000 }, (kind) =
     expect(again.stdout).toMatch(/1 videos checked, \d+ bytes hashed: 0 problems, 0 remaining/);
   });
 
+  it('refuses to repair against a database that names none of the files (a wrong --db), and to open one that does not exist', async () => {
+    const { writeFile: touch } = await import('node:fs/promises');
+    const wrong = join(world.dir, 'empty.db');
+    const missing = await runCli(main, ['fsck', '--db', `sqlite:${wrong}`, '--media-dir', world.config.mediaDir], { cwd: world.dir });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`no database at ${wrong}`);
+    await touch(wrong, '');
+    const before = await readdir(world.config.mediaDir);
+    const refused = await runCli(main, ['fsck', '--repair', '--db', `sqlite:${wrong}`, '--media-dir', world.config.mediaDir], { cwd: world.dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/the database names none of the \d+ files .*Nothing repaired/);
+    expect(await readdir(world.config.mediaDir)).toEqual(before);
+  });
+
   it('--full reads at the rate asked for (a lower bound: it is a throttle)', async () => {
     const rate = 2 * MiB;
     const report = await checkStore(world.server.app, { full: true, bytesPerSecond: rate });

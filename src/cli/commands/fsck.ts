@@ -4,6 +4,8 @@
  * every file has a row and every partial matches its upload row; --repair fixes what can
  * be fixed safely (src/server/fsck/check-store.ts). Exit code 1 while a problem remains.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { pino } from 'pino';
 import { openDatabase, ensureSchema } from '../../orm/index.js';
@@ -35,6 +37,10 @@ type Args = ArgumentsCamelCase<{ db: string; mediaDir: string; full: boolean; ra
 
 export async function handler(args: Args): Promise<void> {
   const config = configWith({ db: args.db, mediaDir: args.mediaDir, uploadLeaseSeconds: args.uploadLease });
+  // Opening a SQLite path creates the file: a mistyped --db would check against an empty database.
+  const sqlitePath = /^sqlite:(?:\/\/)?(.+)$/.exec(config.db)?.[1];
+  if (sqlitePath && sqlitePath !== ':memory:' && !existsSync(resolve(sqlitePath))) throw new Error(`no database at ${resolve(sqlitePath)} (give the server's --db)`);
+  if (!existsSync(config.mediaDir)) throw new Error(`no media directory at ${resolve(config.mediaDir)} (give the server's --media-dir)`);
   const db = await openDatabase(config.db);
   try {
     await ensureSchema(db, allModels);
@@ -53,7 +59,8 @@ export async function handler(args: Args): Promise<void> {
       }
       const hashed = args.full ? `, ${report.bytesHashed} bytes hashed` : '';
       console.log(`${report.videosChecked} videos checked${hashed}: ${report.problems.length} problems, ${report.remaining} remaining`);
-      if (report.remaining > 0 && !args.repair) console.log('run `cinebox fsck --repair` to fix what can be fixed');
+      if (report.refused) console.log(report.refused);
+      else if (report.remaining > 0 && !args.repair) console.log('run `cinebox fsck --repair` to fix what can be fixed');
     }
     if (report.remaining > 0) process.exitCode = 1;
   } finally {

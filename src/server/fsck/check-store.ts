@@ -59,6 +59,8 @@ export interface FsckReport {
   problems: Problem[];
   /** Problems not repaired. */
   remaining: number;
+  /** Set when repairs were asked for but refused (the database names none of the files). */
+  refused?: string;
   /** Files in the store an upload being published (a live holder) names: left alone, look again after the lease. */
   inFlight: number;
   videosChecked: number;
@@ -155,6 +157,15 @@ export async function checkStore(app: App, options: FsckOptions = {}): Promise<F
     });
   }
 
+  // A database that names none of the files (a wrong --db, a new one) must not lead to repairs.
+  const refused =
+    repairs.length > 0 && movies.length === 0 && uploads.length === 0 && stored.length + incoming.length > 0
+      ? `the database names none of the ${stored.length + incoming.length} files in ${app.media.root}: is it the right database? Nothing repaired`
+      : undefined;
+  if (refused) {
+    app.log.error(refused);
+    repairs.length = 0;
+  }
   for (const { problem, fix } of repairs) {
     try {
       problem.repaired = await fix();
@@ -171,6 +182,7 @@ export async function checkStore(app: App, options: FsckOptions = {}): Promise<F
     problems,
     remaining: problems.filter((problem) => !problem.repaired).length,
     inFlight,
+    refused,
     videosChecked,
     bytesHashed: throttle.bytes,
     seconds: (performance.now() - started) / 1000,

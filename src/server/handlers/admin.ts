@@ -62,7 +62,7 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
     await body?.consume((chunk) => (file.write(chunk) ? undefined : file.drained()));
     sha256 = await file.finish();
   } catch (error) {
-    await file.close();
+    await file.close({ dropQueued: true }); // deleted next: nothing more to write or sync
     await app.media.discard(tempPath);
     conn.log.warn({ err: (error as Error).message, received: body?.received, size: req.file_size }, 'upload failed');
     throw storageError(error);

@@ -4,7 +4,6 @@
  * so of two uploads of the same file that finish together one wins and the other gets CONFLICT.
  */
 import { randomUUID } from 'node:crypto';
-import { rename } from 'node:fs/promises';
 import { DuplicateKeyError, type Database } from '../../orm/index.js';
 import { Movie, Upload } from '../../orm/models/index.js';
 import type { UserContext } from '../context.js';
@@ -67,7 +66,7 @@ export async function publishMovie(
     });
   } catch (error) {
     // Put the bytes back where they came from, so a retry (or a resume) still has them.
-    await rename(storedPath, upload.tempPath).catch(() => undefined);
+    await app.media.disk.rename(storedPath, upload.tempPath).catch(() => undefined);
     if (error instanceof DuplicateKeyError) {
       const winner = await Movie.selectOne(app.db, { live_sha256: upload.sha256 });
       throw new Conflict(`this video is already stored${winner ? ` as #${winner.id} "${winner.name}"` : ''}`);
