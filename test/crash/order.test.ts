@@ -14,9 +14,9 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quickMd5, uploadFile } from '../../src/client/transfers.js';
-import type { Database } from '../../src/orm/index.js';
+import { durabilityWarnings, openDatabase, type Database } from '../../src/orm/index.js';
 import { diskOps } from '../../src/server/disk-ops.js';
-import { databaseKinds } from '../helpers/databases.js';
+import { databaseKinds, freshDatabaseUrl } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
 import { MiB, slowDisk } from '../transfers/helpers.js';
 
@@ -162,6 +162,31 @@ describe.each(databaseKinds)('the order of durable operations (%s)', (kind) => {
     const db = world.server.app.db;
     expect(await db.query('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
     expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 2 }]);
+  });
+});
+
+describe.each(databaseKinds)("the start check of the database's own durability settings (%s)", (kind) => {
+  it('names each setting that falls short, and none that does not', async () => {
+    const dir = (await import('node:os')).tmpdir();
+    const fresh = await freshDatabaseUrl(kind, dir);
+    const db = await openDatabase(fresh.url);
+    try {
+      if (kind === 'sqlite') {
+        expect(await durabilityWarnings(db)).toEqual([]);
+        const lax = await openDatabase(fresh.url, { durable: false });
+        expect(await durabilityWarnings(lax)).toEqual([expect.stringMatching(/synchronous=1 in WAL mode/)]);
+        await lax.close();
+      } else {
+        // The server's global settings are not ours to change in a test: the warnings must match them.
+        const [row] = await db.query<Record<string, unknown>>('SELECT @@innodb_flush_log_at_trx_commit AS flush, @@sync_binlog AS s, @@log_bin AS b');
+        const warnings = await durabilityWarnings(db);
+        expect(warnings.some((w) => w.includes('innodb_flush_log_at_trx_commit'))).toBe(Number(row!.flush) !== 1);
+        expect(warnings.some((w) => w.includes('sync_binlog'))).toBe(Number(row!.b) === 1 && Number(row!.s) !== 1);
+      }
+    } finally {
+      await db.close();
+      await fresh.drop();
+    }
   });
 });
 
