@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<unknown>> = {
   schema: () => import('./commands/schema.js'),
   purge: () => import('./commands/purge.js'),
   account: () => import('./commands/account.js'),
+  fsck: () => import('./commands/fsck.js'),
 };
 
 export async function buildCli(argv: string[]) {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import { ensureSchema, openDatabase } from '../orm/index.js';
+import { durabilityWarnings, ensureSchema, openDatabase } from '../orm/index.js';
 import { allModels } from '../orm/models/index.js';
 import { encodeFrame } from '../protocol/frame.js';
 import { NONCE_BYTES, PROOF_BYTES, proofMatches, readExactly } from '../protocol/handshake.js';
@@ -22,6 +22,8 @@ import { HashQueue } from './auth/hash-queue.js';
 import { sweepLoginFailures } from './auth/login-guard.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
+import { checkStore } from './fsck/check-store.js';
+import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
 import { startUploadJanitor } from './uploads/resumable.js';
 
 export interface RunningServer {
@@ -32,6 +34,8 @@ export interface RunningServer {
   connections: Set<Connection>;
   /** Sockets held now, counted from their first moment (in a TLS or HMAC handshake too). */
   openSockets(): number;
+  /** What this node's scheduled scrub found (counters for a metric). */
+  scrub: ScrubStats;
   /** Stops accepting, lets running requests finish up to the grace period, then closes everything. */
   shutdown(graceSeconds?: number): Promise<void>;
   /** Immediate close (tests). */
@@ -39,12 +43,20 @@ export interface RunningServer {
 }
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  const db = await openDatabase(config.db);
+  const db = await openDatabase(config.db, { durable: config.durable });
   await ensureSchema(db, allModels);
-  const media = new MediaStore(config.mediaDir);
+  const media = new MediaStore(config.mediaDir, { durable: config.durable });
   await media.init();
-  const app: App = { config, db, media, log, hashes: passwordQueue(config) };
-  const janitors = [startUploadJanitor(app), every(LOGIN_SWEEP_MS, () => sweepLoginFailures(app), (error) => log.warn({ err: error.message }, 'login failure sweep failed'))];
+  const app: App = { config, db, media, log, hashes: HashQueue.forConfig(config) };
+  if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
+  else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
+  await quickCheck(app);
+  const scrub = newScrubStats();
+  const janitors = [
+    startUploadJanitor(app),
+    startScrubber(app, scrub),
+    every(LOGIN_SWEEP_MS, () => sweepLoginFailures(app), (error) => log.warn({ err: error.message }, 'login failure sweep failed')),
+  ];
   const dispatch = createDispatcher(app);
   const connections = new Set<Connection>();
   const gate = new ConnectionGate(config);
@@ -138,6 +150,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     port: address.port,
     connections,
     openSockets: () => gate.open,
+    scrub,
     async shutdown(graceSeconds = config.shutdownGraceSeconds) {
       if (finished) return finished;
       const stopped = stopListening();
@@ -172,15 +185,20 @@ function every(ms: number, task: () => Promise<unknown>, onError: (error: Error)
 }
 
 /**
- * Two hashes at a time: each takes 128*N*r bytes (16 MiB at the default cost) on a thread
- * pool thread; two give all the hashing two cores can do, and a login flood still leaves
- * half of the four pool threads to file reads and writes (downloads, uploads). It does not
- * bound RSS: glibc keeps the freed 16 MiB in each pool thread's arena (measured: +68 MB
- * after 100 logins, limit 1 to 4 alike); only MALLOC_ARENA_MAX=1 or MALLOC_MMAP_THRESHOLD_
- * set before start returns it.
+ * The quick fsck at start (sizes, no hashes): repairs what a crash leaves (a publish cut
+ * between rename and commit, partials and rows out of step) and logs anything else for
+ * the operator (`cinebox fsck --repair`). A publish whose holder still looks live (this
+ * node's previous run, dead for less than a lease) is looked at again once the lease is over.
  */
-function passwordQueue(config: ServerConfig): HashQueue {
-  return new HashQueue({ concurrency: 2, maxQueued: config.hashQueueMax, maxQueuedPerAddress: config.hashQueuePerAddress });
+async function quickCheck(app: App, pass = 1): Promise<void> {
+  const report = await checkStore(app, { repair: 'crash' });
+  const fields = { pass, videos: report.videosChecked, problems: report.problems.length, remaining: report.remaining, inFlight: report.inFlight, seconds: report.seconds };
+  if (report.remaining > 0) app.log.error(fields, 'start check: problems remain, run `cinebox fsck` (--repair to fix them)');
+  else app.log.info(fields, 'start check done');
+  if (report.inFlight > 0 && pass < 3) {
+    const again = () => quickCheck(app, pass + 1).catch((error: Error) => app.log.warn({ err: error.message }, 'start check failed'));
+    setTimeout(again, app.config.uploadLeaseSeconds * 1000 + 100).unref();
+  }
 }
 
 /**

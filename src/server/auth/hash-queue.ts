@@ -6,6 +6,7 @@
  * next request, so one address flooding it delays others by at most one hash each), and a
  * job whose connection closed while it waited is dropped without hashing.
  */
+import type { ServerConfig } from '../config.js';
 import { ConnectionClosed } from '../connection.js';
 import { Busy } from '../errors.js';
 
@@ -35,6 +36,18 @@ export class HashQueue {
   readonly stats = { started: 0, refused: 0, dropped: 0, peakWaiting: 0, peakWaitingPerAddress: 0 };
 
   constructor(private readonly limits: HashQueueLimits) {}
+
+  /**
+   * Two hashes at a time: each takes 128*N*r bytes (16 MiB at the default cost) on a thread
+   * pool thread; two give all the hashing two cores can do, and a login flood still leaves
+   * half of the four pool threads to file reads and writes (downloads, uploads). It does not
+   * bound RSS: glibc keeps the freed 16 MiB in each pool thread's arena (measured: +68 MB
+   * after 100 logins, limit 1 to 4 alike); only MALLOC_ARENA_MAX=1 or MALLOC_MMAP_THRESHOLD_
+   * set before start returns it.
+   */
+  static forConfig(config: Pick<ServerConfig, 'hashQueueMax' | 'hashQueuePerAddress'>): HashQueue {
+    return new HashQueue({ concurrency: 2, maxQueued: config.hashQueueMax, maxQueuedPerAddress: config.hashQueuePerAddress });
+  }
 
   get queued(): number {
     return this.waiting;

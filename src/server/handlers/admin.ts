@@ -1,5 +1,5 @@
 /** The admin functions: upload, duplicate check, soft delete, notices. */
-import { Movie, Notice } from '../../orm/models/index.js';
+import { Movie, Notice, Upload } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
 import type { UserContext } from '../context.js';
 import { BadRequest, Conflict, NotFound } from '../errors.js';

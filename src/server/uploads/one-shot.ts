@@ -32,8 +32,10 @@ export async function receiveOneShot(req: Request<'update_movie'>, ctx: UserCont
     await drop(app, attempt);
     throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
   }
-  const upload = { tempPath: attempt.path, name: req.file_name, isFree: req.is_free, fileMd5: req.file_md5, sha256, size: req.file_size };
-  const movie = await publishMovie(ctx, upload, (tx) => Upload.deleteWhere(tx, { id: attempt.row.id })).catch(async (error: unknown) => {
+  // Its row is the publish's intent record too (publish.ts: a crash between rename and commit is put back).
+  const intent = { id: attempt.row.id, holder: attempt.holder, tempName: attempt.row.temp_name };
+  const upload = { tempPath: attempt.path, intent, name: req.file_name, isFree: req.is_free, fileMd5: req.file_md5, sha256, size: req.file_size };
+  const movie = await publishMovie(ctx, upload).catch(async (error: unknown) => {
     await drop(app, attempt);
     throw error;
   });
@@ -46,11 +48,14 @@ async function startAttempt(ctx: UserContext, size: number): Promise<Attempt> {
   const { app, user } = ctx;
   const holder = randomUUID();
   const now = new Date();
+  // Its bytes go to a legacy temp file (.tmp: not resumable, swept by age); the row names
+  // the same UUID as a partial, as publishing expects of its intent record.
+  const path = app.media.legacyIncomingPath();
   const row = Upload.from({
     user_id: user.id,
     sha256: null,
     file_md5: '',
-    temp_name: app.media.newTempName(),
+    temp_name: app.media.tempNameOf(path),
     total_size: size,
     received_bytes: 0,
     holder,
@@ -58,7 +63,7 @@ async function startAttempt(ctx: UserContext, size: number): Promise<Attempt> {
     updated_time: now,
   });
   await row.save(app.db);
-  return { row, holder, path: app.media.incomingPathOf(row.temp_name), created: true };
+  return { row, holder, path, created: true };
 }
 
 /** Ends an attempt whose bytes are worthless: the file first (it is what the disk holds), then the row. */
