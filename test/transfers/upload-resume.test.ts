@@ -8,7 +8,7 @@ import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientConnection, ServerError } from '../../src/client/connection.js';
-import { quickMd5, uploadFile } from '../../src/client/transfers.js';
+import { quickMd5, uploadFile } from '../../src/client/upload.js';
 import { Upload } from '../../src/orm/models/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import type { OpenUpload } from '../../src/server/media-store.js';

@@ -6,7 +6,7 @@
  */
 import cliProgress from 'cli-progress';
 import stringWidth from 'string-width';
-import type { Progress } from '../transfers.js';
+import type { Progress } from '../../transfer/file-hash.js';
 import { truncateToWidth } from './table.js';
 import { formatBytesOf, formatDuration, formatSpeed } from './units.js';
 

@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import type { CineboxClient, UploadResult } from '../cinebox-client.js';
 import type { Countdown, ProgressView, Tracker } from './progress.js';
-import type { DownloadResult } from '../transfers.js';
+import type { DownloadResult } from '../download.js';
 import { formatBytesOf } from './units.js';
 
 /** The person pressed Ctrl-C during a transfer; the connection is closed. */

@@ -18,11 +18,10 @@
  * may be replaced; if it was only slow, its next refresh finds the token changed and stops.
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { DuplicateKeyError } from '../../orm/index.js';
 import { Movie, Upload } from '../../orm/models/index.js';
 import { uploadTrailerSchema, type Reply, type Request } from '../../protocol/messages.js';
-import type { Sha256Sink } from '../../transfer/sha256-sink.js';
+import { hashFilePrefix } from '../../transfer/file-hash.js';
 import type { IncomingBody } from '../connection.js';
 import type { App, UserContext } from '../context.js';
 import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from '../errors.js';
@@ -213,7 +212,7 @@ async function receiveBytes(
   try {
     // The bytes held are hashed again first, read back from the disk: a partial changed
     // there since cannot pass. The sink's file position is already past them.
-    if (offset > 0) await hashHeldBytes(attempt.path, offset, file);
+    if (offset > 0) await hashFilePrefix(attempt.path, offset, file);
     await body?.consume((chunk) => {
       if (failure) throw failure;
       written += chunk.length;
@@ -229,12 +228,6 @@ async function receiveBytes(
     throw failure ?? error;
   } finally {
     clearInterval(heartbeat);
-  }
-}
-
-async function hashHeldBytes(path: string, length: number, sink: Sha256Sink): Promise<void> {
-  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 })) {
-    if (!sink.hashOnly(chunk as Buffer)) await sink.drained();
   }
 }
 
