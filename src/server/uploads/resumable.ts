@@ -22,7 +22,7 @@ import { DuplicateKeyError } from '../../orm/index.js';
 import { Movie, Upload } from '../../orm/models/index.js';
 import { uploadTrailerSchema, type Reply, type Request } from '../../protocol/messages.js';
 import { hashFilePrefix } from '../../transfer/file-hash.js';
-import type { IncomingBody } from '../connection.js';
+import type { IncomingBody } from '../incoming-body.js';
 import type { App, UserContext } from '../context.js';
 import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from '../errors.js';
 import { publishMovie } from './publish.js';
