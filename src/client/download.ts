@@ -30,7 +30,7 @@ export interface DownloadResult {
 }
 
 /** Makes a server-supplied name safe to use as a local file name. */
-export function localNameFor(fileName: string, movieId: number): string {
+function localNameFor(fileName: string, movieId: number): string {
   const cleaned = basename(fileName.replace(/\\/g, '/'))
     .replace(/[\u0000-\u001f\u007f<>:"/\\|?*]/g, '_')
     .replace(/^\.+/, '')

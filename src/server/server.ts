@@ -167,6 +167,6 @@ async function verifyClient(socket: Socket, config: ServerConfig, log: Logger): 
 }
 
 /** Keeps passwords in database URLs out of the logs. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }

@@ -1,15 +1,7 @@
 /**
- * Sends a download: the reply header, the non-VIP wait, then the file's bytes at the pace
- * the client reads them. The file handle is closed whatever happens.
- *
- * The bytes go through two buffers per download, reused until the end: one is read from
- * the file while the other is on its way into the socket, and the next is handed to the
- * socket only after the write callback said the kernel took the one before. That is the
- * backpressure (a slow reader holds two buffers of this server's memory, one queued on its
- * socket) and it spares the garbage collector a fresh buffer per read.
- *
- * The bytes must move at the minimum transfer rate (transfer-watch.ts), counted once the
- * socket took each buffer; the non-VIP wait before them does not count.
+ * Sends a download: the reply header, the non-VIP wait, then the file's bytes at the pace the
+ * client reads them, through two reused buffers (one read from the file while the other is in
+ * the socket), so a slow reader holds two buffers and the GC no fresh one per read.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionClosed } from '../connection-closed.js';
@@ -17,12 +9,7 @@ import type { Connection } from '../connection.js';
 import type { BodyWriter } from '../outbound-writer.js';
 import type { FileReply } from './file-reply.js';
 
-/**
- * Bytes per read. Large reads cost fewer round trips to the thread pool; with many downloads
- * at once each gets less, so the server's memory stays flat. Measured (quick bench, loopback):
- * 256 KiB with an 8 MiB budget gives the same verified download ratio as 512 KiB/16 MiB and
- * a lower peak RSS with 100 downloads (187 vs 197 MB).
- */
+/** Bytes per read: large reads cost fewer trips to the thread pool; with many downloads at once each gets less, so memory stays flat. */
 const MAX_CHUNK = 256 * 1024;
 const MIN_CHUNK = 64 * 1024;
 /** Buffer memory shared by all running downloads when many run at once. */
@@ -55,7 +42,10 @@ export async function sendFile(conn: Connection, reply: FileReply): Promise<void
   }
 }
 
-/** Reads `file_size` bytes from `start` into the socket, one buffer read while the other is sent. */
+/**
+ * Reads `file_size` bytes from `start` into the socket, one buffer read while the other is
+ * sent; bytes count for the minimum rate once the socket took them (the wait does not).
+ */
 async function streamFile(conn: Connection, body: BodyWriter, reply: FileReply): Promise<void> {
   let remaining = reply.header.file_size;
   if (remaining === 0) return;

@@ -15,7 +15,7 @@ export interface QuotaUsage {
   quotaBytes: number;
 }
 
-export function quotaOf(user: User, app: App): number {
+function quotaOf(user: User, app: App): number {
   return user.quota_bytes ?? app.config.adminQuotaBytes;
 }
 
@@ -71,7 +71,7 @@ function raises(current: number, next: number): boolean {
 }
 
 /** "1.5 GiB": quotas are set in powers of 1024 (500M, 2G), so they are shown that way. */
-export function formatSize(bytes: number): string {
+function formatSize(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;

@@ -1,21 +1,7 @@
 /**
- * Resumable uploads. An upload that declares its SHA-256, before its bytes (`sha256`) or
- * after them (`sha256_trailer`, so the client reads and hashes the file once, while
- * sending), is tracked in the `upload` table (one row per admin and file) with its bytes in
- * media/.incoming/, so when it is cut (client killed, network lost, disk full, server
- * restarted) the same admin can continue it later, on any node sharing the database and
- * the media directory. The partial becomes a video only when the server's SHA-256 of the
- * whole file matches the declared one.
- *
- * A partial is found by the file's SHA-256, or by its size and quick fingerprint (`file_md5`)
- * when the client has not hashed the file (a trailer upload, or one cut before its trailer).
- * A fingerprint can match a different file; that costs nothing but time: the whole file is
- * checked at the end, and a mismatch drops the partial (INTEGRITY) so the client starts over.
- *
- * One writer at a time: an attempt takes the row by writing its random `holder` token with
- * a compare-and-set, refreshes `updated_time` while bytes flow, and clears the token when it
- * ends. A holder silent for longer than the lease is presumed dead (its node crashed) and
- * may be replaced; if it was only slow, its next refresh finds the token changed and stops.
+ * Resumable uploads (a declared `sha256`, or `sha256_trailer`): a cut upload keeps its bytes
+ * and its `upload` row, so the same admin continues it later on any node sharing the database
+ * and media; it becomes a video only when the SHA-256 of the whole file matches.
  */
 import { randomUUID } from 'node:crypto';
 import { DuplicateKeyError } from '../../orm/index.js';
@@ -39,7 +25,8 @@ export interface UploadKey {
 
 /**
  * This admin's upload of the file, if any: by SHA-256; else (or when none is declared) a
- * partial of the same size and fingerprint, the most recent first.
+ * partial of the same size and fingerprint, the most recent first. A fingerprint may match
+ * another file: that costs only time, the whole file is checked at the end (INTEGRITY).
  */
 export async function findUpload(app: App, userId: number, key: UploadKey): Promise<Upload | undefined> {
   if (key.sha256) {
@@ -51,7 +38,12 @@ export async function findUpload(app: App, userId: number, key: UploadKey): Prom
   return candidates.sort((a, b) => b.updated_time.getTime() - a.updated_time.getTime())[0];
 }
 
-/** One attempt at writing an upload: the row it holds and where its bytes go. */
+/**
+ * One attempt at writing an upload: the row it holds (its random `holder` token, set by
+ * compare-and-set and refreshed while bytes flow) and where its bytes go. A holder silent
+ * past the lease is presumed dead and may be replaced; if it was only slow, its next
+ * refresh finds the token changed and it stops.
+ */
 interface Attempt {
   row: Upload;
   holder: string;
