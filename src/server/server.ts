@@ -19,7 +19,7 @@ import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
-import { startUploadJanitor } from './uploads/resumable.js';
+import { startUploadJanitor } from './uploads/janitor.js';
 
 export interface RunningServer {
   app: App;

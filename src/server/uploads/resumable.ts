@@ -10,9 +10,10 @@ import { uploadTrailerSchema, type Reply, type Request } from '../../protocol/me
 import { hashFilePrefix } from '../../transfer/file-hash.js';
 import type { IncomingBody } from '../incoming-body.js';
 import type { App, UserContext } from '../context.js';
-import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from '../errors.js';
-import { publishMovie } from './publish.js';
-import { assertWithinQuota } from '../handlers/quotas.js';
+import { BadRequest, Conflict, IntegrityError, ResumeMismatch, StorageFull } from '../errors.js';
+import { isDiskFull } from '../media-store.js';
+import { findDuplicate, publishMovie } from './publish.js';
+import { assertWithinQuota } from './quota.js';
 
 type UploadRequest = Request<'update_movie'>;
 
@@ -248,7 +249,7 @@ async function abandon(app: App, attempt: Attempt): Promise<void> {
 /** Renames the verified partial into the store and swaps the upload row for a movie row. */
 async function publish(ctx: UserContext, attempt: Attempt, req: UploadRequest, sha256: string, total: number): Promise<Movie> {
   const { app } = ctx;
-  const duplicate = await Movie.selectOne(app.db, { sha256, is_delete: 0 });
+  const duplicate = await findDuplicate(app.db, { sha256, fileMd5: req.file_md5 });
   if (duplicate) {
     await abandon(app, attempt);
     throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
@@ -265,52 +266,4 @@ async function publish(ctx: UserContext, attempt: Attempt, req: UploadRequest, s
     else await release(app, attempt);
     throw error;
   }
-}
-
-function isDiskFull(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
-}
-
-/** The reply for a write error of the legacy (non-resumable) upload path. */
-export function storageError(error: unknown): unknown {
-  if (isDiskFull(error) && !(error instanceof CineboxError)) return new StorageFull("the server's storage is full, try again later");
-  return error;
-}
-
-/**
- * Deletes uploads nobody touched for `uploadExpirySeconds` (row, then file) and temp files
- * under .incoming that no row names and that are as old (cut uploads of original clients).
- */
-export async function sweepExpiredUploads(app: App, now = Date.now()): Promise<number> {
-  const cutoff = now - app.config.uploadExpirySeconds * 1000;
-  let removed = 0;
-  for (const row of await Upload.select(app.db)) {
-    if (row.updated_time.getTime() >= cutoff) continue;
-    // Matching the old time too: a resume that took the row meanwhile keeps it.
-    const deleted = await Upload.deleteWhere(app.db, { id: row.id, updated_time: row.updated_time });
-    if (deleted === 0) continue;
-    await app.media.discard(app.media.incomingPathOf(row.temp_name));
-    removed++;
-  }
-  const files = await app.media.listIncoming();
-  const named = new Set((await Upload.select(app.db)).map((row) => row.temp_name));
-  for (const file of files) {
-    if (named.has(file.name) || file.mtimeMs >= cutoff) continue;
-    await app.media.discard(app.media.incomingPathOf(file.name));
-    removed++;
-  }
-  if (removed > 0) app.log.info({ removed }, 'expired uploads removed');
-  return removed;
-}
-
-/** Sweeps now and then every so often; the timer never keeps the process alive. */
-export function startUploadJanitor(app: App): { stop(): void } {
-  const sweep = () =>
-    sweepExpiredUploads(app).catch((error: Error) => app.log.warn({ err: error.message }, 'upload sweep failed'));
-  void sweep();
-  const everyMs = Math.min(app.config.uploadExpirySeconds * 250, 3600 * 1000);
-  const timer = setInterval(sweep, Math.max(everyMs, 1000));
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
 }
