@@ -10,7 +10,7 @@ import type { Progress } from '../../transfer/file-hash.js';
 import { truncateToWidth } from './table.js';
 import { formatBytesOf, formatDuration, formatSpeed } from './units.js';
 
-/** One transfer: feed `onProgress` to transfers.ts, then `finish()` on success or `abort()` on failure. */
+/** One transfer: feed `onProgress` to an upload or a download (client/upload.ts, download.ts), then `finish()` on success or `abort()` on failure. */
 export interface Tracker {
   onProgress: Progress;
   finish(): void;
