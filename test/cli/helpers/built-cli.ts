@@ -13,7 +13,9 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const cacheDir = join(repoRoot, 'node_modules/.cache/cinebox-cli-test');
+// One cache per checkout: git worktrees may share one node_modules, and one checkout's
+// rebuild must not delete the bin another checkout's tests are running.
+const cacheDir = join(repoRoot, 'node_modules/.cache/cinebox-cli-test', createHash('sha256').update(repoRoot).digest('hex').slice(0, 12));
 const outDir = join(cacheDir, 'dist');
 const lockDir = join(cacheDir, 'lock');
 const stampFile = join(cacheDir, 'stamp');
