@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<unknown>> = {
   user: () => import('./commands/user.js'),
   'create-admin': () => import('./commands/create-admin.js'),
   schema: () => import('./commands/schema.js'),
+  fsck: () => import('./commands/fsck.js'),
 };
 
 /** The program for `argv` (the arguments after `cinebox`); parse it with `.parseAsync()`. */
