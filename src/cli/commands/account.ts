@@ -8,7 +8,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { ensureSchema, openDatabase } from '../../orm/index.js';
 import { allModels, User } from '../../orm/models/index.js';
 import { defaultConfig } from '../../server/config.js';
-import { formatSize } from '../../server/handlers/quotas.js';
+import { formatSize } from '../../server/uploads/quota.js';
 import { parseQuota } from '../sizes.js';
 
 export const command = 'account <name>';

@@ -9,7 +9,7 @@ import { allModels } from '../../orm/models/index.js';
 import { defaultConfig } from '../../server/config.js';
 import { MediaStore } from '../../server/media-store.js';
 import { purgeDeleted } from '../../server/purge.js';
-import { formatSize } from '../../server/handlers/quotas.js';
+import { formatSize } from '../../server/uploads/quota.js';
 import { parseDuration } from '../durations.js';
 
 export const command = 'purge';

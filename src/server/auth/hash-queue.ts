@@ -7,7 +7,7 @@
  * job whose connection closed while it waited is dropped without hashing.
  */
 import type { ServerConfig } from '../config.js';
-import { ConnectionClosed } from '../connection.js';
+import { ConnectionClosed } from '../connection-closed.js';
 import { Busy } from '../errors.js';
 
 export interface HashOwner {

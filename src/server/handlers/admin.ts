@@ -1,17 +1,12 @@
 /** The admin functions: upload, duplicate check, soft delete, notices. */
-import { Movie, Notice, Upload } from '../../orm/models/index.js';
+import { Movie, Notice } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
 import type { UserContext } from '../context.js';
-import { BadRequest, Conflict, NotFound } from '../errors.js';
-import { receiveOneShot } from '../uploads/one-shot.js';
-import { assertWithinQuota } from './quotas.js';
+import { Conflict, NotFound } from '../errors.js';
+import { receiveLegacy } from '../uploads/legacy.js';
+import { findDuplicate } from '../uploads/publish.js';
+import { assertWithinQuota } from '../uploads/quota.js';
 import { assertUploadSize, findUpload, heldOffset, receiveResumable } from '../uploads/resumable.js';
-
-/** Finds a live video with the same content: by SHA-256 when the client sends one, else by the original's quick MD5. */
-async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string): Promise<Movie | undefined> {
-  const where = sha256 ? { sha256, is_delete: 0 } : { file_md5: fileMd5, is_delete: 0 };
-  return Movie.selectOne(ctx.app.db, where);
-}
 
 /**
  * check_movie, the step before an upload: refuses a duplicate and, given `size`, an upload
@@ -23,7 +18,7 @@ async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string)
  */
 export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext): Promise<Reply> {
   const fingerprintOnly = req.sha256_trailer === true && !req.sha256;
-  const existing = await findDuplicate(ctx, req.file_md5, req.sha256);
+  const existing = await findDuplicate(ctx.app.db, { sha256: req.sha256, fileMd5: req.file_md5 });
   if (existing && fingerprintOnly) {
     return { flag: true, msg: 'a stored video has the same quick fingerprint: send the sha256 to check', sha256_needed: true, offset: 0 };
   }
@@ -42,16 +37,10 @@ export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext):
   };
 }
 
-/**
- * update_movie: the body goes to a temp file while the server hashes it; only a complete,
- * verified file is renamed into the media store and gets a database row. With `sha256`
- * the upload is resumable (uploads/resumable.ts); without it (the original clients) a cut
- * upload is simply deleted (uploads/one-shot.ts).
- */
+/** update_movie: resumable with a declared `sha256` (or `sha256_trailer`), else the original clients' upload. */
 export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext): Promise<Reply> {
   if (req.sha256 || req.sha256_trailer) return receiveResumable(req, ctx);
-  if (req.offset) throw new BadRequest('offset: a resumed upload must declare its sha256 (or sha256_trailer)');
-  return receiveOneShot(req, ctx);
+  return receiveLegacy(req, ctx);
 }
 
 /**

@@ -1,19 +1,22 @@
 /**
- * An upload of the original clients (no `sha256`): not resumable, so a cut one is simply
- * deleted. It still holds an upload row while its bytes flow, the same as a resumable one,
- * so its space is reserved against the quota (parallel uploads see each other) and a crash
- * leaves a row the janitor sweeps. The row has no fingerprint (`file_md5` ''), so no resume
- * can ever find it.
+ * The original clients' upload (no declared SHA-256): not resumable, so a cut one is simply
+ * deleted. It still holds an upload row from its first byte, as a resumable one does: its
+ * space is reserved against the quota (parallel uploads see each other), the row is the
+ * publish's intent record (publish.ts), and one left by a crash is swept once its writer's
+ * lease lapses (janitor.ts). The row has no fingerprint (`file_md5` ''), so no resume ever
+ * finds it; the bytes go to a legacy temp file (`.tmp`, swept by age).
  */
 import { randomUUID } from 'node:crypto';
-import { Movie, Upload } from '../../orm/models/index.js';
+import { Upload } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
 import type { App, UserContext } from '../context.js';
-import { BadRequest, Conflict } from '../errors.js';
-import { publishMovie } from './publish.js';
-import { receiveBytes, reserveSpace, storageError, type Attempt } from './resumable.js';
+import { BadRequest, CineboxError, Conflict, StorageFull } from '../errors.js';
+import { isDiskFull } from '../media-store.js';
+import { findDuplicate, publishMovie } from './publish.js';
+import { receiveBytes, reserveSpace, type Attempt } from './resumable.js';
 
-export async function receiveOneShot(req: Request<'update_movie'>, ctx: UserContext): Promise<Reply> {
+export async function receiveLegacy(req: Request<'update_movie'>, ctx: UserContext): Promise<Reply> {
+  if (req.offset) throw new BadRequest('offset: a resumed upload must declare its sha256 (or sha256_trailer)');
   const { app, conn, body, user } = ctx;
   if (!body && req.file_size > 0) throw new BadRequest('file_size announced but no body');
   const attempt = await startAttempt(ctx, req.file_size);
@@ -27,12 +30,11 @@ export async function receiveOneShot(req: Request<'update_movie'>, ctx: UserCont
     conn.log.warn({ err: (error as Error).message, received: body?.received, size: req.file_size }, 'upload failed');
     throw storageError(error);
   }
-  const duplicate = await Movie.selectOne(app.db, { sha256, is_delete: 0 });
+  const duplicate = await findDuplicate(app.db, { sha256, fileMd5: req.file_md5 });
   if (duplicate) {
     await drop(app, attempt);
     throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
   }
-  // Its row is the publish's intent record too (publish.ts: a crash between rename and commit is put back).
   const intent = { id: attempt.row.id, holder: attempt.holder, tempName: attempt.row.temp_name };
   const upload = { tempPath: attempt.path, intent, name: req.file_name, isFree: req.is_free, fileMd5: req.file_md5, sha256, size: req.file_size };
   const movie = await publishMovie(ctx, upload).catch(async (error: unknown) => {
@@ -48,9 +50,8 @@ async function startAttempt(ctx: UserContext, size: number): Promise<Attempt> {
   const { app, user } = ctx;
   const holder = randomUUID();
   const now = new Date();
-  // Its bytes go to a legacy temp file (.tmp: not resumable, swept by age); the row names
-  // the same UUID as a partial, as publishing expects of its intent record.
   const path = app.media.legacyIncomingPath();
+  // The row names the same UUID as a partial, as publishing expects of its intent record.
   const row = Upload.from({
     user_id: user.id,
     sha256: null,
@@ -70,4 +71,10 @@ async function startAttempt(ctx: UserContext, size: number): Promise<Attempt> {
 async function drop(app: App, attempt: Attempt): Promise<void> {
   await app.media.discard(attempt.path);
   await Upload.deleteWhere(app.db, { id: attempt.row.id, holder: attempt.holder });
+}
+
+/** The reply for a write error of the legacy (non-resumable) upload path. */
+function storageError(error: unknown): unknown {
+  if (isDiskFull(error) && !(error instanceof CineboxError)) return new StorageFull("the server's storage is full, try again later");
+  return error;
 }
