@@ -34,7 +34,7 @@ describe.skipIf(!withWorker).each(databaseKinds)('cut uploads free their memory 
     const peers: Peer[] = await Promise.all(Array.from({ length: PER_ROUND }, () => arena.peer()));
     await Promise.all(
       peers.map(async (peer, i) => {
-        const login = await peer.request({ type: 'login', name: 'staller', password: wirePassword('secret-staller'), user_type: 'admin' });
+        const login = await peer.request({ type: 'login', name: 'staller', password: wirePassword('secret-staller'), user_type: 'admin' }, undefined, 60_000);
         session = String(login.session);
         const digest = sha256(Buffer.from(`round ${round} upload ${i}`));
         peer.send({ type: 'update_movie', session, file_name: `stall-${round}-${i}.mp4`, file_size: 1024 * MiB, file_md5: digest.slice(0, 32), is_free: 1, sha256: digest }, Buffer.alloc(16 * 1024, i));

@@ -87,7 +87,8 @@ describe.each(databaseKinds)('the password queue at the real cost (%s)', (kind) 
       other.destroy();
       await waitFor(() => arena.world.server.app.hashes.queued === 0, 10_000, 'the queue empty');
       const ran = stats.started - before.started - 1;
-      expect(ran).toBeLessThanOrEqual(10);
+      // At most the two that start at once in each burst, give or take one: dropped, the other 90-odd never ran (unfixed: all 100).
+      expect(ran).toBeLessThanOrEqual(20);
       expect(checked(arena, 'leaver-')).toBe(ran);
       await watch.served();
     });
