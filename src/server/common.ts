@@ -56,8 +56,9 @@ export async function login(req: Request<'login'>, { app, conn }: HandlerContext
   return { flag: true, msg: 'logged in', session: token, is_vip: user.is_vip };
 }
 
-export async function logout(_req: Request<'logout'>, { conn, user }: UserContext): Promise<Reply> {
+export async function logout(_req: Request<'logout'>, { app, conn, user }: UserContext): Promise<Reply> {
   conn.session = undefined;
+  app.events.unsubscribe(conn); // events are for a logged-in client
   conn.log.info({ user: user.id }, 'logged out');
   return { flag: true, msg: 'logged out' };
 }

@@ -59,6 +59,13 @@ export interface ServerConfig {
   uploadExpirySeconds: number;
   /** An upload whose writer went silent this long (its node died) may be taken over by a resume. */
   uploadLeaseSeconds: number;
+
+  /** Redis (`redis://host:port`) through which nodes tell each other of new events; unset = this node alone. */
+  redisUrl?: string;
+  /** Events older than this are deleted; a `since` before the oldest kept one is refused. */
+  eventRetentionSeconds: number;
+  /** Events one subscriber may have waiting to be sent; past it the stream ends with `fell_behind`. */
+  subscriberQueueLimit: number;
 }
 
 export const defaultConfig: ServerConfig = {
@@ -91,6 +98,10 @@ export const defaultConfig: ServerConfig = {
   adminQuotaBytes: 10 * 1024 ** 3,
   uploadExpirySeconds: 24 * 3600,
   uploadLeaseSeconds: 15,
+  eventRetentionSeconds: 7 * 24 * 3600,
+  // 1,000 events is hours of a busy shop's notices and videos; the frames are shared by all
+  // subscribers, so a stuck one holds references, not copies.
+  subscriberQueueLimit: 1000,
 };
 
 export function configWith(overrides: Partial<ServerConfig>): ServerConfig {

@@ -185,6 +185,12 @@ export class Connection {
     if (!this.socket.write(encodeFrame(reply))) await drained(this.socket, () => new ConnectionClosed());
   }
 
+  /** An already encoded frame (an event, the same bytes for every subscriber). */
+  async sendFrame(frame: Buffer): Promise<void> {
+    if (this.closed) throw new ConnectionClosed();
+    if (!this.socket.write(frame)) await drained(this.socket, () => new ConnectionClosed());
+  }
+
   /** Streams raw bytes after a header, at the pace the client reads them. */
   async sendBody(source: Readable): Promise<void> {
     for await (const chunk of source) {

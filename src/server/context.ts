@@ -4,6 +4,7 @@ import type { Database } from '../orm/index.js';
 import type { User } from '../orm/models/index.js';
 import type { ServerConfig } from './config.js';
 import type { Connection, IncomingBody } from './connection.js';
+import type { EventHub } from './events/event-hub.js';
 import type { MediaStore } from './media-store.js';
 
 export interface App {
@@ -11,6 +12,8 @@ export interface App {
   db: Database;
   media: MediaStore;
   log: Logger;
+  /** Live events: subscriptions on this node, and the announcement of new events. */
+  events: EventHub;
 }
 
 export interface HandlerContext {

@@ -10,6 +10,7 @@ import type { App } from './context.js';
 import { replyForError, UnknownType } from './errors.js';
 import { FileReply } from './file-reply.js';
 import { routes, type Result } from './handlers.js';
+import { ReplyThen } from './reply-then.js';
 import { sendFile } from './send-file.js';
 
 export function createDispatcher(app: App) {
@@ -28,7 +29,10 @@ export function createDispatcher(app: App) {
     }
     if (body && !body.consumed) await body.discard();
     if (result instanceof FileReply) await sendFile(conn, result);
-    else await conn.send(result);
+    else if (result instanceof ReplyThen) {
+      await conn.send(result.reply);
+      result.afterSent();
+    } else await conn.send(result);
   };
 }
 

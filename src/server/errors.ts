@@ -48,6 +48,9 @@ export class StorageFull extends kind('STORAGE_FULL') {}
 /** A resumed upload starts past the bytes the server holds; ask check_movie for the offset. */
 export class ResumeMismatch extends kind('RESUME_MISMATCH') {}
 
+/** A `since` older than the events kept (the retention window); `oldest_id` says where they start. */
+export class EventsExpired extends kind('EVENTS_EXPIRED') {}
+
 /** All codes a client may see, for the README and its test. */
 export const ERROR_CODES = [
   'BAD_FRAME',
@@ -64,6 +67,7 @@ export const ERROR_CODES = [
   'QUOTA_EXCEEDED',
   'STORAGE_FULL',
   'RESUME_MISMATCH',
+  'EVENTS_EXPIRED',
   'TIMEOUT',
   'RATE_LIMITED',
   'TOO_LARGE',

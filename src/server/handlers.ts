@@ -8,14 +8,16 @@ import { requestSchemas, type MessageType, type Reply, type Request } from '../p
 import * as accounts from './admin-accounts.js';
 import * as admin from './admin.js';
 import * as common from './common.js';
+import * as events from './events/handlers.js';
 import * as quotas from './quotas.js';
 import type { HandlerContext, UserContext } from './context.js';
 import { BadRequest } from './errors.js';
 import type { FileReply } from './file-reply.js';
 import { requireAdmin, requireLogin, requireViewer } from './guards.js';
+import type { ReplyThen } from './reply-then.js';
 import * as viewer from './user.js';
 
-export type Result = Reply | FileReply;
+export type Result = Reply | FileReply | ReplyThen;
 export type Route = (raw: Record<string, unknown>, ctx: HandlerContext) => Promise<Result>;
 type Guard = typeof requireLogin;
 
@@ -64,4 +66,6 @@ export const routes: Record<MessageType, Route> = {
   buy_vip: asViewer('buy_vip', viewer.buyVip),
   download_movie: asViewer('download_movie', viewer.downloadMovie),
   download_movie_record: asViewer('download_movie_record', viewer.downloadHistory),
+  subscribe: loggedIn('subscribe', events.subscribe),
+  unsubscribe: loggedIn('unsubscribe', events.unsubscribe),
 };

@@ -8,6 +8,7 @@ import { DuplicateKeyError, type Database } from '../orm/index.js';
 import { Movie } from '../orm/models/index.js';
 import type { UserContext } from './context.js';
 import { Conflict } from './errors.js';
+import { recordEvent, type StoredEvent } from './events/event-store.js';
 
 export interface VerifiedUpload {
   tempPath: string;
@@ -38,10 +39,12 @@ export async function publishMovie(
     size: upload.size,
     user_id: user.id,
   });
+  let event: StoredEvent;
   try {
-    await app.db.transaction(async (tx) => {
+    event = await app.db.transaction(async (tx) => {
       await movie.save(tx);
       await alsoInTransaction?.(tx);
+      return recordEvent(tx, 'video_added', { movie_id: movie.id, name: movie.name, is_free: movie.is_free, size: movie.size });
     });
   } catch (error) {
     // Put the bytes back where they came from, so a retry (or a resume) still has them.
@@ -53,5 +56,6 @@ export async function publishMovie(
     }
     throw error;
   }
+  app.events.announce(event);
   return movie;
 }

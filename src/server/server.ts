@@ -17,6 +17,7 @@ import type { ServerConfig } from './config.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
+import { startEvents } from './events/index.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
 import { startUploadJanitor } from './uploads.js';
@@ -38,7 +39,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   await ensureSchema(db, allModels);
   const media = new MediaStore(config.mediaDir);
   await media.init();
-  const app: App = { config, db, media, log };
+  const events = await startEvents(config, db, log);
+  const app: App = { config, db, media, log, events: events.hub };
   const janitor = startUploadJanitor(app);
   const dispatch = createDispatcher(app);
   const connections = new Set<Connection>();
@@ -118,6 +120,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const finish = (stopped: Promise<void>) =>
     (finished ??= stopped.then(async () => {
       janitor.stop();
+      await events.stop();
       await db.close();
       log.info('stopped');
     }));

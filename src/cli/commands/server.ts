@@ -38,12 +38,18 @@ export function builder(yargs: Argv) {
     .option('shutdown-grace', { type: 'number', default: defaultConfig.shutdownGraceSeconds, describe: 'Seconds running transfers get on SIGTERM/SIGINT' })
     .option('admin-quota', { type: 'string', default: '10G', describe: 'Storage per admin (500M, 2G, …; unlimited); `cinebox admin quota` overrides it per admin' })
     .option('upload-expiry', { type: 'number', default: defaultConfig.uploadExpirySeconds, describe: 'Seconds a cut upload stays resumable before it is deleted' })
+    .option('redis', { type: 'string', describe: 'Redis URL (redis://host:port) for live events across several nodes; unset: one node' })
+    .option('event-retention', { type: 'number', default: defaultConfig.eventRetentionSeconds, describe: 'Seconds live events are kept for clients that catch up with `since`' })
+    .option('subscriber-queue-limit', { type: 'number', default: defaultConfig.subscriberQueueLimit, describe: 'Events waiting for one slow subscriber before its stream ends (it catches up with `since`)' })
     .check((args) => {
       if (Boolean(args.tlsCert) !== Boolean(args.tlsKey)) throw new Error('--tls-cert and --tls-key go together');
       const n = Number(args.scryptN);
       if (!Number.isInteger(n) || n < 1024 || (n & (n - 1)) !== 0) throw new Error('--scrypt-n must be a power of two, at least 1024');
       if (!(Number(args.minTransferRate) >= 0)) throw new Error('--min-transfer-rate must be a number of bytes per second, 0 or more');
       if (!(Number(args.transferWindow) > 0)) throw new Error('--transfer-window must be a number of seconds above 0');
+      if (!(Number(args.eventRetention) > 0)) throw new Error('--event-retention must be a number of seconds above 0');
+      if (!(Number.isInteger(args.subscriberQueueLimit) && Number(args.subscriberQueueLimit) >= 1)) throw new Error('--subscriber-queue-limit must be a whole number of events, 1 or more');
+      if (args.redis !== undefined && !/^rediss?:\/\//.test(String(args.redis))) throw new Error('--redis must be a redis:// or rediss:// URL');
       return true;
     })
     .option('log-level', {
@@ -87,6 +93,9 @@ export function configFromArgs(args: Args): ServerConfig {
     scryptN: args.scryptN,
     adminQuotaBytes: parseQuota(args.adminQuota) ?? defaultConfig.adminQuotaBytes,
     uploadExpirySeconds: args.uploadExpiry,
+    redisUrl: args.redis || undefined,
+    eventRetentionSeconds: args.eventRetention,
+    subscriberQueueLimit: args.subscriberQueueLimit,
   });
 }
 

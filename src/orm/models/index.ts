@@ -1,4 +1,5 @@
 import { DownloadRecord } from './download-record.js';
+import { EventRecord, EventSequence } from './event.js';
 import { LoginFailure } from './login-failure.js';
 import { Movie } from './movie.js';
 import { Notice } from './notice.js';
@@ -6,8 +7,8 @@ import { Purchase } from './purchase.js';
 import { Upload } from './upload.js';
 import { User } from './user.js';
 
-export { DownloadRecord, LoginFailure, Movie, Notice, Purchase, Upload, User };
+export { DownloadRecord, EventRecord, EventSequence, LoginFailure, Movie, Notice, Purchase, Upload, User };
 export type { UserType } from './user.js';
 
 /** Every table, in creation order (sql/schema.sql follows it). */
-export const allModels = [User, Movie, Notice, DownloadRecord, Purchase, LoginFailure, Upload];
+export const allModels = [User, Movie, Notice, DownloadRecord, Purchase, LoginFailure, Upload, EventRecord, EventSequence];
