@@ -8,6 +8,7 @@ import * as history from './user/history.js';
 import { listCommand } from './shared/list.js';
 import { noticesCommand } from './shared/notices.js';
 import { registerCommand } from './shared/register.js';
+import { watchCommand } from './shared/watch.js';
 
 export const command = 'user';
 export const describe = 'Viewer client: the menu, or subcommands';
@@ -20,8 +21,10 @@ export function builder(yargs: Argv) {
     .command(download)
     .command(history)
     .command(noticesCommand('user'))
+    .command(watchCommand('user'))
     .command(buyVip)
     .example('$0 user', 'open the menu')
+    .example('$0 user watch --json', 'follow notices and new videos, one JSON object per line')
     .example('$0 user list --free --name alice', 'the free videos')
     .example('$0 user download 3 -o ~/Videos', 'download video #3')
     .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
