@@ -31,11 +31,12 @@ export interface Credentials {
 }
 
 /** Exit codes: 0 quit or Ctrl-C, 2 the connection was lost, 130 a transfer was cancelled. */
-export async function runMenu(ctx: MenuContext, role: Role, items: MenuItem[]): Promise<number> {
+export async function runMenu(ctx: MenuContext, role: Role, items: MenuItem[], onScreen?: () => Promise<void>): Promise<number> {
   const { client, io } = ctx;
   let last: MenuItem | undefined;
   for (;;) {
     try {
+      await onScreen?.();
       const choice = await io.prompt.select(menuTitle(client, role), items.map((item) => choiceOf(client, item)), {
         default: last,
       });
@@ -103,14 +104,22 @@ export async function logOut(ctx: MenuContext): Promise<void> {
   ctx.io.print(`logged out${name ? ` (${name})` : ''}`);
 }
 
-export async function showMovies(ctx: MenuContext): Promise<void> {
-  const movies = await ctx.client.listMovies('all');
-  ctx.io.print(movies.length ? moviesTable(movies, ctx.io.columns) : 'no videos yet');
+/** Which rows arrived since they were last shown (the viewer's live events), and a way to say they were seen. */
+export interface NewMarks {
+  isNew(id: number | undefined): boolean;
+  seen(): void;
 }
 
-export async function showNotices(ctx: MenuContext): Promise<void> {
+export async function showMovies(ctx: MenuContext, marks?: NewMarks): Promise<void> {
+  const movies = await ctx.client.listMovies('all');
+  ctx.io.print(movies.length ? moviesTable(movies, ctx.io.columns, marks && ((m) => marks.isNew(m.id))) : 'no videos yet');
+  marks?.seen();
+}
+
+export async function showNotices(ctx: MenuContext, marks?: NewMarks): Promise<void> {
   const notices = await ctx.client.notices();
-  ctx.io.print(notices.length ? noticesTable(notices, ctx.io.columns) : 'no notices yet');
+  ctx.io.print(notices.length ? noticesTable(notices, ctx.io.columns, marks && ((n) => marks.isNew(n.id))) : 'no notices yet');
+  marks?.seen();
 }
 
 export const BACK = Symbol('back');
@@ -122,6 +131,6 @@ export async function pick<T>(ctx: MenuContext, message: string, choices: Choice
 }
 
 /** How a video reads in a pick list. */
-export function movieLabel(movie: MovieRow): string {
-  return `#${movie.id}  ${movie.name}${movie.size === undefined ? '' : `  (${formatBytes(movie.size)})`}`;
+export function movieLabel(movie: MovieRow, isNew = false): string {
+  return `#${movie.id}  ${movie.name}${movie.size === undefined ? '' : `  (${formatBytes(movie.size)})`}${isNew ? '  · new' : ''}`;
 }
