@@ -72,19 +72,21 @@ export class EventHub implements EventSource {
   }
 
   /**
-   * Registers a subscription starting after `since` (default: now). It replaces the
-   * connection's previous one, and sends nothing until `start()` (after the reply).
+   * Registers a subscription starting after `since` (default: the last committed event, which
+   * this node's hub may not have read yet). It replaces the connection's previous one and
+   * sends nothing until `start()` (after the reply). `lastId`: the last committed event now.
    */
-  async subscribe(conn: EventConnection, topics: ReadonlySet<Topic>, since?: number): Promise<Subscription> {
+  async subscribe(conn: EventConnection, topics: ReadonlySet<Topic>, since?: number): Promise<{ subscription: Subscription; lastId: number }> {
     this.subscriptions.get(conn)?.end();
-    if (since !== undefined) await this.assertReplayable(since);
-    const subscription = new Subscription(this, conn, topics, since ?? this.delivered, this.options.queueLimit);
+    const lastId = Math.max(this.delivered, await lastEventId(this.db));
+    if (since !== undefined) await this.assertReplayable(since, lastId);
+    const subscription = new Subscription(this, conn, topics, since ?? lastId, this.options.queueLimit);
     this.subscriptions.set(conn, subscription);
     if (!this.watched.has(conn)) {
       this.watched.add(conn);
       conn.closedSignal.addEventListener('abort', () => this.subscriptions.get(conn)?.end(), { once: true });
     }
-    return subscription;
+    return { subscription, lastId };
   }
 
   /** Ends the connection's subscription; returns the last event id it was sent (undefined: none). */
@@ -125,8 +127,7 @@ export class EventHub implements EventSource {
     await this.bus.close();
   }
 
-  private async assertReplayable(since: number): Promise<void> {
-    const last = since > this.delivered ? await lastEventId(this.db) : this.delivered;
+  private async assertReplayable(since: number, last: number): Promise<void> {
     if (since > last) throw new BadRequest(`since: there is no event #${since} yet (the last is #${last})`, { last_id: last });
     const oldest = await oldestKeptId(this.db);
     if (since + 1 < oldest) {

@@ -5,13 +5,13 @@ import { ReplyThen } from '../reply-then.js';
 
 export async function subscribe(req: Request<'subscribe'>, { app, conn, user }: UserContext): Promise<ReplyThen> {
   const topics = new Set(req.topics ?? EVENT_TOPICS);
-  const subscription = await app.events.subscribe(conn, topics, req.since);
+  const { subscription, lastId } = await app.events.subscribe(conn, topics, req.since);
   conn.log.info({ user: user.id, topics: [...topics], since: req.since }, 'subscribed to events');
   const reply: Reply = {
     flag: true,
     msg: req.since === undefined ? 'subscribed' : `subscribed, replaying the events after #${req.since}`,
     topics: [...topics],
-    last_id: app.events.cursor,
+    last_id: lastId,
   };
   return new ReplyThen(reply, () => void subscription.start());
 }
