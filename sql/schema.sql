@@ -91,3 +91,18 @@ CREATE TABLE IF NOT EXISTS `upload` (
   KEY `idx_upload_updated_time` (`updated_time`),
   KEY `idx_upload_user_id_file_md5` (`user_id`, `file_md5`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `event` (
+  `id` INT NOT NULL,
+  `kind` VARCHAR(32) NOT NULL,
+  `payload` TEXT NOT NULL,
+  `create_time` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `idx_event_create_time` (`create_time`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `event_sequence` (
+  `id` INT NOT NULL,
+  `last_id` INT NOT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
