@@ -193,11 +193,17 @@ export class ClientConnection {
    * only: it stops at a body, and at a reply header (kept in `held` for its reader).
    */
   private takeUnasked(): void {
-    while (!this.held && !this.decoder.inBody) {
-      const event = this.decoder.next();
-      if (!event) return;
-      if (event.kind === 'header' && isEventFrame(event.header)) this.unasked?.(event.header);
-      else this.held = event;
+    try {
+      while (!this.held && !this.decoder.inBody) {
+        const event = this.decoder.next();
+        if (!event) return;
+        if (event.kind === 'header' && isEventFrame(event.header)) this.unasked?.(event.header);
+        else this.held = event;
+      }
+    } catch (error) {
+      // Broken framing from the server: the reader reports it as the connection's failure.
+      this.failure ??= new ConnectionError(`protocol error from ${this.where}: ${(error as Error).message}`);
+      this.socket.destroy();
     }
   }
 
