@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import type { EventBus } from './event-bus.js';
 
 export const EVENTS_CHANNEL = 'cinebox:events';
+/** A node that starts while Redis is down says so once, after this long. */
+const STARTUP_GRACE_MS = 3000;
 
 export class RedisBus implements EventBus {
   /** Marks this node's own messages, which it has already acted on. */
@@ -51,6 +53,10 @@ export class RedisBus implements EventBus {
     this.subscriber.on('message', (_channel: string, message: string) => {
       if (!message.startsWith(`${this.nodeId}:`)) this.wake();
     });
+    const startup = setTimeout(() => {
+      if (!this.up && !this.closing) this.log.warn({ redis: redactRedisUrl(url) }, 'redis: not reachable yet; serving on, retrying, polling the event table meanwhile');
+    }, STARTUP_GRACE_MS);
+    startup.unref();
     this.subscriber.subscribe(EVENTS_CHANNEL).catch((error: Error) => this.log.debug({ err: error.message }, 'redis: subscribe failed'));
   }
 
