@@ -117,3 +117,24 @@ describe.skipIf(REDIS_URL === undefined).each(databaseKinds)('two nodes, one dat
     }
   });
 });
+
+describe('a node whose Redis is unreachable from the start', () => {
+  let world: World;
+  afterAll(async () => world?.close());
+
+  it('starts, serves, delivers its own events at once and says Redis is not reachable', async () => {
+    const { createServer } = await import('node:net');
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((resolve) => closed.close(resolve)); // nothing listens there now
+    world = await startWorld('sqlite', { redisUrl: `redis://127.0.0.1:${port}` });
+    const admin = await world.loginAs('boss', 'admin');
+    const viewer = await subscribe(await world.loginAs('alice', 'user'));
+    const started = Date.now();
+    await admin.call('release_notice', { title: 'Local', content: 'no Redis needed on one node' });
+    await viewer.waitForEvents(1, 5000);
+    expect(Date.now() - started).toBeLessThan(900); // the announcing node wakes itself, no poll needed
+    await until(() => world.logs.some((l) => String(l.msg).startsWith('redis: not reachable yet')), 'the warning', 10_000);
+  });
+});
