@@ -44,7 +44,11 @@ type Rule =
   | { kind: 'flag01' }
   /** Only the literal `true` (a switch that is either on or absent). */
   | { kind: 'true' }
-  | { kind: 'boolean' };
+  | { kind: 'boolean' }
+  /** An event id to resume after: an integer from 0 to 2^31 - 1. */
+  | { kind: 'position' }
+  /** A non-empty array of at most two of `notices`, `videos`. */
+  | { kind: 'topics' };
 type FieldRule = Rule & { optional?: boolean };
 
 const CONTROL_CHARACTERS = [...Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)), '\u007f'];
@@ -85,6 +89,8 @@ const RULES: Record<MessageType, Record<string, FieldRule>> = {
   lock_user: { session, name: string(1, 64) },
   unlock_user: { session, name: string(1, 64) },
   set_quota: { session, name: string(1, 64), quota_bytes: { kind: 'bytes', nullable: true } },
+  subscribe: { session, topics: { kind: 'topics', optional: true }, since: { kind: 'position', optional: true } },
+  unsubscribe: { session },
 };
 
 /** Whether `value` (undefined = the field left out) satisfies the rule. */
@@ -115,6 +121,10 @@ function satisfies(rule: FieldRule, value: unknown): boolean {
       return value === true;
     case 'boolean':
       return typeof value === 'boolean';
+    case 'position':
+      return integerIn(0, MAX_ID);
+    case 'topics':
+      return Array.isArray(value) && value.length >= 1 && value.length <= 2 && value.every((t) => t === 'notices' || t === 'videos');
   }
 }
 
@@ -126,7 +136,7 @@ const asStored = (rule: FieldRule, value: unknown) => (rule.kind === 'text' && t
 const HUNDRED_KIB = 'x'.repeat(100 * 1024);
 const maxLengthOf = (rule: FieldRule) => (rule.kind === 'text' || rule.kind === 'string' ? rule.max : undefined);
 const isFreeText = (rule: FieldRule) => rule.kind === 'text' || rule.kind === 'string';
-const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize';
+const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize' || rule.kind === 'position';
 
 interface Mutation {
   name: string;
@@ -155,9 +165,11 @@ const MUTATIONS: Mutation[] = [
   { name: 'SQL quotes', value: () => `o'brien"; DROP TABLE user; -- ' OR '1'='1` },
   { name: 'negative', appliesTo: isNumeric, value: () => -1 },
   // (A file_size of 0 would announce no body; the upload cases are about fields, not bodies.)
-  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes', value: () => 0 },
+  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'position', value: () => 0 },
   { name: 'fractional', appliesTo: isNumeric, value: () => 1.5 },
-  { name: 'past 2^31 - 1', appliesTo: (rule) => rule.kind === 'id', value: () => MAX_ID + 1 },
+  { name: 'past 2^31 - 1', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'position', value: () => MAX_ID + 1 },
+  { name: 'an unknown topic', appliesTo: (rule) => rule.kind === 'topics', value: () => ['notices', 'gossip'] },
+  { name: 'an empty list', appliesTo: (rule) => rule.kind === 'topics', value: () => [] },
   { name: 'past 2^53', appliesTo: isNumeric, value: () => 2 ** 53 },
 ];
 
