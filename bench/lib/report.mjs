@@ -208,7 +208,7 @@ function eventsSection(e) {
       ? `| ${label} | skipped: ${x.skipped} | | | | |`
       : `| ${label} | ${x.reached}/${e.subscribers} (${x.correct} verified) | ${fmt(x.firstMs, 1)} | ${fmt(x.p50Ms, 1)} | ${fmt(x.p99Ms, 1)} | ${fmt(x.maxMs, 1)} |`;
   return [
-    `## Live events: one notice to ${e.subscribers} subscribers (f)`,
+    `## Live events: one notice to ${e.subscribers} subscribers (g)`,
     '',
     '| fan-out | reached | first ms | p50 ms | p99 ms | last ms |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
@@ -220,12 +220,25 @@ function eventsSection(e) {
   ].join('\n');
 }
 
+function durableSection(d) {
+  return [
+    '## The cost of durable uploads',
+    '',
+    'The same verified uploads, one at a time, to a server with the default durability (fdatasync of the file, fsync of the media directory, SQLite synchronous=FULL) and to one started with `--durable false` (no syncs, SQLite synchronous=NORMAL); medians.',
+    '',
+    '| size | uploads | durable | --durable false | ratio | cost per upload |',
+    '|---|---|---|---|---|---|',
+    ...d.rows.map((row) => `| ${row.size} | ${row.reps} | ${fmt(row.durableMs, 1)} ms (${fmt(row.durableMBps, 0)} MB/s) | ${fmt(row.nosyncMs, 1)} ms (${fmt(row.nosyncMBps, 0)} MB/s) | ${fmt(row.ratio, 2)}x | +${fmt(row.extraMs, 1)} ms |`),
+  ].join('\n');
+}
+
 export function renderMarkdown(r) {
   const parts = [`# cinebox benchmark (${r.meta.mode} run, ${r.meta.date.slice(0, 16).replace('T', ' ')} UTC)`, '', targetsSection(r)];
   if (r.transfers) parts.push('', transfersSection(r.transfers));
   if (r.concurrent) parts.push('', concurrentSection(r.concurrent));
   if (r.rate) parts.push('', rateSection(r.rate));
   if (r.idle) parts.push('', idleSection(r.idle));
+  if (r.durable) parts.push('', durableSection(r.durable));
   if (r.events) parts.push('', eventsSection(r.events));
   parts.push('', environmentSection(r), '');
   return parts.join('\n');
