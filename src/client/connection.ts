@@ -8,7 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Readable, Writable } from 'node:stream';
 import { drained } from '../transfer/drain.js';
 import { handshakeProof, NONCE_BYTES, readExactly } from '../protocol/handshake.js';
-import { encodeFrame, FrameDecoder, type DecodedEvent } from '../protocol/index.js';
+import { encodeFrame, FrameReader, type DecodedEvent } from '../protocol/index.js';
 import { isEventFrame, type MessageType, type Reply, type RequestInput } from '../protocol/messages.js';
 
 export interface ConnectOptions {
@@ -52,9 +52,7 @@ export type UnaskedListener = (frame: Record<string, unknown>) => void;
 export type Fields<T extends MessageType> = Omit<RequestInput<T>, 'type' | 'session'>;
 
 export class ClientConnection {
-  private readonly decoder = new FrameDecoder({ maxHeaderBytes: 16 * 1024 * 1024 });
-  private wake?: () => void;
-  private closed = false;
+  private readonly reader: FrameReader;
   private failure?: Error;
   private queue: Promise<unknown> = Promise.resolve();
   /** A reply header taken off the decoder while looking for events, kept for its reader. */
@@ -68,17 +66,10 @@ export class ClientConnection {
     readonly where: string,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      this.decoder.append(chunk);
-      if (this.decoder.bufferedBytes > 4 * 1024 * 1024) socket.pause();
-      this.takeUnasked();
-      this.wakeReader();
-    });
+    this.reader = new FrameReader(socket, { maxHeaderBytes: 16 * 1024 * 1024, highWaterMark: 4 * 1024 * 1024 });
+    // After the reader's own listener: the chunk is decoded by now.
+    socket.on('data', () => this.takeUnasked());
     socket.on('error', (error) => (this.failure ??= new ConnectionError(`connection to ${where} failed: ${error.message}`)));
-    socket.on('close', () => {
-      this.closed = true;
-      this.wakeReader();
-    });
   }
 
   static async connect({ host, port, timeoutMs = 10_000, tls, clientSecret }: ConnectOptions): Promise<ClientConnection> {
@@ -89,7 +80,7 @@ export class ClientConnection {
       const { bytes: nonce, rest } = await readExactly(socket, NONCE_BYTES, timeoutMs);
       socket.write(handshakeProof(clientSecret, nonce));
       const conn = new ClientConnection(socket, where);
-      if (rest.length) conn.decoder.append(rest);
+      if (rest.length) conn.reader.append(rest);
       return conn;
     } catch (error) {
       socket.destroy();
@@ -169,12 +160,8 @@ export class ClientConnection {
 
   /** Resolves when the connection closes (a watcher waits on it). */
   get closed$(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.reader.ended) return Promise.resolve();
     return new Promise((resolve) => this.socket.once('close', () => resolve()));
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   close(): void {
@@ -194,8 +181,8 @@ export class ClientConnection {
    */
   private takeUnasked(): void {
     try {
-      while (!this.held && !this.decoder.inBody) {
-        const event = this.decoder.next();
+      while (!this.held && !this.reader.inBody) {
+        const event = this.reader.next();
         if (!event) return;
         if (event.kind === 'header' && isEventFrame(event.header)) this.unasked?.(event.header);
         else this.held = event;
@@ -235,26 +222,19 @@ export class ClientConnection {
     for (;;) {
       const held = this.held;
       this.held = undefined;
-      const event = held ?? this.decoder.next();
+      const event = held ?? this.reader.next();
       if (event?.kind === 'header' && isEventFrame(event.header)) {
         this.unasked?.(event.header);
         continue;
       }
       if (event) return event;
-      if (this.closed) throw this.lost();
-      this.socket.resume();
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      if (this.reader.ended) throw this.lost();
+      await this.reader.more();
     }
   }
 
-  private wakeReader(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
   private async write(data: Buffer): Promise<void> {
-    if (this.closed) throw this.lost();
+    if (this.reader.ended) throw this.lost();
     if (!this.socket.write(data)) await drained(this.socket, () => this.lost());
   }
 

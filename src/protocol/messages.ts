@@ -28,8 +28,8 @@ export const EVENT_TOPICS = ['notices', 'videos'] as const;
 export const topicSchema = z.enum(EVENT_TOPICS);
 export type EventTopic = z.infer<typeof topicSchema>;
 
-export const userTypeSchema = z.enum(['admin', 'user']);
-export const movieTypeSchema = z.enum(['all', 'free', 'charge']);
+const userTypeSchema = z.enum(['admin', 'user']);
+const movieTypeSchema = z.enum(['all', 'free', 'charge']);
 
 export const requestSchemas = {
   register: z.object({

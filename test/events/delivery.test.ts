@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientConnection } from '../../src/client/connection.js';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { EventRecord } from '../../src/orm/models/index.js';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';

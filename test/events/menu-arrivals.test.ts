@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CineboxClient } from '../../src/client/cinebox-client.js';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { runUserMenu } from '../../src/client/ui/menus/user-menu.js';
 import { lastEventId } from '../../src/server/events/event-store.js';
 import { scriptedIO } from '../cli/helpers/scripted-io.js';

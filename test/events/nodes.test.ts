@@ -7,7 +7,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientConnection } from '../../src/client/connection.js';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import type { ServerConfig } from '../../src/server/config.js';
 import { RedisBus } from '../../src/server/events/redis-bus.js';

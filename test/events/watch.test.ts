@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CineboxClient } from '../../src/client/cinebox-client.js';
 import { watchEvents } from '../../src/client/event-watcher.js';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import type { EventFrame } from '../../src/protocol/messages.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { builtCli } from '../cli/helpers/built-cli.js';
