@@ -1032,7 +1032,7 @@ async function eventsPhase() {
     lastRatio: ratio(cinebox.maxMs, redisResult.maxMs),
   };
   log(
-    `  cinebox: ${cinebox.reached}/${count} reached (${cinebox.correct} verified); first ${cinebox.firstMs.toFixed(1)} ms, p50 ${cinebox.p50Ms.toFixed(1)}, p99 ${cinebox.p99Ms.toFixed(1)}, last ${cinebox.maxMs.toFixed(1)} ms; ` +
+    `  cinebox: ${cinebox.reached}/${count} reached (${cinebox.correct} verified); release_notice answered at ${cinebox.triggerMs.toFixed(1)} ms; first ${cinebox.firstMs.toFixed(1)} ms, p50 ${cinebox.p50Ms.toFixed(1)}, p99 ${cinebox.p99Ms.toFixed(1)}, last ${cinebox.maxMs.toFixed(1)} ms; ` +
       `server RSS ${(rssBefore / 1e6).toFixed(0)} -> ${(rssSubscribed / 1e6).toFixed(0)} MB with ${count} subscribers (${(result.bytesPerSubscriber / 1024).toFixed(1)} KiB each)`,
   );
   log(`  redis:   ${redisResult.reached}/${count} reached (${redisResult.correct} verified); first ${redisResult.firstMs.toFixed(1)} ms, p50 ${redisResult.p50Ms.toFixed(1)}, p99 ${redisResult.p99Ms.toFixed(1)}, last ${redisResult.maxMs.toFixed(1)} ms; cinebox/redis last ${result.lastRatio.toFixed(2)}x`);

@@ -139,12 +139,15 @@ export async function measureArrivals(sockets, trigger, timeoutMs = 30_000) {
   });
   t0 = now();
   await trigger();
+  const triggerMs = now() - t0;
   await Promise.race([done, sleep(timeoutMs)]);
   await sleep(200); // let the rest of each message in, for the check
   const times = arrivals.filter((t) => Number.isFinite(t));
   return {
     subscribers: sockets.length,
     reached: times.length,
+    /** When `trigger` resolved (for cinebox: the release_notice reply, i.e. after its commit). */
+    triggerMs,
     firstMs: times.length ? Math.min(...times) : NaN,
     ...latencySummary(times),
     received: received.map((chunks) => Buffer.concat(chunks)),

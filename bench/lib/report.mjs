@@ -215,6 +215,7 @@ function eventsSection(e) {
     row('cinebox (one node, SQLite; t = 0 when release_notice is sent)', e.cinebox),
     row('Redis pub/sub (private redis-server; t = 0 when PUBLISH is sent)', e.redis),
     '',
+    `- release_notice was answered (its transaction committed, durable by default) at ${fmt(e.cinebox.triggerMs, 1)} ms; from the first subscriber to the last: cinebox ${fmt(e.cinebox.maxMs - e.cinebox.firstMs, 1)} ms, Redis ${fmt(e.redis.maxMs - e.redis.firstMs, 1)} ms.`,
     `- cinebox's last subscriber vs Redis's: ${fmtRatio(e.lastRatio)}. Both sides are raw sockets in the bench process stamping the first byte of the message; the Redis message is the cinebox event frame's JSON (${e.redis?.messageBytes ?? '?'} bytes).`,
     `- Server RSS: ${mb(e.serverRssBefore)} before, ${mb(e.serverRssSubscribed)} with ${e.subscribers} subscribers (${fmt(e.bytesPerSubscriber / 1024, 1)} KiB each, connection and session included), ${mb(e.serverRssAfterEvent)} after the event. Subscribing them took ${fmt(e.setupSeconds, 1)} s (login + subscribe each; untimed setup).`,
   ].join('\n');
