@@ -6,6 +6,7 @@ import { CHARGE_LABEL, FREE_LABEL, type MovieDetails, type Reply, type Request }
 import type { HandlerContext, UserContext } from './context.js';
 import { Conflict, Forbidden, LoginFailed, NotFound } from './errors.js';
 import { assertAccountNotLocked, assertAddressAllowed, recordLoginFailure, recordLoginSuccess } from './login-guard.js';
+import { isPageRequest, moviePage } from './media/page-reply.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 
 export const SERVER_VERSION = '0.1.0';
@@ -80,7 +81,9 @@ const LIST_COLUMNS = ['id', 'name', 'is_free'] as const;
 const DETAIL_COLUMNS = ['id', 'name', 'is_free', 'size', 'sha256', 'create_time'] as const;
 const BY_ID = [['id', 'asc']] as const;
 
-export async function getMovieList(req: Request<'get_movie_list'>, { app }: UserContext): Promise<Reply> {
+export async function getMovieList(req: Request<'get_movie_list'>, ctx: UserContext): Promise<Reply> {
+  if (isPageRequest(req)) return moviePage(req, ctx);
+  const { app } = ctx;
   const where: Partial<Record<'is_delete' | 'is_free', number>> = { is_delete: 0 };
   if (req.movie_type !== 'all') where.is_free = req.movie_type === 'free' ? 1 : 0;
   if (req.details) {

@@ -59,6 +59,15 @@ export interface ServerConfig {
   uploadExpirySeconds: number;
   /** An upload whose writer went silent this long (its node died) may be taken over by a resume. */
   uploadLeaseSeconds: number;
+
+  /** The ffprobe program that reads media facts; '' = do not probe (no warning). */
+  ffprobePath: string;
+  /** A probe running longer is killed; the video then has no facts until `cinebox media scan`. */
+  probeTimeoutSeconds: number;
+  /** Probes running at once; more wait their turn. */
+  probeConcurrency: number;
+  /** Refuse uploads that ffprobe does not read as a video (audio, images, unreadable files). */
+  refuseNonVideo: boolean;
 }
 
 export const defaultConfig: ServerConfig = {
@@ -91,6 +100,12 @@ export const defaultConfig: ServerConfig = {
   adminQuotaBytes: 10 * 1024 ** 3,
   uploadExpirySeconds: 24 * 3600,
   uploadLeaseSeconds: 15,
+  ffprobePath: 'ffprobe',
+  // ffprobe reads headers only (~0.2 s here); 30 s leaves room for a slow disk or a huge moov.
+  probeTimeoutSeconds: 30,
+  probeConcurrency: 2,
+  // Off: the original server stored any file, and admins are trusted; "unknown format" shows what it is.
+  refuseNonVideo: false,
 };
 
 export function configWith(overrides: Partial<ServerConfig>): ServerConfig {

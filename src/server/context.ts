@@ -4,6 +4,7 @@ import type { Database } from '../orm/index.js';
 import type { User } from '../orm/models/index.js';
 import type { ServerConfig } from './config.js';
 import type { Connection, IncomingBody } from './connection.js';
+import type { FactsRecorder } from './media/facts.js';
 import type { MediaStore } from './media-store.js';
 
 export interface App {
@@ -11,6 +12,8 @@ export interface App {
   db: Database;
   media: MediaStore;
   log: Logger;
+  /** Probes published videos with ffprobe and stores their facts. */
+  facts: FactsRecorder;
 }
 
 export interface HandlerContext {

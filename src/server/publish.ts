@@ -1,6 +1,6 @@
 /**
  * The last step of every upload: rename the verified temp file into the media store and
- * insert its movie row. The database decides races: `live_sha256` is unique, so of two
+ * insert its movie row (and its media_facts row, media/facts.ts). The database decides races: `live_sha256` is unique, so of two
  * uploads of the same file that finish together one wins and the other gets CONFLICT.
  */
 import { rename } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { DuplicateKeyError, type Database } from '../orm/index.js';
 import { Movie } from '../orm/models/index.js';
 import type { UserContext } from './context.js';
 import { Conflict } from './errors.js';
+import { assertVideo, newFactsRow } from './media/facts.js';
 
 export interface VerifiedUpload {
   tempPath: string;
@@ -24,6 +25,9 @@ export async function publishMovie(
   /** More writes that must commit with the movie row (e.g. dropping the resumable upload's row). */
   alsoInTransaction?: (tx: Database) => Promise<unknown>,
 ): Promise<Movie> {
+  // Probed before it is stored only when the operator refuses non-videos; else after, in the background.
+  const probed = app.config.refuseNonVideo ? await app.facts.prober.probe(upload.tempPath) : undefined;
+  if (probed) assertVideo(probed);
   const storedName = app.media.newStoredName(upload.name);
   const storedPath = await app.media.publish(upload.tempPath, storedName);
   const movie = Movie.from({
@@ -41,6 +45,7 @@ export async function publishMovie(
   try {
     await app.db.transaction(async (tx) => {
       await movie.save(tx);
+      await newFactsRow(movie, probed).save(tx);
       await alsoInTransaction?.(tx);
     });
   } catch (error) {
@@ -53,5 +58,6 @@ export async function publishMovie(
     }
     throw error;
   }
+  if (!probed || probed.outcome === 'not-probed') app.facts.probeLater(movie.id, storedPath);
   return movie;
 }

@@ -19,6 +19,7 @@ import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
+import { startMediaFacts } from './media/setup.js';
 import { startUploadJanitor } from './uploads.js';
 
 export interface RunningServer {
@@ -38,7 +39,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   await ensureSchema(db, allModels);
   const media = new MediaStore(config.mediaDir);
   await media.init();
-  const app: App = { config, db, media, log };
+  const facts = await startMediaFacts(db, config, log);
+  const app: App = { config, db, media, log, facts };
   const janitor = startUploadJanitor(app);
   const dispatch = createDispatcher(app);
   const connections = new Set<Connection>();
@@ -118,6 +120,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const finish = (stopped: Promise<void>) =>
     (finished ??= stopped.then(async () => {
       janitor.stop();
+      await facts.idle(); // a running probe ends within its timeout
       await db.close();
       log.info('stopped');
     }));

@@ -26,6 +26,7 @@ import type { Sha256Sink } from '../protocol/sha256-sink.js';
 import type { IncomingBody } from './connection.js';
 import type { App, UserContext } from './context.js';
 import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from './errors.js';
+import { NotAVideo } from './media/facts.js';
 import { publishMovie } from './publish.js';
 import { assertWithinQuota } from './quotas.js';
 
@@ -276,7 +277,7 @@ async function publish(ctx: UserContext, attempt: Attempt, req: UploadRequest, s
     );
   } catch (error) {
     // A lost race leaves nothing worth resuming; any other failure keeps the bytes for a retry.
-    if (error instanceof Conflict) await abandon(app, attempt);
+    if (error instanceof Conflict || error instanceof NotAVideo) await abandon(app, attempt);
     else await release(app, attempt);
     throw error;
   }

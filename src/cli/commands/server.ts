@@ -38,12 +38,18 @@ export function builder(yargs: Argv) {
     .option('shutdown-grace', { type: 'number', default: defaultConfig.shutdownGraceSeconds, describe: 'Seconds running transfers get on SIGTERM/SIGINT' })
     .option('admin-quota', { type: 'string', default: '10G', describe: 'Storage per admin (500M, 2G, …; unlimited); `cinebox admin quota` overrides it per admin' })
     .option('upload-expiry', { type: 'number', default: defaultConfig.uploadExpirySeconds, describe: 'Seconds a cut upload stays resumable before it is deleted' })
+    .option('ffprobe', { type: 'string', default: defaultConfig.ffprobePath, describe: "ffprobe program for media facts ('' = do not probe)" })
+    .option('probe-timeout', { type: 'number', default: defaultConfig.probeTimeoutSeconds, describe: 'Seconds before a running ffprobe is killed' })
+    .option('probe-concurrency', { type: 'number', default: defaultConfig.probeConcurrency, describe: 'ffprobe runs at once' })
+    .option('refuse-non-video', { type: 'boolean', default: defaultConfig.refuseNonVideo, describe: 'Refuse uploads ffprobe does not read as video' })
     .check((args) => {
       if (Boolean(args.tlsCert) !== Boolean(args.tlsKey)) throw new Error('--tls-cert and --tls-key go together');
       const n = Number(args.scryptN);
       if (!Number.isInteger(n) || n < 1024 || (n & (n - 1)) !== 0) throw new Error('--scrypt-n must be a power of two, at least 1024');
       if (!(Number(args.minTransferRate) >= 0)) throw new Error('--min-transfer-rate must be a number of bytes per second, 0 or more');
       if (!(Number(args.transferWindow) > 0)) throw new Error('--transfer-window must be a number of seconds above 0');
+      if (!(Number(args.probeTimeout) > 0)) throw new Error('--probe-timeout must be a number of seconds above 0');
+      if (!(Number.isInteger(Number(args.probeConcurrency)) && Number(args.probeConcurrency) >= 1)) throw new Error('--probe-concurrency must be a whole number, at least 1');
       return true;
     })
     .option('log-level', {
@@ -87,6 +93,10 @@ export function configFromArgs(args: Args): ServerConfig {
     scryptN: args.scryptN,
     adminQuotaBytes: parseQuota(args.adminQuota) ?? defaultConfig.adminQuotaBytes,
     uploadExpirySeconds: args.uploadExpiry,
+    ffprobePath: args.ffprobe,
+    probeTimeoutSeconds: args.probeTimeout,
+    probeConcurrency: args.probeConcurrency,
+    refuseNonVideo: args.refuseNonVideo,
   });
 }
 
