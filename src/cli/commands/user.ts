@@ -7,6 +7,7 @@ import * as download from './client/download.js';
 import * as history from './client/history.js';
 import { listCommand } from './client/list.js';
 import { noticesCommand } from './client/notices.js';
+import * as play from './client/play.js';
 import { registerCommand } from './client/register.js';
 
 export const command = 'user';
@@ -18,12 +19,14 @@ export function builder(yargs: Argv) {
     .command(registerCommand('user'))
     .command(listCommand('user'))
     .command(download)
+    .command(play)
     .command(history)
     .command(noticesCommand('user'))
     .command(buyVip)
     .example('$0 user', 'open the menu')
     .example('$0 user list --free --name alice', 'the free videos')
     .example('$0 user download 3 -o ~/Videos', 'download video #3')
+    .example('$0 user play 3', 'watch video #3 while it downloads')
     .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
 }
 
