@@ -132,7 +132,7 @@ export function moviesTable(movies: MovieRow[], width = 80): string {
       { header: 'Name', value: (m) => m.name, flex: true },
       { header: 'Type', value: (m) => (m.is_free ? 'free' : 'paid') },
       { header: 'Size', value: (m) => (m.size === undefined ? '' : formatBytes(m.size)), align: 'right' },
-      ...(movies.some((m) => m.facts !== undefined) ? factColumns : []),
+      ...(movies.some((m) => m.facts) ? factColumns : []),
       { header: 'Uploaded', value: (m) => formatTime(m.create_time) },
     ],
     movies,
@@ -140,7 +140,7 @@ export function moviesTable(movies: MovieRow[], width = 80): string {
   );
 }
 
-/** Duration and picture size, shown when the server sent media facts. */
+/** Duration and picture size, shown when the server has media facts for any of the videos. */
 const factColumns: Column<MovieRow>[] = [
   { header: 'Length', value: (m) => lengthLabel(m.facts), align: 'right' },
   { header: 'Picture', value: (m) => pictureLabel(m.facts) },

@@ -16,6 +16,7 @@ export const describe = 'Viewer client: the menu, or subcommands';
 export function builder(yargs: Argv) {
   return withClientOptions(yargs)
     .option('out', { alias: 'o', type: 'string', default: 'downloads', describe: 'Folder for downloads (created when missing)' })
+    .option('player', { type: 'string', describe: 'Player for `play` and the menu (default: mpv, ffplay or vlc, the first on PATH); it gets `-` (stdin) or the file' })
     .command(registerCommand('user'))
     .command(listCommand('user'))
     .command(download)
@@ -33,5 +34,5 @@ export function builder(yargs: Argv) {
 type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
 
 export function handler(args: Args): Promise<void> {
-  return runMenuCommand(args, (ctx) => runUserMenu(ctx, { outDir: args.out, name: args.name, password: args.password }));
+  return runMenuCommand(args, (ctx) => runUserMenu(ctx, { outDir: args.out, player: args.player, name: args.name, password: args.password }));
 }

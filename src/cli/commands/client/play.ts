@@ -14,10 +14,10 @@ type Args = ClientArgs & { id: number; out: string; player?: string; yes?: boole
 export const command = 'play <id>';
 export const describe = 'Download a video and watch it while it arrives';
 
-export function builder(yargs: Argv<ClientArgs & { out: string }>) {
+/** `out` and `player` come from the parent `cinebox user` (the menu uses them too). */
+export function builder(yargs: Argv<ClientArgs & { out: string; player?: string }>) {
   return yargs
     .positional('id', { type: 'number', demandOption: true, describe: 'Video ID (see `list`)' })
-    .option('player', { type: 'string', describe: 'Player command (default: mpv, ffplay or vlc, the first on PATH); it gets `-` (stdin) or the file' })
     .option('yes', { alias: 'y', type: 'boolean', describe: 'Pay for a paid video without asking' });
 }
 
