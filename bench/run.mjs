@@ -44,15 +44,15 @@ const WAIT_QUIET = (() => {
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 /**
  * Node flags of every server child, cinebox and baselines alike: `npm start` runs the cinebox
- * server with --single-threaded-gc (README, "Quick start"), and the baselines get the
+ * server with --single-threaded-gc (docs/operations.md says why), and the baselines get the
  * same so the comparison stays like for like.
  */
 const SERVER_NODE_ARGS = ['--single-threaded-gc'];
 /** `--server-env=NAME=VALUE` (repeatable): extra environment for the cinebox server child, for experiments. */
 const SERVER_ENV = {
-  // As `npm start` runs the server (README: memory): glibc keeps freed scrypt buffers in its per-thread arenas otherwise.
+  // As `npm start` runs the server (docs/operations.md): glibc keeps freed scrypt buffers in its per-thread arenas otherwise.
   MALLOC_MMAP_THRESHOLD_: '1048576',
-  // Also as `npm start` sets it (README): with the mmap threshold fixed, glibc keeps the trim threshold at 128 KiB.
+  // Also as `npm start` sets it (docs/operations.md): with the mmap threshold fixed, glibc keeps the trim threshold at 128 KiB.
   MALLOC_TRIM_THRESHOLD_: '33554432',
   ...Object.fromEntries(
     argv.filter((a) => a.startsWith('--server-env=')).map((a) => {
@@ -375,7 +375,7 @@ let warmingMs = 0;
  * Untimed, immediately before every timed transfer step (start its timer right after): sync
  * dirty pages (settleDisk), then write and delete a scratch file 1.25 x what the step will write
  * (warmPageCache), so every step, baseline and cinebox alike, writes into the same just-freed
- * ("warm") guest memory instead of whatever the previous step happened to leave (README: free
+ * ("warm") guest memory instead of whatever the previous step happened to leave (bench/README.md: free
  * page reporting).
  */
 function beforeTimedStep(bytesWritten) {

@@ -81,7 +81,7 @@ if (mode === 'pipe') {
 
 /** socket -> file and -> SHA-256 sink, pausing the socket while either is full. */
 async function receiveHashed(socket, file, expectedBytes) {
-  const { createSha256Sink } = await import('../../dist/protocol/sha256-sink.js');
+  const { createSha256Sink } = await import('../../dist/transfer/sha256-sink.js');
   const hasher = createSha256Sink({ expectedBytes });
   socket.on('data', (chunk) => {
     const fileOk = file.write(chunk);

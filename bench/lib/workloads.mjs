@@ -84,7 +84,7 @@ export async function pipeDownload(port, dest, hwm = 0) {
  * (the server child hashes what it receives, `--hash 1`), both on cinebox's off-thread sink.
  */
 export async function hashedPipeUpload(port, src, hwm, size) {
-  const { createSha256Sink } = await import('../../dist/protocol/sha256-sink.js');
+  const { createSha256Sink } = await import('../../dist/transfer/sha256-sink.js');
   const started = now();
   const socket = connect({ host: HOST, port });
   await once(socket, 'connect');
@@ -103,7 +103,7 @@ export async function hashedPipeUpload(port, src, hwm, size) {
 
 /** The hashed pipe, server -> client: the plain pipe plus the client's SHA-256 of what it receives. */
 export async function hashedPipeDownload(port, dest, hwm, size) {
-  const { createSha256Sink } = await import('../../dist/protocol/sha256-sink.js');
+  const { createSha256Sink } = await import('../../dist/transfer/sha256-sink.js');
   const started = now();
   const socket = connect({ host: HOST, port });
   const file = createWriteStream(dest, { highWaterMark: hwm });

@@ -10,9 +10,9 @@ import { readFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { CineboxClient, type Role } from '../client/cinebox-client.js';
 import { ConnectionError, type ConnectOptions } from '../client/connection.js';
-import { inquirerPrompter, isPromptExit, terminalIO, type Prompter } from '../client/menus/io.js';
-import { progressView, type ProgressView } from '../client/progress.js';
-import { Interrupted } from '../client/watched-transfers.js';
+import { inquirerPrompter, isPromptExit, terminalIO, type Prompter } from '../client/ui/io.js';
+import { progressView, type ProgressView } from '../client/ui/progress.js';
+import { Interrupted } from '../client/ui/watched-transfers.js';
 import { defaultConfig } from '../server/config.js';
 
 export interface ClientArgs {

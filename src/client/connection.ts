@@ -6,7 +6,7 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Readable, Writable } from 'node:stream';
-import { drained } from '../protocol/drain.js';
+import { drained } from '../transfer/drain.js';
 import { handshakeProof, NONCE_BYTES, readExactly } from '../protocol/handshake.js';
 import { encodeFrame, FrameDecoder, type DecodedEvent } from '../protocol/index.js';
 import type { MessageType, Reply, RequestInput } from '../protocol/messages.js';

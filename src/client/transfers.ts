@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { TRAILER_TYPE } from '../protocol/frame.js';
 import type { Reply } from '../protocol/messages.js';
-import { createSha256Sink, openFileSink, type Sha256Sink } from '../protocol/sha256-sink.js';
+import { createSha256Sink, openFileSink, type Sha256Sink } from '../transfer/sha256-sink.js';
 import { ClientConnection, expectOk, ServerError } from './connection.js';
 
 /** Called with bytes done so far and the total. */

@@ -9,9 +9,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { drained } from '../protocol/drain.js';
+import { drained } from '../transfer/drain.js';
 import { encodeFrame, FrameDecoder, hasTrailer, ProtocolError } from '../protocol/index.js';
-import { TransferWatch } from './transfer-watch.js';
+import { TransferWatch } from '../transfer/transfer-watch.js';
 
 /** Unparsed bytes a connection may hold before it stops reading from the socket. */
 const READ_HIGH_WATER = 1024 * 1024;

@@ -8,9 +8,9 @@ import { isMessageType } from '../protocol/messages.js';
 import { ConnectionClosed, type Connection, type IncomingBody } from './connection.js';
 import type { App } from './context.js';
 import { replyForError, UnknownType } from './errors.js';
-import { FileReply } from './file-reply.js';
+import { FileReply } from './downloads/file-reply.js';
 import { routes, type Result } from './handlers.js';
-import { sendFile } from './send-file.js';
+import { sendFile } from './downloads/send-file.js';
 
 export function createDispatcher(app: App) {
   return async function dispatch(conn: Connection, header: Record<string, unknown>, body?: IncomingBody): Promise<void> {

@@ -5,15 +5,15 @@
  */
 import type { z } from 'zod';
 import { requestSchemas, type MessageType, type Reply, type Request } from '../protocol/messages.js';
-import * as accounts from './admin-accounts.js';
-import * as admin from './admin.js';
-import * as common from './common.js';
-import * as quotas from './quotas.js';
+import * as accounts from './handlers/accounts.js';
+import * as admin from './handlers/admin.js';
+import * as common from './handlers/common.js';
+import * as quotas from './handlers/quotas.js';
 import type { HandlerContext, UserContext } from './context.js';
 import { BadRequest } from './errors.js';
-import type { FileReply } from './file-reply.js';
+import type { FileReply } from './downloads/file-reply.js';
 import { requireAdmin, requireLogin, requireViewer } from './guards.js';
-import * as viewer from './user.js';
+import * as viewer from './handlers/viewer.js';
 
 export type Result = Reply | FileReply;
 export type Route = (raw: Record<string, unknown>, ctx: HandlerContext) => Promise<Result>;

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import { openFileSink, type Sha256Sink } from '../protocol/sha256-sink.js';
+import { openFileSink, type Sha256Sink } from '../transfer/sha256-sink.js';
 
 const STORED_NAME = /^[0-9a-f-]{36}(\.[a-z0-9]{1,10})?$/;
 const TEMP_NAME = /^[0-9a-f-]{36}\.part$/;

@@ -20,7 +20,7 @@ import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
 import { startMediaFacts } from './media/setup.js';
-import { startUploadJanitor } from './uploads.js';
+import { startUploadJanitor } from './uploads/resumable.js';
 
 export interface RunningServer {
   app: App;

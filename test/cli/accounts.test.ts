@@ -7,8 +7,8 @@
 import stringWidth from 'string-width';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CineboxClient, type UserRow } from '../../src/client/cinebox-client.js';
-import { runAdminMenu } from '../../src/client/menus/admin-menu.js';
-import { usersTable } from '../../src/client/table.js';
+import { runAdminMenu } from '../../src/client/ui/menus/admin-menu.js';
+import { usersTable } from '../../src/client/ui/table.js';
 import { startWorld, type World } from '../helpers/world.js';
 import { builtCli } from './helpers/built-cli.js';
 import { linesOf, runCli } from './helpers/run-cli.js';

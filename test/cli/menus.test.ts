@@ -10,8 +10,8 @@ import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CineboxClient } from '../../src/client/cinebox-client.js';
-import { runAdminMenu } from '../../src/client/menus/admin-menu.js';
-import { runUserMenu } from '../../src/client/menus/user-menu.js';
+import { runAdminMenu } from '../../src/client/ui/menus/admin-menu.js';
+import { runUserMenu } from '../../src/client/ui/menus/user-menu.js';
 import { ADMIN_CODE, startWorld, type World } from '../helpers/world.js';
 import { scriptedIO, type Step } from './helpers/scripted-io.js';
 

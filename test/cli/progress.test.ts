@@ -1,6 +1,6 @@
 /** Progress as people see it: plain lines away from a terminal (at most one a second, always ending at 100%), bars on one. */
 import { describe, expect, it } from 'vitest';
-import { progressView } from '../../src/client/progress.js';
+import { progressView } from '../../src/client/ui/progress.js';
 
 function capture(tty = false) {
   const writes: string[] = [];

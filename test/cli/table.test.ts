@@ -2,7 +2,7 @@
 import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
 import type { MovieRow } from '../../src/client/cinebox-client.js';
-import { historyTable, moviesTable, noticesTable, truncateToWidth, wrapToWidth } from '../../src/client/table.js';
+import { historyTable, moviesTable, noticesTable, truncateToWidth, wrapToWidth } from '../../src/client/ui/table.js';
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 

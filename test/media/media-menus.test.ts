@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CineboxClient } from '../../src/client/cinebox-client.js';
-import { runUserMenu } from '../../src/client/menus/user-menu.js';
+import { runUserMenu } from '../../src/client/ui/menus/user-menu.js';
 import { uploadFile } from '../../src/client/transfers.js';
 import { Movie } from '../../src/orm/models/index.js';
 import { newFactsRow } from '../../src/server/media/facts.js';

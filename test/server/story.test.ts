@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientConnection } from '../../src/client/connection.js';
 import { downloadMovie, uploadFile } from '../../src/client/transfers.js';
-import { DEFAULT_SCRYPT_N } from '../../src/server/passwords.js';
+import { DEFAULT_SCRYPT_N } from '../../src/server/auth/passwords.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
 

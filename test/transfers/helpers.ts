@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { openFileSink, type Sha256Sink } from '../../src/protocol/sha256-sink.js';
+import { openFileSink, type Sha256Sink } from '../../src/transfer/sha256-sink.js';
 import type { OpenUpload } from '../../src/server/media-store.js';
 
 export const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');

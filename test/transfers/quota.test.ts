@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import yargs from 'yargs';
-import * as adminQuota from '../../src/cli/commands/admin-quota.js';
+import * as adminQuota from '../../src/cli/commands/admin/quota.js';
 import { withClientOptions } from '../../src/cli/client-command.js';
 import { parseQuota, parseSize } from '../../src/cli/sizes.js';
 import type { ClientConnection } from '../../src/client/connection.js';

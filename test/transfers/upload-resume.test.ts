@@ -13,7 +13,7 @@ import { Upload } from '../../src/orm/models/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import type { OpenUpload } from '../../src/server/media-store.js';
 import { startServer } from '../../src/server/server.js';
-import { startUploadJanitor, sweepExpiredUploads } from '../../src/server/uploads.js';
+import { startUploadJanitor, sweepExpiredUploads } from '../../src/server/uploads/resumable.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
 import { buildChildClient, fileSha256, MiB, runChild, slowDisk, waitFor } from './helpers.js';

@@ -1,17 +1,17 @@
 /** `cinebox admin`: the admin's menu, or one of its functions as a subcommand for scripts. */
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { runAdminMenu } from '../../client/menus/admin-menu.js';
+import { runAdminMenu } from '../../client/ui/menus/admin-menu.js';
 import { runMenuCommand, withClientOptions } from '../client-command.js';
-import * as quota from './admin-quota.js';
-import * as deleteVideo from './client/delete.js';
-import { listCommand } from './client/list.js';
-import * as lock from './client/lock.js';
-import * as notice from './client/notice.js';
-import { noticesCommand } from './client/notices.js';
-import { registerCommand } from './client/register.js';
-import * as unlock from './client/unlock.js';
-import * as upload from './client/upload.js';
-import * as users from './client/users.js';
+import * as quota from './admin/quota.js';
+import * as deleteVideo from './admin/delete.js';
+import { listCommand } from './shared/list.js';
+import * as lock from './admin/lock.js';
+import * as notice from './admin/notice.js';
+import { noticesCommand } from './shared/notices.js';
+import { registerCommand } from './shared/register.js';
+import * as unlock from './admin/unlock.js';
+import * as upload from './admin/upload.js';
+import * as users from './admin/users.js';
 
 export const command = 'admin';
 export const describe = 'Admin client: the menu, or subcommands';

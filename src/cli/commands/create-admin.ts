@@ -8,7 +8,7 @@ import { DuplicateKeyError, ensureSchema, openDatabase } from '../../orm/index.j
 import { allModels, User } from '../../orm/models/index.js';
 import { wirePassword } from '../../protocol/wire-password.js';
 import { defaultConfig } from '../../server/config.js';
-import { hashPassword } from '../../server/passwords.js';
+import { hashPassword } from '../../server/auth/passwords.js';
 
 export const command = 'create-admin <name>';
 export const describe = 'Create an admin account directly in the database';

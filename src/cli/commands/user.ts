@@ -1,14 +1,14 @@
 /** `cinebox user`: the viewer's menu, or one of its functions as a subcommand for scripts. */
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { runUserMenu } from '../../client/menus/user-menu.js';
+import { runUserMenu } from '../../client/ui/menus/user-menu.js';
 import { runMenuCommand, withClientOptions } from '../client-command.js';
-import * as buyVip from './client/buy-vip.js';
-import * as download from './client/download.js';
-import * as history from './client/history.js';
-import { listCommand } from './client/list.js';
-import { noticesCommand } from './client/notices.js';
-import * as play from './client/play.js';
-import { registerCommand } from './client/register.js';
+import * as buyVip from './user/buy-vip.js';
+import * as download from './user/download.js';
+import * as history from './user/history.js';
+import { listCommand } from './shared/list.js';
+import { noticesCommand } from './shared/notices.js';
+import * as play from './user/play.js';
+import { registerCommand } from './shared/register.js';
 
 export const command = 'user';
 export const describe = 'Viewer client: the menu, or subcommands';

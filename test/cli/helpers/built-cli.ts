@@ -28,8 +28,10 @@ export async function builtCli(): Promise<string> {
     if (existsSync(main) && (await readFile(stampFile, 'utf8').catch(() => '')) === stamp) return main;
     await rm(outDir, { recursive: true, force: true });
     const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc');
-    // Type errors elsewhere in the tree (work in progress) must not stop the emit.
-    const result = await run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir, '--sourceMap', 'false'], {
+    // Type errors elsewhere in the tree (work in progress) must not stop the emit. Its own
+    // build info: the config's dist/.tsbuildinfo belongs to `npm run build`'s dist/.
+    const args = ['-p', 'tsconfig.build.json', '--outDir', outDir, '--tsBuildInfoFile', join(outDir, '.tsbuildinfo'), '--sourceMap', 'false'];
+    const result = await run(process.execPath, [tsc, ...args], {
       cwd: repoRoot,
     }).catch((error: { stdout?: string }) => error);
     if (!existsSync(main)) throw new Error(`tsc emitted no ${main}:\n${(result as { stdout?: string }).stdout ?? ''}`);

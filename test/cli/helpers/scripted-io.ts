@@ -6,8 +6,8 @@
  * is shown (`> why`) and retried with the next step, as a person would. When the script runs
  * out, the next prompt fails like Ctrl-C does in Inquirer (an ExitPromptError).
  */
-import type { Choice, MenuIO, Prompter, Validate } from '../../../src/client/menus/io.js';
-import { progressView } from '../../../src/client/progress.js';
+import type { Choice, MenuIO, Prompter, Validate } from '../../../src/client/ui/io.js';
+import { progressView } from '../../../src/client/ui/progress.js';
 
 export type Step =
   | ['select', RegExp | string, string]

@@ -1,0 +1,54 @@
+/**
+ * `cinebox user download ID...`: download videos into --out, verified by SHA-256. Whether a
+ * video is free or paid comes from the list, so the person only names it; a paid one is
+ * confirmed at its price first (or --yes).
+ */
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { formatBytes, formatCents } from '../../../client/ui/units.js';
+import { downloadWatched } from '../../../client/ui/watched-transfers.js';
+import { runClientCommand, type ClientArgs } from '../../client-command.js';
+
+/** `out` comes from the parent `cinebox user` (the menu uses it too). */
+type Args = ClientArgs & { ids: number[]; out: string; yes?: boolean };
+
+export const command = 'download <ids..>';
+export const describe = 'Download videos by ID';
+
+export function builder(yargs: Argv<ClientArgs & { out: string }>) {
+  return yargs
+    .positional('ids', { type: 'number', array: true, demandOption: true, describe: 'Video IDs (see `list`)' })
+    .option('yes', { alias: 'y', type: 'boolean', describe: 'Pay for paid videos without asking' });
+}
+
+export function handler(args: ArgumentsCamelCase<Args>): Promise<void> {
+  return runClientCommand(args, 'user', true, async ({ client, say, confirm, progress }) => {
+    const ids = args.ids.map(Number);
+    const bad = ids.find((id) => !Number.isInteger(id) || id <= 0);
+    if (bad !== undefined) throw new Error(`not a video ID: ${bad}`);
+    const listed = new Map((await client.listMovies('all')).map((m) => [m.id, m]));
+    // Every question first, so a script never stops half-way through its downloads.
+    const wanted = [];
+    for (const id of ids) {
+      const movie = listed.get(id);
+      if (!movie) throw new Error(`no video #${id}`);
+      if (!movie.is_free) {
+        const price = formatCents(await client.paidPriceCents());
+        const question = `#${id} "${movie.name}" is a paid video: pay ${price} (no charge if you bought it before)?`;
+        if (!(await confirm(question, args.yes))) {
+          say(`skipped #${id}`);
+          continue;
+        }
+      }
+      wanted.push(movie);
+    }
+    const downloads = [];
+    for (const movie of wanted) {
+      const id = movie.id;
+      const result = await downloadWatched(client, movie, args.out, progress);
+      const charged = Number(result.reply.charged_cents ?? 0);
+      say(`saved ${result.path} (${formatBytes(result.size)}, SHA-256 verified${charged > 0 ? `, paid ${formatCents(charged)}` : ''})`);
+      downloads.push({ id, name: movie.name, path: result.path, size: result.size, sha256: result.sha256, charged_cents: charged });
+    }
+    return { downloads };
+  });
+}

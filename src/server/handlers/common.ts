@@ -1,0 +1,124 @@
+/** The functions every role shares: accounts, sessions, the video list and notices. */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { DuplicateKeyError } from '../../orm/index.js';
+import { Movie, Notice, User } from '../../orm/models/index.js';
+import { CHARGE_LABEL, FREE_LABEL, type MovieDetails, type Reply, type Request } from '../../protocol/messages.js';
+import type { HandlerContext, UserContext } from '../context.js';
+import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
+import { assertAccountNotLocked, assertAddressAllowed, recordLoginFailure, recordLoginSuccess } from '../auth/login-guard.js';
+import { decoyHash, hashPassword, verifyPassword } from '../auth/passwords.js';
+import { isPageRequest, moviePage } from '../media/page-reply.js';
+
+export const SERVER_VERSION = '0.1.0';
+
+export async function register(req: Request<'register'>, { app, conn }: HandlerContext): Promise<Reply> {
+  if (req.user_type === 'admin' && !adminCodeMatches(app.config.adminCode, req.admin_code)) {
+    conn.log.warn({ name: req.name }, 'admin registration refused: wrong or missing admin code');
+    throw new Forbidden('registering an admin needs the operator\'s admin code');
+  }
+  const user = User.from({
+    name: req.name,
+    password: await hashPassword(req.password, app.config.scryptN),
+    user_type: req.user_type,
+    register_time: new Date(),
+  });
+  try {
+    await user.save(app.db);
+  } catch (error) {
+    if (error instanceof DuplicateKeyError) throw new Conflict(`the name "${req.name}" is taken`);
+    throw error;
+  }
+  conn.log.info({ user: user.id, name: user.name, role: user.user_type }, 'registered');
+  return { flag: true, msg: 'registered' };
+}
+
+function adminCodeMatches(expected: string | undefined, given: string | undefined): boolean {
+  if (!expected || given === undefined) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export async function login(req: Request<'login'>, { app, conn }: HandlerContext): Promise<Reply> {
+  await assertAddressAllowed(app, conn.remoteAddress);
+  const user = await User.selectOne(app.db, { name: req.name });
+  // Unknown names verify against a decoy, so both failures take the same time.
+  const valid = await verifyPassword(req.password, user?.password ?? (await decoyHash(app.config.scryptN)));
+  if (!user || !valid || user.user_type !== req.user_type) {
+    conn.log.warn({ name: req.name, role: req.user_type, addr: conn.remoteAddress }, 'login failed');
+    await recordLoginFailure(app, conn.remoteAddress, user);
+    throw new LoginFailed('wrong name or password');
+  }
+  assertAccountNotLocked(user);
+  await recordLoginSuccess(app, user);
+  const token = randomBytes(32).toString('base64url');
+  conn.session = { token, userId: user.id, lastUsed: Date.now() };
+  conn.log.info({ user: user.id, name: user.name, role: user.user_type }, 'logged in');
+  return { flag: true, msg: 'logged in', session: token, is_vip: user.is_vip };
+}
+
+export async function logout(_req: Request<'logout'>, { conn, user }: UserContext): Promise<Reply> {
+  conn.session = undefined;
+  conn.log.info({ user: user.id }, 'logged out');
+  return { flag: true, msg: 'logged out' };
+}
+
+/** Prices and waits, so clients can show what the server will charge before asking. */
+export async function serverInfo(_req: Request<'server_info'>, { app }: HandlerContext): Promise<Reply> {
+  const { config } = app;
+  return {
+    flag: true,
+    version: SERVER_VERSION,
+    vip_price_cents: config.vipPriceCents,
+    paid_price_vip_cents: config.paidPriceVipCents,
+    paid_price_normal_cents: config.paidPriceNormalCents,
+    free_wait_seconds: config.freeWaitSeconds,
+  };
+}
+
+/** What a list reads: the plain list needs three columns, `details` a few more (never the path). */
+const LIST_COLUMNS = ['id', 'name', 'is_free'] as const;
+const DETAIL_COLUMNS = ['id', 'name', 'is_free', 'size', 'sha256', 'create_time'] as const;
+const BY_ID = [['id', 'asc']] as const;
+
+export async function getMovieList(req: Request<'get_movie_list'>, ctx: UserContext): Promise<Reply> {
+  if (isPageRequest(req)) return moviePage(req, ctx);
+  const { app } = ctx;
+  const where: Partial<Record<'is_delete' | 'is_free', number>> = { is_delete: 0 };
+  if (req.movie_type !== 'all') where.is_free = req.movie_type === 'free' ? 1 : 0;
+  if (req.details) {
+    const movies = await Movie.select(app.db, where, { columns: DETAIL_COLUMNS, orderBy: BY_ID });
+    if (movies.length === 0) throw new NotFound('no videos yet');
+    return { flag: true, movie_list: movies.map(listEntry), movies: movies.map(movieDetails) };
+  }
+  const movies = await Movie.select(app.db, where, { columns: LIST_COLUMNS, orderBy: BY_ID });
+  if (movies.length === 0) throw new NotFound('no videos yet');
+  return { flag: true, movie_list: movies.map(listEntry) };
+}
+
+/** The original's list row: [name, label, id]. */
+function listEntry(m: Pick<Movie, (typeof LIST_COLUMNS)[number]>): [string, string, number] {
+  return [m.name, m.is_free ? FREE_LABEL : CHARGE_LABEL, m.id];
+}
+
+export function movieDetails(m: Pick<Movie, (typeof DETAIL_COLUMNS)[number]>): MovieDetails {
+  return {
+    id: m.id,
+    name: m.name,
+    is_free: m.is_free ? 1 : 0,
+    size: m.size,
+    sha256: m.sha256,
+    create_time: m.create_time.toISOString(),
+  };
+}
+
+/** Newest first. */
+export async function checkNotices(_req: Request<'check_notice'>, { app }: UserContext): Promise<Reply> {
+  const notices = await Notice.select(app.db, {}, { orderBy: [['create_time', 'desc'], ['id', 'desc']], limit: 100 });
+  if (notices.length === 0) throw new NotFound('no notices yet');
+  return {
+    flag: true,
+    back_notice_list: notices.map((n) => [n.title, n.content]),
+    notices: notices.map((n) => ({ id: n.id, title: n.title, content: n.content, create_time: n.create_time.toISOString() })),
+  };
+}

@@ -1,0 +1,332 @@
+/**
+ * Resumable uploads. An upload that declares its SHA-256, before its bytes (`sha256`) or
+ * after them (`sha256_trailer`, so the client reads and hashes the file once, while
+ * sending), is tracked in the `upload` table (one row per admin and file) with its bytes in
+ * media/.incoming/, so when it is cut (client killed, network lost, disk full, server
+ * restarted) the same admin can continue it later, on any node sharing the database and
+ * the media directory. The partial becomes a video only when the server's SHA-256 of the
+ * whole file matches the declared one.
+ *
+ * A partial is found by the file's SHA-256, or by its size and quick fingerprint (`file_md5`)
+ * when the client has not hashed the file (a trailer upload, or one cut before its trailer).
+ * A fingerprint can match a different file; that costs nothing but time: the whole file is
+ * checked at the end, and a mismatch drops the partial (INTEGRITY) so the client starts over.
+ *
+ * One writer at a time: an attempt takes the row by writing its random `holder` token with
+ * a compare-and-set, refreshes `updated_time` while bytes flow, and clears the token when it
+ * ends. A holder silent for longer than the lease is presumed dead (its node crashed) and
+ * may be replaced; if it was only slow, its next refresh finds the token changed and stops.
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { DuplicateKeyError } from '../../orm/index.js';
+import { Movie, Upload } from '../../orm/models/index.js';
+import { uploadTrailerSchema, type Reply, type Request } from '../../protocol/messages.js';
+import type { Sha256Sink } from '../../transfer/sha256-sink.js';
+import type { IncomingBody } from '../connection.js';
+import type { App, UserContext } from '../context.js';
+import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from '../errors.js';
+import { NotAVideo } from '../media/facts.js';
+import { publishMovie } from './publish.js';
+import { assertWithinQuota } from '../handlers/quotas.js';
+
+type UploadRequest = Request<'update_movie'>;
+
+/** Which file an upload is of: its SHA-256 when the client has declared it, its size, and its quick fingerprint. */
+export interface UploadKey {
+  sha256?: string;
+  fileMd5: string;
+  size: number;
+}
+
+/**
+ * This admin's upload of the file, if any: by SHA-256; else (or when none is declared) a
+ * partial of the same size and fingerprint, the most recent first.
+ */
+export async function findUpload(app: App, userId: number, key: UploadKey): Promise<Upload | undefined> {
+  if (key.sha256) {
+    const row = await Upload.selectOne(app.db, { user_id: userId, sha256: key.sha256 });
+    if (row) return row;
+  }
+  const lookalikes = await Upload.select(app.db, { user_id: userId, file_md5: key.fileMd5, total_size: key.size });
+  const candidates = key.sha256 ? lookalikes.filter((row) => row.sha256 === null) : lookalikes;
+  return candidates.sort((a, b) => b.updated_time.getTime() - a.updated_time.getTime())[0];
+}
+
+/** One attempt at writing an upload: the row it holds and where its bytes go. */
+interface Attempt {
+  row: Upload;
+  holder: string;
+  path: string;
+}
+
+/**
+ * Bytes of this upload's file the server already holds (0 when none, or when the size
+ * differs). Refuses at once when another connection is writing it, before any byte is sent.
+ */
+export async function heldOffset(app: App, row: Upload, size: number): Promise<number> {
+  if (isLive(app, row, new Date())) throw busy();
+  if (row.total_size !== size) return 0;
+  return Math.min(await app.media.sizeOf(app.media.incomingPathOf(row.temp_name)), row.total_size);
+}
+
+/** Some attempt holds the row and refreshed it within the lease. */
+function isLive(app: App, row: Upload, now: Date): boolean {
+  return row.holder !== null && now.getTime() - row.updated_time.getTime() < app.config.uploadLeaseSeconds * 1000;
+}
+
+/**
+ * update_movie with sha256 or sha256_trailer: start or continue at `offset`, verify the
+ * whole file, publish.
+ */
+export async function receiveResumable(req: UploadRequest, ctx: UserContext): Promise<Reply> {
+  const { app, conn, body, user } = ctx;
+  const offset = req.offset ?? 0;
+  const total = offset + req.file_size;
+  if (!body && req.file_size > 0) throw new BadRequest('file_size announced but no body');
+  assertUploadSize(app, total);
+  const key = { sha256: req.sha256, fileMd5: req.file_md5, size: total };
+  const existing = await findUpload(app, user.id, key);
+  await assertWithinQuota(ctx, total, existing?.id);
+  const attempt = await claim(ctx, existing, key, offset);
+  const started = performance.now();
+  let sha256: string;
+  let declared: string;
+  try {
+    const received = await receiveBytes(ctx, attempt, offset, req.sha256_trailer ? () => trailerSha256(body!) : undefined);
+    sha256 = received.sha256;
+    const trailed = received.trailed;
+    if (req.sha256 && trailed && trailed !== req.sha256) throw new BadRequest('the sha256 after the bytes differs from the one before them');
+    declared = (req.sha256 ?? trailed)!;
+    // The client chose when to send its trailer: make sure no resume took the partial over meanwhile.
+    await assertStillHeld(app, attempt);
+  } catch (error) {
+    const held = await release(app, attempt);
+    conn.log.warn({ err: (error as Error).message, upload: attempt.row.id, held, total }, 'upload cut, partial kept');
+    if (isDiskFull(error)) {
+      throw new StorageFull(`the server's storage is full: ${held} of ${total} bytes of this upload are kept, resume it later`, { offset: held });
+    }
+    throw error;
+  }
+  if (sha256 !== declared) {
+    await abandon(app, attempt);
+    throw new IntegrityError(`upload corrupted: server SHA-256 ${sha256} does not match the declared ${declared}; start it again`);
+  }
+  const movie = await publish(ctx, attempt, req, sha256, total);
+  const seconds = (performance.now() - started) / 1000;
+  conn.log.info({ user: user.id, movie: movie.id, bytes: req.file_size, offset, seconds }, 'upload stored');
+  return { flag: true, msg: offset > 0 ? `uploaded (resumed at byte ${offset})` : 'uploaded', movie_id: movie.id, sha256, offset };
+}
+
+/** A resumed upload arrives in pieces, each under the connection's limit: the whole must be too. */
+export function assertUploadSize(app: App, total: number): void {
+  const limit = app.config.maxUploadBytes;
+  if (total > limit) throw new BadRequest(`uploads are limited to ${limit} bytes, this file has ${total}`);
+}
+
+/** The SHA-256 the client sent after the bytes; a malformed one is refused (the bytes stay for a resume). */
+async function trailerSha256(body: IncomingBody): Promise<string> {
+  const trailer = uploadTrailerSchema.safeParse(await body.trailer());
+  if (!trailer.success) throw new BadRequest('the frame after the bytes must be {"type": "upload_sha256", "sha256": <64 hex digits>}');
+  return trailer.data.sha256;
+}
+
+/** Takes `row` (this admin's upload of the file, if any) or creates it; checks `offset` against the bytes held. */
+async function claim(ctx: UserContext, found: Upload | undefined, key: UploadKey, offset: number): Promise<Attempt> {
+  const { app, user } = ctx;
+  const holder = randomUUID();
+  const now = new Date();
+  const total = key.size;
+  let row = found;
+  if (!row) {
+    if (offset > 0) throw new ResumeMismatch('the server holds none of this file: start from 0', { offset: 0 });
+    row = Upload.from({
+      user_id: user.id,
+      sha256: key.sha256 ?? null,
+      file_md5: key.fileMd5,
+      temp_name: app.media.newTempName(),
+      total_size: total,
+      received_bytes: 0,
+      holder,
+      create_time: now,
+      updated_time: now,
+    });
+    try {
+      await row.save(app.db);
+    } catch (error) {
+      if (error instanceof DuplicateKeyError) throw busy();
+      throw error;
+    }
+    return { row, holder, path: app.media.incomingPathOf(row.temp_name) };
+  }
+  if (isLive(app, row, now)) throw busy();
+  const taken = await Upload.updateWhere(app.db, { holder, updated_time: now }, { id: row.id, holder: row.holder });
+  if (taken === 0) throw busy();
+  const attempt = { row, holder, path: app.media.incomingPathOf(row.temp_name) };
+  const held = Math.min(await app.media.sizeOf(attempt.path), row.total_size);
+  const sameFile = row.total_size === total;
+  if (offset > 0 && (!sameFile || offset > held)) {
+    await release(app, attempt);
+    const from = sameFile ? held : 0;
+    throw new ResumeMismatch(`the server holds ${from} bytes of this file: resume from there`, { offset: from });
+  }
+  if (!sameFile) await Upload.updateWhere(app.db, { total_size: total }, { id: row.id, holder });
+  row.total_size = total;
+  return attempt;
+}
+
+function busy(): Conflict {
+  return new Conflict('this file is being uploaded on another connection; try again in a moment');
+}
+
+/** Refreshes the lease with a compare-and-set; throws CONFLICT when another attempt holds the row now. */
+async function assertStillHeld(app: App, attempt: Attempt): Promise<void> {
+  const kept = await Upload.updateWhere(app.db, { updated_time: new Date() }, { id: attempt.row.id, holder: attempt.holder });
+  if (kept === 0) throw busy();
+}
+
+/**
+ * Writes the body after the bytes already held and returns the SHA-256 of the whole file:
+ * the bytes on disk are hashed again first, so a partial changed on disk cannot pass. With
+ * `trailer`, also the SHA-256 the client sends after the bytes, read while the lease is
+ * still kept alive.
+ */
+async function receiveBytes(
+  ctx: UserContext,
+  attempt: Attempt,
+  offset: number,
+  trailer?: () => Promise<string>,
+): Promise<{ sha256: string; trailed?: string }> {
+  const { app, body } = ctx;
+  if (offset > 0) await app.media.truncateTo(attempt.path, offset);
+  const file = await app.media.openUpload(attempt.path, { start: offset, expectedBytes: attempt.row.total_size });
+  let failure: Error | undefined;
+  let written = 0;
+  const heartbeat = setInterval(() => {
+    const set = { received_bytes: offset + written, updated_time: new Date() };
+    Upload.updateWhere(app.db, set, { id: attempt.row.id, holder: attempt.holder }).then(
+      (kept) => {
+        if (kept === 0) failure ??= busy();
+      },
+      (error: Error) => ctx.conn.log.warn({ err: error.message }, 'upload heartbeat failed'),
+    );
+  }, (app.config.uploadLeaseSeconds * 1000) / 3);
+  try {
+    // The bytes held are hashed again first, read back from the disk: a partial changed
+    // there since cannot pass. The sink's file position is already past them.
+    if (offset > 0) await hashHeldBytes(attempt.path, offset, file);
+    await body?.consume((chunk) => {
+      if (failure) throw failure;
+      written += chunk.length;
+      return file.write(chunk) ? undefined : file.drained();
+    });
+    const sha256 = await file.finish();
+    const trailed = await trailer?.();
+    if (failure) throw failure;
+    return { sha256, trailed };
+  } catch (error) {
+    // Lease lost: another attempt owns the partial now, so not one more byte is written.
+    await file.close({ dropQueued: failure !== undefined });
+    throw failure ?? error;
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function hashHeldBytes(path: string, length: number, sink: Sha256Sink): Promise<void> {
+  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 })) {
+    if (!sink.hashOnly(chunk as Buffer)) await sink.drained();
+  }
+}
+
+/** Ends an attempt that was cut: records the bytes on disk and frees the row for a resume. */
+async function release(app: App, attempt: Attempt): Promise<number> {
+  const held = Math.min(await app.media.sizeOf(attempt.path), attempt.row.total_size);
+  try {
+    await Upload.updateWhere(
+      app.db,
+      { holder: null, received_bytes: held, updated_time: new Date() },
+      { id: attempt.row.id, holder: attempt.holder },
+    );
+  } catch (error) {
+    // The lease expires on its own; the partial stays resumable after it.
+    app.log.warn({ err: (error as Error).message, upload: attempt.row.id }, 'could not release an upload');
+  }
+  return held;
+}
+
+/** Drops an attempt whose bytes can never become the declared file. */
+async function abandon(app: App, attempt: Attempt): Promise<void> {
+  await Upload.deleteWhere(app.db, { id: attempt.row.id, holder: attempt.holder });
+  await app.media.discard(attempt.path);
+}
+
+/** Renames the verified partial into the store and swaps the upload row for a movie row. */
+async function publish(ctx: UserContext, attempt: Attempt, req: UploadRequest, sha256: string, total: number): Promise<Movie> {
+  const { app } = ctx;
+  const duplicate = await Movie.selectOne(app.db, { sha256, is_delete: 0 });
+  if (duplicate) {
+    await abandon(app, attempt);
+    throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
+  }
+  try {
+    return await publishMovie(
+      ctx,
+      { tempPath: attempt.path, name: req.file_name, isFree: req.is_free, fileMd5: req.file_md5, sha256, size: total },
+      (tx) => Upload.deleteWhere(tx, { id: attempt.row.id }),
+    );
+  } catch (error) {
+    // A lost race leaves nothing worth resuming; any other failure keeps the bytes for a retry.
+    if (error instanceof Conflict || error instanceof NotAVideo) await abandon(app, attempt);
+    else await release(app, attempt);
+    throw error;
+  }
+}
+
+function isDiskFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** The reply for a write error of the legacy (non-resumable) upload path. */
+export function storageError(error: unknown): unknown {
+  if (isDiskFull(error) && !(error instanceof CineboxError)) return new StorageFull("the server's storage is full, try again later");
+  return error;
+}
+
+/**
+ * Deletes uploads nobody touched for `uploadExpirySeconds` (row, then file) and temp files
+ * under .incoming that no row names and that are as old (cut uploads of original clients).
+ */
+export async function sweepExpiredUploads(app: App, now = Date.now()): Promise<number> {
+  const cutoff = now - app.config.uploadExpirySeconds * 1000;
+  let removed = 0;
+  for (const row of await Upload.select(app.db)) {
+    if (row.updated_time.getTime() >= cutoff) continue;
+    // Matching the old time too: a resume that took the row meanwhile keeps it.
+    const deleted = await Upload.deleteWhere(app.db, { id: row.id, updated_time: row.updated_time });
+    if (deleted === 0) continue;
+    await app.media.discard(app.media.incomingPathOf(row.temp_name));
+    removed++;
+  }
+  const files = await app.media.listIncoming();
+  const named = new Set((await Upload.select(app.db)).map((row) => row.temp_name));
+  for (const file of files) {
+    if (named.has(file.name) || file.mtimeMs >= cutoff) continue;
+    await app.media.discard(app.media.incomingPathOf(file.name));
+    removed++;
+  }
+  if (removed > 0) app.log.info({ removed }, 'expired uploads removed');
+  return removed;
+}
+
+/** Sweeps now and then every so often; the timer never keeps the process alive. */
+export function startUploadJanitor(app: App): { stop(): void } {
+  const sweep = () =>
+    sweepExpiredUploads(app).catch((error: Error) => app.log.warn({ err: error.message }, 'upload sweep failed'));
+  void sweep();
+  const everyMs = Math.min(app.config.uploadExpirySeconds * 250, 3600 * 1000);
+  const timer = setInterval(sweep, Math.max(everyMs, 1000));
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
