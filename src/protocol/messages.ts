@@ -72,9 +72,9 @@ export const requestSchemas = {
     session,
     movie_type: movieTypeSchema,
     details: z.boolean().optional(),
-    // With any of the fields below the reply is one page (docs/media.md): `movies` always,
-    // `next_after` for the next page, and an empty page is not an error.
-    /** Each of `movies` carries `facts` (what ffprobe found, or null). */
+    // With any of the fields below the reply is one page (docs/PROTOCOL.md): `next_after`
+    // for the next page, and an empty page is not an error.
+    /** Each of `movies` (which it implies) carries `facts` (what ffprobe found, or null). */
     facts: z.boolean().optional(),
     /** Only names containing this, ignoring case and width (ＡＢＣ = abc); Chinese as typed. */
     search: text(255).optional(),

@@ -55,7 +55,7 @@ describe.each(databaseKinds)('cinebox media scan (%s)', { timeout: 120_000 }, (k
     expect(now.get(ids.random!)).toMatchObject({ format: 'unknown' });
     // The recreated row carries the search key: the video is found by name again.
     const found = await admin.call('get_movie_list', { movie_type: 'all', search: 'WEBM 视' });
-    expect((found.movies as { id: number }[]).map((m) => m.id)).toEqual([ids.webm]);
+    expect((found.movie_list as [string, string, number][]).map(([, , id]) => id)).toEqual([ids.webm]);
   });
 
   it('has nothing left to do the second time; --again probes every video', async () => {

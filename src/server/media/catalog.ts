@@ -21,6 +21,8 @@ export interface PageQuery {
   limit?: number;
   after?: number;
   order: MovieOrder;
+  /** Also read size, sha256 and create_time (a page without `details` reads three columns). */
+  details: boolean;
   facts: boolean;
 }
 
@@ -28,9 +30,10 @@ export interface ListedMovie {
   id: number;
   name: string;
   is_free: number;
-  size: number;
-  sha256: string;
-  create_time: Date;
+  /** With `details` (or `facts`). */
+  size?: number;
+  sha256?: string;
+  create_time?: Date;
   /** With `facts`: the stored facts row (undefined when the movie has none). */
   facts?: Partial<MediaFacts>;
 }
@@ -51,7 +54,7 @@ const sqlCache = new Map<string, string>();
 export async function listPage(db: Database, query: PageQuery): Promise<MoviePage> {
   const { sql, params } = await pageStatement(db, query);
   const rows = await db.query<Record<string, unknown>>(sql, params);
-  const movies = rows.map((row) => listedMovie(row, query.facts));
+  const movies = rows.map((row) => listedMovie(row, query.details || query.facts, query.facts));
   const full = query.limit !== undefined && movies.length === query.limit;
   return { movies, nextAfter: full ? movies[movies.length - 1]!.id : null };
 }
@@ -73,6 +76,7 @@ export async function pageStatement(db: Database, query: PageQuery): Promise<{ s
     typed: query.movieType !== 'all',
     search: query.search !== undefined,
     cursor: query.after !== undefined,
+    details: query.details || query.facts,
     facts: query.facts,
     order: query.order,
   };
@@ -93,6 +97,7 @@ interface Shape {
   typed: boolean;
   search: boolean;
   cursor: boolean;
+  details: boolean;
   facts: boolean;
   order: MovieOrder;
 }
@@ -102,7 +107,8 @@ function buildSql(dialect: Dialect, shape: Shape): string {
   const m = (column: string) => `m.${q(column)}`;
   const f = (column: string) => `f.${q(column)}`;
   const needsKey = shape.search || shape.order === 'name';
-  const columns = [m('id'), m('name'), m('is_free'), m('size'), m('sha256'), m('create_time')];
+  const columns = [m('id'), m('name'), m('is_free')];
+  if (shape.details) columns.push(m('size'), m('sha256'), m('create_time'));
   if (shape.facts) columns.push(...FACT_COLUMNS.map(f));
   const on = `ON ${f('movie_id')} = ${m('id')}`;
   // By name: walk the name index and look each movie up by id (the planners would rather
@@ -130,15 +136,13 @@ function buildSql(dialect: Dialect, shape: Shape): string {
   return `SELECT ${columns.join(', ')} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${orderBy}`;
 }
 
-function listedMovie(row: Record<string, unknown>, withFacts: boolean): ListedMovie {
-  const movie: ListedMovie = {
-    id: Number(row.id),
-    name: String(row.name),
-    is_free: Number(row.is_free),
-    size: Number(row.size),
-    sha256: String(row.sha256),
-    create_time: row.create_time instanceof Date ? row.create_time : fromSqlDateTime(String(row.create_time)),
-  };
+function listedMovie(row: Record<string, unknown>, withDetails: boolean, withFacts: boolean): ListedMovie {
+  const movie: ListedMovie = { id: Number(row.id), name: String(row.name), is_free: Number(row.is_free) };
+  if (withDetails) {
+    movie.size = Number(row.size);
+    movie.sha256 = String(row.sha256);
+    movie.create_time = row.create_time instanceof Date ? row.create_time : fromSqlDateTime(String(row.create_time));
+  }
   if (withFacts && row.probed !== null && row.probed !== undefined) {
     const number = (value: unknown) => (value === null || value === undefined ? null : Number(value));
     const string = (value: unknown) => (value === null || value === undefined ? null : String(value));

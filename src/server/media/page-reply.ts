@@ -1,7 +1,7 @@
 /**
  * get_movie_list with any of the fields added for pages (facts, search, limit, after, order):
- * one page, as `movie_list` (the original's triples) and `movies` (details, with `facts` when
- * asked), plus `next_after`. A request without them never gets here (common.ts), so original
+ * one page, as `movie_list` (the original's triples), with `details` or `facts` also `movies`
+ * (with `facts` when asked), plus `next_after`. A request without them never gets here (common.ts), so original
  * clients keep their reply byte for byte.
  */
 import { CHARGE_LABEL, FREE_LABEL, type MovieDetails, type Reply, type Request } from '../../protocol/messages.js';
@@ -20,14 +20,12 @@ export async function moviePage(req: Request<'get_movie_list'>, { app }: UserCon
     limit: req.limit,
     after: req.after,
     order: req.order ?? 'oldest',
+    details: req.details === true,
     facts: req.facts === true,
   });
-  return {
-    flag: true,
-    movie_list: page.movies.map((m) => [m.name, m.is_free ? FREE_LABEL : CHARGE_LABEL, m.id]),
-    movies: page.movies.map((m) => details(m, req.facts === true)),
-    next_after: page.nextAfter,
-  };
+  const movieList = page.movies.map((m) => [m.name, m.is_free ? FREE_LABEL : CHARGE_LABEL, m.id]);
+  if (!req.details && !req.facts) return { flag: true, movie_list: movieList, next_after: page.nextAfter };
+  return { flag: true, movie_list: movieList, movies: page.movies.map((m) => details(m, req.facts === true)), next_after: page.nextAfter };
 }
 
 function details(m: ListedMovie, withFacts: boolean): MovieDetails {
@@ -35,9 +33,9 @@ function details(m: ListedMovie, withFacts: boolean): MovieDetails {
     id: m.id,
     name: m.name,
     is_free: m.is_free ? 1 : 0,
-    size: m.size,
-    sha256: m.sha256,
-    create_time: m.create_time.toISOString(),
+    size: m.size!,
+    sha256: m.sha256!,
+    create_time: m.create_time!.toISOString(),
   };
   if (withFacts) entry.facts = factsWire(m.facts);
   return entry;
