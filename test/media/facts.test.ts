@@ -5,10 +5,12 @@
  * the operator says so); a hanging ffprobe is killed at its timeout while other clients are
  * served; a missing ffprobe gives one warning and no facts; the original reply is unchanged.
  */
+import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientConnection } from '../../src/client/connection.js';
 import { uploadFile } from '../../src/client/transfers.js';
@@ -18,6 +20,7 @@ import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
 import { ffprobeFacts, makeFixtures, type Fixtures } from './fixtures.js';
 
+const run = promisify(execFile);
 let dir: string;
 let files: Fixtures;
 
@@ -80,8 +83,19 @@ describe.each(databaseKinds)('media facts (%s)', (kind) => {
     });
   });
 
+  it('a playlist naming another file on the server is "unknown format": ffprobe does not follow it', async () => {
+    // Without the demuxer whitelist ffprobe reads this as HLS and reports the facts of the file it names.
+    const segment = join(dir, `segment-${kind}.ts`);
+    await run('ffmpeg', ['-v', 'error', '-y', '-i', files.faststart, '-c', 'copy', segment]);
+    const playlist = join(dir, `playlist-${kind}.m3u8`);
+    await writeFile(playlist, `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\n${segment}\n#EXT-X-ENDLIST\n`);
+    const id = await upload(admin, playlist, 'playlist.m3u8');
+    await world.server.app.facts.idle();
+    expect((await listedFacts(admin)).get(id)).toMatchObject({ format: 'unknown', duration_ms: null });
+  });
+
   it('an original client asking nothing new gets the original reply, byte for byte', async () => {
-    const names = Object.values(files).map((path) => basename(path));
+    const names = [...Object.values(files).map((path) => basename(path)), 'playlist.m3u8'];
     const expected = encodeFrame({ flag: true, movie_list: names.map((name, i) => [name, '免费', i + 1]) });
     const bytes = await rawReplies(world.server.port, [
       { type: 'register', name: 'old', password: wirePassword('pw'), user_type: 'user' },

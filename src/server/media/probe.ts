@@ -3,7 +3,8 @@
  * on it: at most `concurrency` probes run at once (p-limit; the rest queue), each killed
  * with its process group after `timeoutMs`. ffprobe reads the already-open file through
  * /proc/self/fd on Linux, so it probes exactly the verified bytes and judges them by content,
- * not by a file name's extension (with a `.bin` name it calls random bytes "bintext video").
+ * not by a file name's extension (with a `.bin` name it calls random bytes "bintext video"),
+ * and it may use only the demuxers of FORMAT_WHITELIST.
  */
 import { spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
@@ -42,6 +43,15 @@ interface FfprobeJson {
   format?: { format_name?: string; duration?: string; bit_rate?: string };
 }
 
+/**
+ * The demuxers ffprobe may use, and only the file protocol: an uploaded playlist (HLS,
+ * concat) would otherwise make ffprobe open the files (or URLs) it names, probing other
+ * files of the server instead of the upload.
+ */
+const FORMAT_WHITELIST = [
+  'mov', 'mp4', 'matroska', 'webm', 'avi', 'flv', 'mpegts', 'mpeg', 'mpegvideo', 'ogg', 'asf', 'mp3', 'aac', 'wav', 'flac',
+  'h264', 'hevc', 'm4v', 'yuv4mpegpipe', 'image2', 'png_pipe', 'jpeg_pipe', 'webp_pipe', 'bmp_pipe', 'gif',
+].join(',');
 const ENTRIES = 'format=format_name,duration,bit_rate:stream=codec_type,codec_name,width,height:stream_disposition=attached_pic';
 const MAX_OUTPUT_BYTES = 1024 * 1024;
 /** Demuxers that read a single picture: a file they read is an image, not a video. */
@@ -82,7 +92,7 @@ export class MediaProber {
     try {
       const { size } = await file.stat();
       const input = process.platform === 'linux' ? '/proc/self/fd/3' : path;
-      const args = ['-v', 'error', '-print_format', 'json', '-show_entries', ENTRIES, input];
+      const args = ['-v', 'error', '-protocol_whitelist', 'file', '-format_whitelist', FORMAT_WHITELIST, '-print_format', 'json', '-show_entries', ENTRIES, input];
       const run = await runProcess(this.options.ffprobePath, args, file.fd, this.options.timeoutMs);
       if (run.kind === 'spawn-error') {
         if (run.missing) this.available = false;
