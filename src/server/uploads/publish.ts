@@ -26,7 +26,7 @@ export async function publishMovie(
   alsoInTransaction?: (tx: Database) => Promise<unknown>,
 ): Promise<Movie> {
   // Probed before it is stored only when the operator refuses non-videos; else after, in the background.
-  const probed = app.config.refuseNonVideo ? await app.facts.prober.probe(upload.tempPath) : undefined;
+  const probed = app.config.nonVideoUploads === 'refuse' ? await app.facts.prober.probe(upload.tempPath) : undefined;
   if (probed) assertVideo(probed);
   const storedName = app.media.newStoredName(upload.name);
   const storedPath = await app.media.publish(upload.tempPath, storedName);
