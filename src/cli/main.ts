@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<unknown>> = {
   'create-admin': () => import('./commands/create-admin.js'),
   media: () => import('./commands/media.js'),
   schema: () => import('./commands/schema.js'),
+  fsck: () => import('./commands/fsck.js'),
 };
 
 export async function buildCli(argv: string[]) {

@@ -109,7 +109,7 @@ describe.each(databaseKinds)('refusing non-video uploads (%s)', (kind) => {
   let world: World;
   let admin: ClientConnection;
   beforeAll(async () => {
-    world = await startWorld(kind, { nonVideoUploads: 'refuse' });
+    world = await startWorld(kind, { refuseNonVideo: true });
     admin = await world.loginAs('boss', 'admin');
   });
   afterAll(() => world.close());

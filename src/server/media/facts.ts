@@ -12,7 +12,7 @@ import { BadRequest } from '../errors.js';
 import { nameKey } from './name-key.js';
 import type { MediaProber, ProbeResult } from './probe.js';
 
-/** An upload refused by `--non-video-uploads refuse`; its bytes are dropped, not kept for a resume. */
+/** An upload refused by `--refuse-non-video`; its bytes are dropped, not kept for a resume. */
 export class NotAVideo extends BadRequest {}
 
 /** The columns a probe result sets (all of them, so a re-probe leaves nothing stale). */
