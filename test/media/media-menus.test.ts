@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CineboxClient } from '../../src/client/cinebox-client.js';
 import { runUserMenu } from '../../src/client/ui/menus/user-menu.js';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { Movie } from '../../src/orm/models/index.js';
 import { newFactsRow } from '../../src/server/media/facts.js';
 import { scriptedIO, type Step } from '../cli/helpers/scripted-io.js';

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { builtCli } from '../cli/helpers/built-cli.js';
 import { runCli } from '../cli/helpers/run-cli.js';
 import { startSlowProxy, type SlowProxy } from '../helpers/slow-proxy.js';

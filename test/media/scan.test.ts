@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientConnection } from '../../src/client/connection.js';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { MediaFacts } from '../../src/orm/models/index.js';
 import { builtCli } from '../cli/helpers/built-cli.js';
 import { runCli } from '../cli/helpers/run-cli.js';

@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import { readMediaLayout } from '../../../protocol/media-layout.js';
 import type { CineboxClient } from '../../cinebox-client.js';
 import type { ProgressView } from '../progress.js';
-import type { DownloadResult } from '../../transfers.js';
+import type { DownloadResult } from '../../download.js';
 import { downloadWatched } from '../watched-transfers.js';
 import { FollowStopped, GrowingFile } from './growing-file.js';
 import { startPlayer, type Player } from './player.js';
