@@ -20,6 +20,7 @@ import { createDispatcher } from './dispatcher.js';
 import { startEvents } from './events/index.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
+import { startMediaFacts } from './media/setup.js';
 import { checkStore } from './fsck/check-store.js';
 import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
 import { startUploadJanitor } from './uploads/janitor.js';
@@ -45,7 +46,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const media = new MediaStore(config.mediaDir, { durable: config.durable });
   await media.init();
   const events = await startEvents(config, db, log);
-  const app: App = { config, db, media, log, events: events.hub };
+  const facts = await startMediaFacts(db, config, log);
+  const app: App = { config, db, media, log, facts, events: events.hub };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);
@@ -131,6 +133,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     (finished ??= stopped.then(async () => {
       janitor.stop();
       scrubber.stop();
+      await facts.idle(); // a running probe ends within its timeout
       await events.stop();
       await db.close();
       log.info('stopped');

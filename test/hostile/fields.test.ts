@@ -45,6 +45,8 @@ type Rule =
   /** Only the literal `true` (a switch that is either on or absent). */
   | { kind: 'true' }
   | { kind: 'boolean' }
+  /** An integer from min to max (a page size). */
+  | { kind: 'integer'; min: number; max: number }
   /** An event id to resume after: an integer from 0 to 2^31 - 1. */
   | { kind: 'position' }
   /** A non-empty array of at most two of `notices`, `videos`. */
@@ -78,7 +80,16 @@ const RULES: Record<MessageType, Record<string, FieldRule>> = {
     offset: optionalBytes,
     sha256_trailer: trailerSwitch,
   },
-  get_movie_list: { session, movie_type: { kind: 'oneOf', values: ['all', 'free', 'charge'] }, details: { kind: 'boolean', optional: true } },
+  get_movie_list: {
+    session,
+    movie_type: { kind: 'oneOf', values: ['all', 'free', 'charge'] },
+    details: { kind: 'boolean', optional: true },
+    facts: { kind: 'boolean', optional: true },
+    search: { ...text(255), optional: true },
+    limit: { kind: 'integer', min: 1, max: 1000, optional: true },
+    after: { kind: 'id', optional: true },
+    order: { kind: 'oneOf', values: ['oldest', 'newest', 'name'], optional: true },
+  },
   delete_movie: { session, movie_id: { kind: 'id' } },
   release_notice: { session, title: text(255), content: text(10_000) },
   buy_vip: { session },
@@ -121,6 +132,8 @@ function satisfies(rule: FieldRule, value: unknown): boolean {
       return value === true;
     case 'boolean':
       return typeof value === 'boolean';
+    case 'integer':
+      return integerIn(rule.min, rule.max);
     case 'position':
       return integerIn(0, MAX_ID);
     case 'topics':
@@ -136,7 +149,7 @@ const asStored = (rule: FieldRule, value: unknown) => (rule.kind === 'text' && t
 const HUNDRED_KIB = 'x'.repeat(100 * 1024);
 const maxLengthOf = (rule: FieldRule) => (rule.kind === 'text' || rule.kind === 'string' ? rule.max : undefined);
 const isFreeText = (rule: FieldRule) => rule.kind === 'text' || rule.kind === 'string';
-const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize' || rule.kind === 'position';
+const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize' || rule.kind === 'integer' || rule.kind === 'position';
 
 interface Mutation {
   name: string;
@@ -165,9 +178,11 @@ const MUTATIONS: Mutation[] = [
   { name: 'SQL quotes', value: () => `o'brien"; DROP TABLE user; -- ' OR '1'='1` },
   { name: 'negative', appliesTo: isNumeric, value: () => -1 },
   // (A file_size of 0 would announce no body; the upload cases are about fields, not bodies.)
-  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'position', value: () => 0 },
+  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'integer' || rule.kind === 'position', value: () => 0 },
   { name: 'fractional', appliesTo: isNumeric, value: () => 1.5 },
   { name: 'past 2^31 - 1', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'position', value: () => MAX_ID + 1 },
+  { name: 'at the maximum', appliesTo: (rule) => rule.kind === 'integer', value: (_base, rule) => (rule.kind === 'integer' ? rule.max : 0) },
+  { name: 'one past the maximum', appliesTo: (rule) => rule.kind === 'integer', value: (_base, rule) => (rule.kind === 'integer' ? rule.max + 1 : 0) },
   { name: 'an unknown topic', appliesTo: (rule) => rule.kind === 'topics', value: () => ['notices', 'gossip'] },
   { name: 'an empty list', appliesTo: (rule) => rule.kind === 'topics', value: () => [] },
   { name: 'past 2^53', appliesTo: isNumeric, value: () => 2 ** 53 },
