@@ -151,6 +151,11 @@ export class ClientConnection {
     });
   }
 
+  /** The socket closed: by us, by the server, or lost. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   close(): void {
     this.socket.end();
     this.socket.destroy();

@@ -116,6 +116,8 @@ export interface MovieDetails {
   size: number;
   sha256: string;
   create_time: string;
+  /** For a viewer and a paid video: 1 when this viewer has bought it (downloading it again costs nothing). */
+  bought?: 0 | 1;
 }
 
 /** The labels the original clients print for free and paid videos. */
