@@ -42,6 +42,7 @@ export function failureOf(error: unknown): Failure {
   if (error instanceof UsageError) return { exit: EXIT.usage, code: 'USAGE', message: oneLine(error.message) };
   if (error instanceof ConnectionError) return { exit: EXIT.connection, code: 'CONNECTION', message: oneLine(error.message) };
   if (error instanceof ServerError) return { exit: EXIT.refused, code: error.code ?? 'REFUSED', message: oneLine(error.message) };
+  if (isNetworkError(error)) return { exit: EXIT.connection, code: 'CONNECTION', message: oneLine((error as Error).message) };
   const local = localMistakeOf(error);
   if (local) return { exit: EXIT.local, code: local.code, message: oneLine(local.message) };
   return { exit: EXIT.refused, code: 'ERROR', message: oneLine(error instanceof Error ? error.message : String(error)) };
@@ -58,6 +59,12 @@ export function report(error: unknown, json: boolean): Failure {
 
 export function jsonError(failure: Failure): { ok: false; exit: number; code: string; message: string } {
   return { ok: false, exit: failure.exit, code: failure.code, message: failure.message };
+}
+
+/** A socket that could not connect (e.g. the server's MySQL): a connection failure, not a local mistake. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE']);
+function isNetworkError(error: unknown): boolean {
+  return error instanceof Error && NETWORK_CODES.has(String((error as NodeJS.ErrnoException).code));
 }
 
 export function oneLine(text: string): string {

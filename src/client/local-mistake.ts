@@ -5,7 +5,16 @@
  */
 import { stat } from 'node:fs/promises';
 
-export type LocalMistakeCode = 'NO_SUCH_FILE' | 'IS_A_DIRECTORY' | 'NOT_A_FILE' | 'EMPTY_FILE' | 'PERMISSION_DENIED' | 'DISK_FULL' | 'LOCAL_ERROR';
+export type LocalMistakeCode =
+  | 'NO_SUCH_FILE'
+  | 'IS_A_DIRECTORY'
+  | 'NOT_A_FILE'
+  | 'EMPTY_FILE'
+  | 'PERMISSION_DENIED'
+  | 'DISK_FULL'
+  | 'PORT_IN_USE'
+  | 'NO_DATABASE'
+  | 'LOCAL_ERROR';
 
 export class LocalMistake extends Error {
   constructor(

@@ -21,6 +21,20 @@ export async function openDatabase(url: string): Promise<Database> {
   throw new Error(`unsupported database URL ${JSON.stringify(redact(url))}: use ${ACCEPTED_FORMS}`);
 }
 
+/** The absolute path of a `sqlite:` URL's file (resolved as openDatabase does); undefined for other URLs and :memory:. */
+export function sqliteFileOf(url: string): string | undefined {
+  if (!/^sqlite:/i.test(url)) return undefined;
+  const rest = url.slice('sqlite:'.length);
+  const path = rest.startsWith('//') ? rest.slice(2) : rest;
+  return path === '' || path === ':memory:' ? undefined : resolve(path);
+}
+
+/** A database URL as a person should read it: a SQLite file's absolute path, a MySQL URL without its password. */
+export function describeDatabase(url: string): string {
+  const file = sqliteFileOf(url);
+  return file ? `sqlite:${file}` : redact(url);
+}
+
 async function openSqlite(rest: string): Promise<Database> {
   const path = rest.startsWith('//') ? rest.slice(2) : rest;
   if (path === '') throw new Error(`sqlite URL without a path: use ${ACCEPTED_FORMS}`);

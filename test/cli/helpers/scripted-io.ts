@@ -59,7 +59,7 @@ export function scriptedIO(steps: Step[], options: ScriptOptions = {}): Scripted
   const next = (kind: Exclude<Step[0], 'act'>, message: string): Step => {
     const step = queue.shift();
     if (!step) throw new ExitPromptError('User force closed the prompt with SIGINT');
-    const [expectedKind, pattern] = step;
+    const [expectedKind, pattern] = step as Exclude<Step, ['act', unknown]>;
     const matches = typeof pattern === 'string' ? message.includes(pattern) : pattern.test(message);
     if (expectedKind !== kind || !matches) {
       throw new Error(`script expected ${expectedKind} "${String(pattern)}" but the menu asked ${kind} "${message}"`);
