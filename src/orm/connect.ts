@@ -39,7 +39,18 @@ async function openSqlite(rest: string): Promise<Database> {
   const path = rest.startsWith('//') ? rest.slice(2) : rest;
   if (path === '') throw new Error(`sqlite URL without a path: use ${ACCEPTED_FORMS}`);
   const { SqliteDatabase } = await import('./sqlite.js');
-  return SqliteDatabase.open(path === ':memory:' ? path : resolve(path));
+  try {
+    return SqliteDatabase.open(path === ':memory:' ? path : resolve(path));
+  } catch (error) {
+    // A global install whose install script npm refused has better-sqlite3 without its native part.
+    if (/bindings file|ERR_DLOPEN_FAILED|was compiled against a different/i.test(`${(error as NodeJS.ErrnoException).code} ${(error as Error).message}`)) {
+      throw new Error(
+        `SQLite is not usable: better-sqlite3's native module is missing or built for another Node (${(error as Error).message.split('\n')[0]}); ` +
+          'reinstall with its install script allowed (npm install -g --allow-scripts=better-sqlite3 …, or npm rebuild better-sqlite3), or use --db mysql://…',
+      );
+    }
+    throw error;
+  }
 }
 
 async function openMysql(url: string): Promise<Database> {
