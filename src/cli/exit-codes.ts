@@ -19,6 +19,11 @@ import { localMistakeOf } from '../client/local-mistake.js';
 import { isPromptExit } from '../client/ui/io.js';
 import { Interrupted } from '../client/ui/watched-transfers.js';
 
+/** The table as the commands' help says it. */
+export const EXIT_CODES_HELP =
+  'Exit codes: 0 done, 1 refused by the server, 2 usage mistake, 3 local mistake (a missing or empty file…), ' +
+  '4 server unreachable or connection lost, 130 cancelled.';
+
 export const EXIT = { ok: 0, refused: 1, usage: 2, local: 3, connection: 4, cancelled: 130 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 

@@ -7,6 +7,9 @@ import { publishMovie } from '../uploads/publish.js';
 import { assertWithinQuota } from './quotas.js';
 import { assertUploadSize, findUpload, heldOffset, receiveResumable, storageError } from '../uploads/resumable.js';
 
+/** A 0-byte upload would be a video nobody can play; the clients refuse it before sending, too. */
+const EMPTY_VIDEO = 'an empty file (0 bytes) is not a video';
+
 /** Finds a live video with the same content: by SHA-256 when the client sends one, else by the original's quick MD5. */
 async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string): Promise<Movie | undefined> {
   const where = sha256 ? { sha256, is_delete: 0 } : { file_md5: fileMd5, is_delete: 0 };
@@ -22,6 +25,7 @@ async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string)
  * `sha256_needed`: the client hashes the file and asks again.
  */
 export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext): Promise<Reply> {
+  if (req.size === 0) throw new BadRequest(EMPTY_VIDEO);
   const fingerprintOnly = req.sha256_trailer === true && !req.sha256;
   const existing = await findDuplicate(ctx, req.file_md5, req.sha256);
   if (existing && fingerprintOnly) {
@@ -49,6 +53,7 @@ export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext):
  * is simply deleted.
  */
 export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext): Promise<Reply> {
+  if (req.file_size === 0 && !req.offset) throw new BadRequest(EMPTY_VIDEO); // a resume may have nothing left to send
   if (req.sha256 || req.sha256_trailer) return receiveResumable(req, ctx);
   if (req.offset) throw new BadRequest('offset: a resumed upload must declare its sha256 (or sha256_trailer)');
   const { app, conn, body, user } = ctx;
