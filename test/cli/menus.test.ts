@@ -143,6 +143,22 @@ describe('the admin and viewer menus, driven by a script', () => {
     expect(io.output.some((line) => /新片上架 {2}Two new films this week/.test(line))).toBe(true);
   });
 
+  it('admin: a directory, a missing file and an empty file are refused in the words of `cinebox admin upload`', async () => {
+    const folder = join(world.dir, 'a-folder');
+    await mkdir(folder, { recursive: true });
+    const empty = await world.makeFile('empty.mp4', 0);
+    const missing = join(world.dir, 'missing.mp4');
+    const typed = (path: string): Step[] => [main('boss', 'Upload a video'), ['select', 'Upload which file?', 'Another file'], ['input', 'Path of the video file', path]];
+    const { io, code } = await admin([...typed(folder), ...typed(missing), ...typed(empty), main('boss', 'Quit')], { name: 'boss', password: 'boss-pw' });
+    expect(code).toBe(0);
+    expect(io.remaining()).toEqual([]);
+    expect(io.warnings).toEqual([
+      `${folder}: is a directory, not a file`,
+      `${missing}: no such file`,
+      `${empty}: is empty (0 bytes), nothing to upload`,
+    ]);
+  });
+
   it('viewer: a whole session — register, decline then pay, buy VIP, download both, history, notices, Ctrl-C', async () => {
     const out = join(world.dir, 'alice-downloads');
     const { io, code } = await viewer(
