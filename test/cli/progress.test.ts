@@ -1,6 +1,6 @@
 /** Progress as people see it: plain lines away from a terminal (at most one a second, always ending at 100%), bars on one. */
-import { describe, expect, it } from 'vitest';
 import stringWidth from 'string-width';
+import { describe, expect, it, vi } from 'vitest';
 import { barLine, progressView } from '../../src/client/ui/progress.js';
 
 function capture(tty = false) {
@@ -97,11 +97,43 @@ describe('progress on a terminal', () => {
     expect(screen).toContain('\u001b[?25h'); // …and shown again
   });
 
-  it('counts the wait down in place and clears the line', () => {
-    const out = capture(true);
-    const countdown = progressView(out.stream).countdown(30, 'non-VIP wait');
-    countdown.stop();
-    expect(out.writes.join('')).toBe('\r\u001b[2K⏳ non-VIP wait: 30 s\r\u001b[2K');
+  it('counts the wait down in place, once a second, and clears the line at zero', () => {
+    vi.useFakeTimers();
+    try {
+      const out = capture(true);
+      progressView(out.stream).countdown(3, 'non-VIP wait');
+      const draw = (s: number) => `\r\u001b[2K⏳ non-VIP wait: ${s} s`;
+      expect(out.writes).toEqual([draw(3)]);
+      vi.advanceTimersByTime(999);
+      expect(out.writes).toEqual([draw(3)]);
+      vi.advanceTimersByTime(1);
+      expect(out.writes).toEqual([draw(3), draw(2)]);
+      vi.advanceTimersByTime(1000);
+      expect(out.writes).toEqual([draw(3), draw(2), draw(1)]);
+      vi.advanceTimersByTime(1000); // zero: it stops by itself
+      expect(out.writes).toEqual([draw(3), draw(2), draw(1), '\r\u001b[2K']);
+      vi.advanceTimersByTime(5000);
+      expect(out.writes).toHaveLength(4);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('stops the countdown early and clears the line once', () => {
+    vi.useFakeTimers();
+    try {
+      const out = capture(true);
+      const countdown = progressView(out.stream).countdown(30, 'non-VIP wait');
+      vi.advanceTimersByTime(1000);
+      countdown.stop();
+      countdown.stop();
+      vi.advanceTimersByTime(5000);
+      expect(out.writes.join('')).toBe('\r\u001b[2K⏳ non-VIP wait: 30 s\r\u001b[2K⏳ non-VIP wait: 29 s\r\u001b[2K');
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -8,14 +8,18 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionError, type ClientConnection } from '../../src/client/connection.js';
-import { downloadMovie, uploadFile } from '../../src/client/transfers.js';
+import { ConnectionError, type ClientConnection, type ConnectOptions } from '../../src/client/connection.js';
+import { uploadFile } from '../../src/client/transfers.js';
+import { FrameDecoder } from '../../src/protocol/index.js';
 import { handshakeProof } from '../../src/protocol/handshake.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';
-import { frame, prefixed, rawExchange } from '../helpers/raw.js';
-import { startWorld, type World } from '../helpers/world.js';
+import { frame, prefixed, rawExchange, type RawResult } from '../helpers/raw.js';
+import { ADMIN_CODE, startWorld, type World } from '../helpers/world.js';
+import { waitFor } from './arena.js';
 
 const worlds: World[] = [];
 async function world(kind: 'sqlite' | 'mysql', overrides: Parameters<typeof startWorld>[1] = {}) {
@@ -59,13 +63,7 @@ describe.each(databaseKinds)('defences (%s)', (kind) => {
     let cert: string;
     let key: string;
     beforeAll(async () => {
-      const w = await world(kind);
-      cert = join(w.dir, '..', `cinebox-test-cert-${process.pid}.pem`);
-      key = join(w.dir, '..', `cinebox-test-key-${process.pid}.pem`);
-      execFileSync('openssl', [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert,
-      ], { stdio: 'ignore' });
+      ({ cert, key } = selfSignedCertificate((await world(kind)).dir, 'tls'));
     });
 
     it('serves a client that trusts its certificate and nobody speaking plain TCP', async () => {
@@ -167,7 +165,8 @@ describe.each(databaseKinds)('defences (%s)', (kind) => {
       expect(extra.closed).toBe(true);
       expect(extra.frames[0]).toMatchObject({ flag: false, code: 'BUSY' });
       held.forEach((s) => s.destroy());
-      await new Promise((r) => setTimeout(r, 100));
+      // The server frees an address's slots when it sees those sockets close.
+      await waitFor(() => w.server.connections.size === 0, 10_000, 'the held connections to be let go');
       await normalClientServed(w);
     });
 
@@ -212,26 +211,130 @@ describe.each(databaseKinds)('defences (%s)', (kind) => {
     it('still closes a header over the limit with a prefix alone', async () => {
       const w = await world(kind);
       const result = await rawExchange(w.server.port, prefixed(2 ** 31 - 1));
-      expect(result.frames[0]).toMatchObject({ code: 'BAD_FRAME' });
+      expect(result.frames).toHaveLength(1);
+      expect(result.frames[0]).toMatchObject({ flag: false, code: 'BAD_FRAME' });
+      // rawExchange reports closed: false when its wait ran out with the socket still open.
+      expect(result.closed).toBe(true);
     });
   });
 
   describe('graceful shutdown', () => {
-    it('lets a running download finish, closes idle clients, refuses new ones', async () => {
-      const w = await world(kind, { freeWaitSeconds: 1 });
-      const admin = await w.loginAs('boss', 'admin');
-      const source = await w.makeFile('film.mp4', 2 * 1024 * 1024);
+    let cert: string;
+    let key: string;
+    beforeAll(async () => {
+      ({ cert, key } = selfSignedCertificate((await world(kind)).dir, 'shutdown'));
+    });
+
+    // TLS, because only there can a client be accepted during a shutdown: a plain TCP connect
+    // finds the listener closed, but a TLS handshake begun before it may end after, and then
+    // the server must say SHUTTING_DOWN.
+    it('while a download runs: closes idle clients, refuses new ones (SHUTTING_DOWN), then lets the download finish', { timeout: 60_000 }, async () => {
+      const w = await world(kind, { tlsCert: cert, tlsKey: key });
+      const tls = { tls: { ca: await readFile(cert) } };
+      const admin = await loginOver(w, tls, 'boss', 'admin');
+      // Larger than socket buffers and the client's read-ahead, so a paused reader keeps the server sending.
+      const source = await w.makeFile('film.mp4', 32 * 1024 * 1024);
       const { movie_id } = await uploadFile(admin, source, { isFree: true });
-      const viewer: ClientConnection = await w.loginAs('viewer', 'user');
-      const download = downloadMovie(viewer, Number(movie_id), 'free', { outDir: join(w.dir, 'out') });
-      await new Promise((r) => setTimeout(r, 300)); // the viewer is now in the 1 s wait
-      const shutdown = w.server.shutdown(10);
-      const result = await download;
-      await shutdown;
+      const viewer = await loginOver(w, tls, 'viewer', 'user');
+
+      // The viewer takes the first bytes, then stops reading until released.
+      const received: Buffer[] = [];
+      const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (received.push(Buffer.from(chunk)), done()) });
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let receiving!: () => void;
+      const firstBytes = new Promise<void>((resolve) => (receiving = resolve));
+      let settled = false;
+      const download = viewer
+        .requestWithBody({ type: 'download_movie', session: viewer.session, movie_id, movie_type: 'free' }, async () => ({
+          sink,
+          onChunk: () => (received.length === 0 ? (receiving(), released) : undefined),
+        }))
+        .finally(() => (settled = true));
+      download.catch(() => undefined); // awaited below; this only keeps a failed check from leaving it unhandled
+      await firstBytes;
+      // A raw connection the server has accepted, whose TLS handshake has not begun yet.
+      const late = connect({ host: '127.0.0.1', port: w.server.port });
+      late.on('error', () => undefined);
+      let shutDown = false;
+      let shutdown: Promise<unknown> = Promise.resolve();
+      try {
+        await new Promise((resolve) => late.once('connect', resolve));
+        await waitFor(async () => (await acceptedSockets(w)) === 3, 10_000, 'the server to accept the late socket');
+
+        shutdown = w.server.shutdown(30).then(() => (shutDown = true));
+
+        // The idle admin is closed now, while the download still runs.
+        await waitFor(() => w.server.connections.size === 1, 10_000, 'the idle admin to be closed');
+        await expect(admin.request({ type: 'server_info' })).rejects.toBeInstanceOf(ConnectionError);
+        // A new client finds no listener; one whose handshake ends now is told why, then closed.
+        await expect(w.connect(tls)).rejects.toBeInstanceOf(ConnectionError);
+        const refused = await tlsExchange(late, await readFile(cert));
+        expect(refused.frames).toEqual([{ flag: false, code: 'SHUTTING_DOWN', msg: expect.any(String) }]);
+        expect(refused.closed).toBe(true);
+        // All of that happened during the shutdown, with the download still held.
+        expect(shutDown).toBe(false);
+        expect(settled).toBe(false);
+        expect(w.server.connections.size).toBe(1);
+      } finally {
+        // Also when a check above failed, so that the world can close.
+        release();
+        late.destroy();
+      }
+      const reply = await download;
+      expect(reply).toMatchObject({ flag: true, file_size: 32 * 1024 * 1024 });
       const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-      expect(sha(await readFile(result.path))).toBe(sha(await readFile(source)));
-      await expect(admin.request({ type: 'server_info' })).rejects.toBeInstanceOf(ConnectionError);
-      await expect(w.connect()).rejects.toBeInstanceOf(ConnectionError);
+      expect(sha(Buffer.concat(received))).toBe(sha(await readFile(source)));
+      await shutdown;
+      expect(w.server.connections.size).toBe(0);
+      await expect(viewer.request({ type: 'server_info' })).rejects.toBeInstanceOf(ConnectionError);
     });
   });
 });
+
+/** A self-signed certificate for 127.0.0.1 and localhost, next to the world's dir. */
+function selfSignedCertificate(dir: string, name: string): { cert: string; key: string } {
+  const cert = join(dir, '..', `cinebox-test-${name}-cert-${process.pid}.pem`);
+  const key = join(dir, '..', `cinebox-test-${name}-key-${process.pid}.pem`);
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert,
+  ], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+/** Registers and logs in over a connection made with `options` (world.loginAs speaks plain TCP only). */
+async function loginOver(w: World, options: Partial<ConnectOptions>, name: string, role: 'admin' | 'user'): Promise<ClientConnection> {
+  const conn = await w.connect(options);
+  const password = wirePassword(`secret-${name}`);
+  await conn.call('register', { name, password, user_type: role, ...(role === 'admin' ? { admin_code: ADMIN_CODE } : {}) });
+  await conn.call('login', { name, password, user_type: role });
+  return conn;
+}
+
+/** Sockets the server's listener has accepted and not yet seen closed (TLS handshakes included). */
+function acceptedSockets(w: World): Promise<number> {
+  return new Promise((resolve, reject) => w.server.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+}
+
+/** Speaks TLS over an already connected socket and collects the frames until the server closes. */
+function tlsExchange(socket: Socket, ca: Buffer, waitMs = 10_000): Promise<RawResult> {
+  return new Promise((resolve) => {
+    const secure = tlsConnect({ socket, ca, host: '127.0.0.1', servername: 'localhost' });
+    const decoder = new FrameDecoder();
+    const frames: Record<string, unknown>[] = [];
+    const timer = setTimeout(() => {
+      secure.destroy();
+      resolve({ frames, closed: false });
+    }, waitMs);
+    secure.on('data', (chunk: Buffer) => {
+      decoder.append(chunk);
+      for (let event = decoder.next(); event; event = decoder.next()) if (event.kind === 'header') frames.push(event.header);
+    });
+    secure.on('error', () => undefined);
+    secure.on('close', () => {
+      clearTimeout(timer);
+      resolve({ frames, closed: true });
+    });
+  });
+}

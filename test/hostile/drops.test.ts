@@ -2,8 +2,8 @@
  * Five hundred admins' connections dropped in the middle of their uploads, all at once.
  * Nothing is published and no movie row appears. What stays under media/.incoming/ follows
  * src/server/admin.ts and uploads.ts as they are: an original client's upload (no SHA-256)
- * is deleted; one that declared its SHA-256 is kept as a resumable partial (a prefix of the
- * file, with a released `upload` row), and one of them is resumed to prove it.
+ * is deleted; one that declared its SHA-256 is kept as a resumable partial (every byte sent,
+ * with a released `upload` row), and one of them is resumed to prove it.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -28,6 +28,13 @@ describe.each(databaseKinds)('uploads dropped mid-way (%s)', (kind) => {
 
   const incoming = async () => readdir(join(arena.world.config.mediaDir, '.incoming'));
 
+  /** Whether the server's end of each peer's connection has read all that peer wrote. */
+  function allBytesRead(peers: Peer[]): boolean {
+    const readBy = new Map<string, number>();
+    for (const conn of arena.world.server.connections) readBy.set(`${conn.socket.remoteAddress}:${conn.socket.remotePort}`, conn.socket.bytesRead);
+    return peers.every((peer) => (readBy.get(`${peer.local.address}:${peer.local.port}`) ?? -1) >= peer.socket.bytesWritten);
+  }
+
   it(`${DROPPED} connections cut in the middle of an upload leave no video and only resumable partials`, { timeout: 60_000 }, async () => {
     const watch = await arena.watch();
     const files = Array.from({ length: DROPPED }, () => randomBytes(FILE_BYTES));
@@ -49,9 +56,10 @@ describe.each(databaseKinds)('uploads dropped mid-way (%s)', (kind) => {
         peer.send(header, files[i].subarray(0, SENT_BYTES));
       }),
     );
-    // Every upload has begun on the server (its temp file exists), then all are cut at once.
+    // Every upload has begun on the server (its temp file exists) and the server has read
+    // every byte sent; then all are cut at once.
     await waitFor(async () => (await incoming()).length === DROPPED, 30_000, 'every upload to begin');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(() => allBytesRead(peers), 30_000, 'the server to read every byte sent');
     peers.forEach((peer) => peer.destroy());
     await waitFor(() => peers.every((peer) => !arena.serves(peer.local)), 15_000, 'the server to let go of them');
     await waitFor(async () => (await incoming()).length === DROPPED / 2, 15_000, 'the original clients\' partials to be deleted');
@@ -63,19 +71,24 @@ describe.each(databaseKinds)('uploads dropped mid-way (%s)', (kind) => {
     expect(changes.files!.added).toHaveLength(DROPPED / 2);
     for (const name of changes.files!.added!) expect(name).toMatch(/^\.incoming\/[0-9a-f-]{36}\.part$/);
 
-    // Each kept partial is a prefix of one declared file, recorded in a released upload row.
-    const rows = await arena.rows<{ sha256: string; temp_name: string; holder: string | null; total_size: number }>('SELECT sha256, temp_name, holder, total_size FROM upload');
+    // Each kept partial holds exactly the bytes its declared file's client sent, recorded in a
+    // released upload row.
+    const rows = await arena.rows<{ sha256: string; temp_name: string; holder: string | null; total_size: number; received_bytes: number }>(
+      'SELECT sha256, temp_name, holder, total_size, received_bytes FROM upload',
+    );
     expect(rows).toHaveLength(DROPPED / 2);
     const bySha = new Map(files.filter((_, i) => resumable(i)).map((f) => [sha256(f), f]));
     for (const row of rows) {
       expect(row.holder).toBeNull();
       expect(Number(row.total_size)).toBe(FILE_BYTES);
+      expect(Number(row.received_bytes)).toBe(SENT_BYTES);
       const file = bySha.get(row.sha256)!;
       expect(file).toBeDefined();
       const partial = await readFile(join(arena.world.config.mediaDir, '.incoming', row.temp_name));
-      expect(partial.length).toBeLessThanOrEqual(SENT_BYTES);
-      expect(sha256(partial)).toBe(sha256(file.subarray(0, partial.length)));
+      expect(partial.length).toBe(SENT_BYTES);
+      expect(sha256(partial)).toBe(sha256(file.subarray(0, SENT_BYTES)));
     }
+    expect(new Set(rows.map((row) => row.sha256)).size).toBe(DROPPED / 2);
     await watch.served();
 
     // One of them, resumed where the server says, becomes a whole video.

@@ -1,11 +1,17 @@
 /**
- * Every field of every message type (the list comes from requestSchemas) gets the wrong JSON
- * type, goes missing, turns empty, 100 KiB long, or carries NUL, `../`, an absolute path or
- * SQL quotes. A value the schema refuses gets flag false and a message naming the field; a
- * value it accepts (a name with SQL quotes) is stored literally and harms nothing else; a
- * file_size that is no byte count breaks the framing and closes only that connection. After
- * each case the connection still works, a bystander is still served, and nothing changed
- * that should not have.
+ * Every field of every message type gets the wrong JSON type, goes missing, turns empty or
+ * blank, sits at its length limit and one past it, is 100 KiB long, or carries NUL, `../`,
+ * an absolute path or SQL quotes; each text field gets every control character. Whether a
+ * value must be accepted follows from the field rules written below (the protocol's limits,
+ * characters and types), not from the server's own schemas: weakening a rule in
+ * src/protocol/messages.ts fails a case here. A refused value gets flag false and a message
+ * naming the field; an accepted one (a name with SQL quotes) is stored literally and harms
+ * nothing else; a file_size that is no byte count breaks the framing and closes only that
+ * connection. After each case the connection still works, a bystander is still served, and
+ * nothing changed that should not have.
+ *
+ * `session` is attacked on one type per guard (loggedIn, admin with a body, viewer): its rule
+ * is one, and who may call what with which token is auth.test.ts's subject.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -14,11 +20,197 @@ import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientConnection } from '../../src/client/connection.js';
 import { bodySizeOf } from '../../src/protocol/frame.js';
-import { requestSchemas, type Reply } from '../../src/protocol/messages.js';
+import type { MessageType, Reply } from '../../src/protocol/messages.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { download, expectErrorReply, sha256, startArena, waitFor, type Arena, type Changes, type Snapshot } from './arena.js';
-import { baseRequest, fieldCases, trailerOf, roleOf, withField, type BaseContext, type FieldCase } from './requests.js';
+import { baseRequest, fieldsOf, messageTypes, roleOf, trailerOf, type BaseContext } from './requests.js';
+
+// ---- the field rules, as the protocol states them --------------------------------------
+
+type Rule =
+  /** Printable text: trimmed, then 1..max characters, none of them a control character. */
+  | { kind: 'text'; max: number }
+  | { kind: 'string'; min: number; max: number }
+  | { kind: 'oneOf'; values: readonly string[] }
+  /** A row id: an integer from 1 to 2^31 - 1. */
+  | { kind: 'id' }
+  /** A byte count or position: an integer from 0 to 2^53 - 1 (null too, when nullable). */
+  | { kind: 'bytes'; nullable?: boolean }
+  /** An upload's size: an integer from 0; one that is no byte count breaks the framing before any rule is read. */
+  | { kind: 'fileSize' }
+  | { kind: 'sha256' }
+  /** The original's 0/1 flags; JSON booleans too. */
+  | { kind: 'flag01' }
+  /** Only the literal `true` (a switch that is either on or absent). */
+  | { kind: 'true' }
+  | { kind: 'boolean' };
+type FieldRule = Rule & { optional?: boolean };
+
+const CONTROL_CHARACTERS = [...Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)), '\u007f'];
+const MAX_ID = 2 ** 31 - 1;
+
+const text = (max: number): FieldRule => ({ kind: 'text', max });
+const string = (min: number, max: number, optional = false): FieldRule => ({ kind: 'string', min, max, optional });
+const session = string(1, 128);
+const userType: FieldRule = { kind: 'oneOf', values: ['admin', 'user'] };
+const optionalSha256: FieldRule = { kind: 'sha256', optional: true };
+const optionalBytes: FieldRule = { kind: 'bytes', optional: true };
+const trailerSwitch: FieldRule = { kind: 'true', optional: true };
+
+const RULES: Record<MessageType, Record<string, FieldRule>> = {
+  register: { name: text(64), password: string(1, 256), user_type: userType, admin_code: string(0, 256, true) },
+  login: { name: string(0, 256), password: string(0, 256), user_type: userType },
+  logout: { session },
+  server_info: {},
+  check_movie: { session, file_md5: string(1, 64), sha256: optionalSha256, size: optionalBytes, sha256_trailer: trailerSwitch },
+  update_movie: {
+    session,
+    file_name: text(255),
+    file_size: { kind: 'fileSize' },
+    file_md5: string(1, 64),
+    is_free: { kind: 'flag01' },
+    sha256: optionalSha256,
+    offset: optionalBytes,
+    sha256_trailer: trailerSwitch,
+  },
+  get_movie_list: { session, movie_type: { kind: 'oneOf', values: ['all', 'free', 'charge'] }, details: { kind: 'boolean', optional: true } },
+  delete_movie: { session, movie_id: { kind: 'id' } },
+  release_notice: { session, title: text(255), content: text(10_000) },
+  buy_vip: { session },
+  download_movie: { session, movie_id: { kind: 'id' }, movie_type: { kind: 'oneOf', values: ['free', 'charge'] }, offset: optionalBytes },
+  download_movie_record: { session },
+  check_notice: { session },
+  list_users: { session },
+  lock_user: { session, name: string(1, 64) },
+  unlock_user: { session, name: string(1, 64) },
+  set_quota: { session, name: string(1, 64), quota_bytes: { kind: 'bytes', nullable: true } },
+};
+
+/** Whether `value` (undefined = the field left out) satisfies the rule. */
+function satisfies(rule: FieldRule, value: unknown): boolean {
+  if (value === undefined) return rule.optional === true;
+  const integerIn = (min: number, max: number) => typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+  switch (rule.kind) {
+    case 'text': {
+      if (typeof value !== 'string') return false;
+      const trimmed = value.trim();
+      return trimmed.length >= 1 && trimmed.length <= rule.max && !CONTROL_CHARACTERS.some((c) => trimmed.includes(c));
+    }
+    case 'string':
+      return typeof value === 'string' && value.length >= rule.min && value.length <= rule.max;
+    case 'oneOf':
+      return typeof value === 'string' && rule.values.includes(value);
+    case 'id':
+      return integerIn(1, MAX_ID);
+    case 'bytes':
+      return (rule.nullable === true && value === null) || integerIn(0, Number.MAX_SAFE_INTEGER);
+    case 'fileSize':
+      return integerIn(0, Number.MAX_SAFE_INTEGER);
+    case 'sha256':
+      return typeof value === 'string' && /^[0-9a-fA-F]{64}$/.test(value);
+    case 'flag01':
+      return value === 0 || value === 1 || typeof value === 'boolean';
+    case 'true':
+      return value === true;
+    case 'boolean':
+      return typeof value === 'boolean';
+  }
+}
+
+/** The value the server works with: text is trimmed. */
+const asStored = (rule: FieldRule, value: unknown) => (rule.kind === 'text' && typeof value === 'string' ? value.trim() : value);
+
+// ---- the hostile values ------------------------------------------------------------------
+
+const HUNDRED_KIB = 'x'.repeat(100 * 1024);
+const maxLengthOf = (rule: FieldRule) => (rule.kind === 'text' || rule.kind === 'string' ? rule.max : undefined);
+const isFreeText = (rule: FieldRule) => rule.kind === 'text' || rule.kind === 'string';
+const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize';
+
+interface Mutation {
+  name: string;
+  appliesTo?: (rule: FieldRule) => boolean;
+  /** The value to put in the field, or `undefined` = leave the field out. */
+  value: (base: unknown, rule: FieldRule) => unknown;
+}
+
+/**
+ * Free text gets every string payload; a field of numbers, flags or a fixed set gets the wrong
+ * type, null, missing and one string outside its set (SQL quotes): more strings would test
+ * the same clause of its rule again.
+ */
+const MUTATIONS: Mutation[] = [
+  { name: 'wrong JSON type', value: (base) => (typeof base === 'string' ? 12345 : typeof base === 'number' ? String(base) : 'true') },
+  { name: 'null', value: () => null },
+  { name: 'missing', value: () => undefined },
+  { name: 'empty', appliesTo: isFreeText, value: () => '' },
+  { name: 'blank', appliesTo: (rule) => maxLengthOf(rule) !== undefined, value: () => '   ' },
+  { name: 'at the length limit', appliesTo: (rule) => maxLengthOf(rule) !== undefined, value: (_base, rule) => 'L'.repeat(maxLengthOf(rule)!) },
+  { name: 'one past the length limit', appliesTo: (rule) => maxLengthOf(rule) !== undefined, value: (_base, rule) => 'L'.repeat(maxLengthOf(rule)! + 1) },
+  { name: '100 KiB long', appliesTo: isFreeText, value: () => HUNDRED_KIB },
+  { name: 'containing NUL', appliesTo: isFreeText, value: () => 'a\u0000b' },
+  { name: '../', appliesTo: isFreeText, value: () => '../../../etc/passwd' },
+  { name: 'an absolute path', appliesTo: isFreeText, value: () => '/etc/passwd' },
+  { name: 'SQL quotes', value: () => `o'brien"; DROP TABLE user; -- ' OR '1'='1` },
+  { name: 'negative', appliesTo: isNumeric, value: () => -1 },
+  // (A file_size of 0 would announce no body; the upload cases are about fields, not bodies.)
+  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes', value: () => 0 },
+  { name: 'fractional', appliesTo: isNumeric, value: () => 1.5 },
+  { name: 'past 2^31 - 1', appliesTo: (rule) => rule.kind === 'id', value: () => MAX_ID + 1 },
+  { name: 'past 2^53', appliesTo: isNumeric, value: () => 2 ** 53 },
+];
+
+/** One type per guard carries the session attacks (see the file's comment). */
+const SESSION_ATTACKED_ON: readonly string[] = ['get_movie_list', 'update_movie', 'download_movie'];
+
+interface FieldCase {
+  /** `type.field: mutation`, the test's name. */
+  label: string;
+  type: MessageType;
+  field: string;
+  rule: FieldRule;
+  value: unknown;
+}
+
+function fieldCases(sample: (type: string) => Record<string, unknown>): FieldCase[] {
+  const cases: FieldCase[] = [];
+  for (const type of messageTypes) {
+    const base = sample(type);
+    for (const [field, rule] of Object.entries(RULES[type])) {
+      if (field === 'session' && !SESSION_ATTACKED_ON.includes(type)) continue;
+      for (const mutation of MUTATIONS) {
+        if (mutation.appliesTo && !mutation.appliesTo(rule)) continue;
+        cases.push({ label: `${type}.${field}: ${mutation.name}`, type, field, rule, value: mutation.value(base[field], rule) });
+      }
+    }
+  }
+  return cases;
+}
+
+/** The request with one field replaced (or removed, when `value` is undefined). */
+function withField(request: Record<string, unknown>, field: string, value: unknown): Record<string, unknown> {
+  const copy = { ...request };
+  if (value === undefined) delete copy[field];
+  else copy[field] = value;
+  return copy;
+}
+
+/** The request's fields as the server works with them, or undefined when a rule refuses one. */
+function acceptedFields(type: MessageType, request: Record<string, unknown>): Record<string, unknown> | undefined {
+  const fields: Record<string, unknown> = {};
+  for (const [field, rule] of Object.entries(RULES[type])) {
+    if (!satisfies(rule, request[field])) return undefined;
+    fields[field] = asStored(rule, request[field]);
+  }
+  return fields;
+}
+
+const TEXT_FIELDS = messageTypes.flatMap((type) =>
+  Object.entries(RULES[type])
+    .filter(([, rule]) => rule.kind === 'text')
+    .map(([field]) => ({ label: `${type}.${field}`, type, field })),
+);
 
 
 const LOGIN_TARGET = { name: 'login-target', password: wirePassword('target-pw') };
@@ -37,6 +229,15 @@ const SAMPLE: BaseContext = {
 const cases = fieldCases((type) => baseRequest(type, SAMPLE)).sort(
   (a, b) => Number(a.type === 'register') - Number(b.type === 'register'),
 );
+
+describe('the field rules', () => {
+  it('name exactly the fields each message type declares, and accept every base request', () => {
+    for (const type of messageTypes) {
+      expect(Object.keys(RULES[type]).sort(), type).toEqual([...fieldsOf(type)].sort());
+      expect(acceptedFields(type, baseRequest(type, SAMPLE)), type).toBeDefined();
+    }
+  });
+});
 
 /** What a request the schema accepts must lead to; anything else is a failure. */
 interface Outcome {
@@ -172,16 +373,16 @@ describe.each(databaseKinds)('every field of every message type (%s)', (kind) =>
       return finish(before, nothing);
     }
 
-    const parsed = (requestSchemas[c.type] as unknown as { safeParse(v: unknown): { success: boolean; data?: Record<string, unknown> } }).safeParse(request);
-    const sent = await send(c, conn, request, body.subarray(0, bodySize));
-    if (!parsed.success) {
+    const accepted = acceptedFields(c.type, request);
+    const sent = await send(c.type, conn, request, body.subarray(0, bodySize));
+    if (accepted === undefined) {
       expectErrorReply(sent.reply, 'BAD_REQUEST');
       expect(sent.reply.msg).toContain(`${c.type}: ${c.field}`);
       await stillUsable(conn);
       return finish(before, nothing);
     }
 
-    const outcome = outcomeOf(c, parsed.data!, body, arena);
+    const outcome = outcomeOf(c, accepted, body, arena);
     if (outcome.flag === false) expectErrorReply(sent.reply, outcome.code);
     else if (outcome.flag === true) expect(sent.reply).toMatchObject({ flag: true });
     else if (!sent.reply.flag) expectErrorReply(sent.reply, 'NOT_FOUND');
@@ -193,6 +394,21 @@ describe.each(databaseKinds)('every field of every message type (%s)', (kind) =>
     }
     await stillUsable(conn);
     await finish(before, outcome.changes);
+  });
+
+  it.each(TEXT_FIELDS)('$label: each control character inside the text is refused', async ({ type, field }) => {
+    const conn = conns[roleOf(type)];
+    const body = randomBytes(1000);
+    const before = await arena.snapshot();
+    for (const character of CONTROL_CHARACTERS) {
+      const context: BaseContext = { ...SAMPLE, session: conn.session ?? 'none', unique: `control-${++caseNumber}`, freeMovieId: arena.free.id, bodySha256: sha256(body) };
+      const request = withField(baseRequest(type, context), field, `a${character}b`);
+      const { reply } = await send(type, conn, request, body.subarray(0, bodySizeOf(request)));
+      expectErrorReply(reply, 'BAD_REQUEST');
+      expect(reply.msg).toContain(`${type}: ${field}`);
+    }
+    await stillUsable(conn);
+    await finish(before, nothing);
   });
 
   it('still lets the bystander, connected before the first attack, log in again', async () => {
@@ -210,8 +426,8 @@ describe.each(databaseKinds)('every field of every message type (%s)', (kind) =>
    * each, so failures never add up to a block, and that connection must stay usable too),
    * with the upload body when one is announced.
    */
-  async function send(c: FieldCase, conn: ClientConnection, request: Record<string, unknown>, body: Buffer): Promise<{ reply: Reply; body?: Buffer }> {
-    if (c.type === 'login') {
+  async function send(type: MessageType, conn: ClientConnection, request: Record<string, unknown>, body: Buffer): Promise<{ reply: Reply; body?: Buffer }> {
+    if (type === 'login') {
       const peer = await arena.peer();
       const reply = await peer.request(request);
       expect(await peer.request({ type: 'server_info' })).toMatchObject({ flag: true });

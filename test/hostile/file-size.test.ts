@@ -86,16 +86,22 @@ describe.each(databaseKinds)('file_size lies (%s)', (kind) => {
     it('a resumable upload (SHA-256 declared): closed by the idle timeout, the partial kept only for a resume', async () => {
       const watch = await arena.watch();
       const whole = randomBytes(100_000);
+      const sent = 30_000;
       const { peer, session } = await adminPeer();
-      peer.send(upload(session, whole.length, { sha256: sha256(whole) }), whole.subarray(0, 30_000));
+      peer.send(upload(session, whole.length, { sha256: sha256(whole) }), whole.subarray(0, sent));
       expectErrorReply(await peer.next((IDLE_SECONDS + 3) * 1000), 'TIMEOUT');
       expect(await peer.closedWithin(3000)).toBe(true);
 
-      // Nothing is published; the bytes received wait under .incoming/ (current uploads.ts).
+      // Nothing is published; every byte sent waits under .incoming/ (the idle timeout came
+      // long after the last of them arrived), and the upload row says so.
       const changes = await watch.changes();
       expect(changes).toEqual({ files: { added: [expect.stringMatching(/^\.incoming\/[0-9a-f-]{36}\.part$/)] } });
       const partial = await readFile(join(arena.world.config.mediaDir, changes.files!.added![0]));
-      expect(sha256(partial)).toBe(sha256(whole.subarray(0, partial.length)));
+      expect(partial.length).toBe(sent);
+      expect(sha256(partial)).toBe(sha256(whole.subarray(0, sent)));
+      const [row] = await arena.rows<{ received_bytes: number; holder: string | null }>('SELECT received_bytes, holder FROM upload WHERE sha256 = ?', [sha256(whole)]);
+      expect(row).toMatchObject({ holder: null });
+      expect(Number(row.received_bytes)).toBe(sent);
       await watch.served();
 
       // Only the same admin, declaring the same file, can carry on from there.

@@ -5,7 +5,10 @@
  * anonymous client and by a logged-in viewer. For every run the server's replies are
  * predicted from the bytes alone: every complete request gets exactly one well-formed frame
  * with a boolean flag (never INTERNAL), and a broken framing gets one error frame and a
- * close. Afterwards the bystander is served and nothing changed that a viewer may not change.
+ * close. Bytes that end inside a frame are finished afterwards, then a last server_info and a
+ * close from our side mark the end, so a reply sent while the server waited, a late or extra
+ * one, or a close nothing called for is seen even when no reply was predicted. Afterwards the
+ * bystander is served and nothing changed that a viewer may not change.
  *
  * `npm test` runs a few hundred cases with a fixed seed; `npm run fuzz` runs many more
  * (CINEBOX_FUZZ_RUNS per property, CINEBOX_FUZZ_SEED to replay a failure).
@@ -15,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';
-import { startArena, waitFor, type Arena, type Changes, type Watch } from './arena.js';
+import { startArena, waitFor, type Arena, type Changes, type Peer, type Watch } from './arena.js';
 import { fieldsOf, messageTypes } from './requests.js';
 
 
@@ -146,31 +149,120 @@ interface Prediction {
   replies: number;
   /** The framing breaks (or a limit is hit): one more, final error frame, then a close. */
   closes: boolean;
+  /** Without a close: the bytes that bring the framing back to a frame boundary, or undefined when that would take too many. */
+  completion?: Buffer;
 }
 
-/** Replies follow from the bytes alone: one per complete request, in order, until the framing breaks. */
+/** At most this many body bytes are sent to finish a body the fuzzer left open. */
+const MAX_COMPLETION_BYTES = 1024 * 1024;
+/** Ends an upload that announced `sha256_trailer` (written here, not taken from the code under test). */
+const TRAILER = encodeFrame({ type: 'upload_sha256', sha256: '0'.repeat(64) });
+const announcesTrailer = (header: Record<string, unknown>) =>
+  header.type === 'update_movie' && header.sha256_trailer === true && header.file_size !== undefined;
+
+/**
+ * Replies follow from the bytes alone: one per complete request, in order, until the framing
+ * breaks. An upload with `sha256_trailer` is complete only after the frame that follows its
+ * bytes (which must carry no bytes of its own).
+ */
 function predict(wire: Buffer, config: Arena['world']['config']): Prediction {
   const decoder = new FrameDecoder({ maxHeaderBytes: config.maxHeaderBytes });
   decoder.append(wire);
   let replies = 0;
+  let trailerDue = false;
+  let bodyOfTrailerUpload = false;
+  let bodyLeft = 0;
   try {
     for (let event = decoder.next(); event; event = decoder.next()) {
-      if (event.kind === 'header') {
-        if (event.bodySize > config.maxUploadBytes) return { replies, closes: true };
-        if (event.bodySize === 0) replies++;
-      } else if (event.remaining === 0) {
+      if (event.kind === 'body') {
+        bodyLeft = event.remaining;
+        if (bodyLeft === 0) {
+          if (bodyOfTrailerUpload) trailerDue = true;
+          else replies++;
+        }
+      } else if (trailerDue) {
+        if (event.bodySize > 0) return { replies, closes: true };
+        trailerDue = false;
         replies++;
+      } else {
+        if (event.bodySize > config.maxUploadBytes) return { replies, closes: true };
+        bodyOfTrailerUpload = announcesTrailer(event.header);
+        bodyLeft = event.bodySize;
+        if (bodyLeft === 0) {
+          if (bodyOfTrailerUpload) trailerDue = true;
+          else replies++;
+        }
       }
     }
   } catch {
     return { replies, closes: true };
   }
-  return { replies, closes: false };
+  const partial = wire.subarray(wire.length - decoder.bufferedBytes);
+  const completion = trailerDue
+    ? TRAILER
+    : decoder.inBody
+      ? bodyCompletion(bodyLeft, bodyOfTrailerUpload)
+      : headerCompletion(partial, config.maxHeaderBytes);
+  return { replies, closes: false, completion };
+}
+
+/** The rest of a body (and the trailer, if its upload announced one), unless it is too long to send. */
+function bodyCompletion(bodyLeft: number, trailerUpload: boolean): Buffer | undefined {
+  if (bodyLeft > MAX_COMPLETION_BYTES) return undefined;
+  return Buffer.concat([Buffer.alloc(bodyLeft, 0x20), trailerUpload ? TRAILER : Buffer.alloc(0)]);
+}
+
+/** The rest of a header cut short (nothing at a boundary): its length prefix padded with zeros, then spaces. */
+function headerCompletion(partial: Buffer, maxHeaderBytes: number): Buffer {
+  if (partial.length === 0) return partial;
+  const padding = Buffer.alloc(Math.max(0, 4 - partial.length));
+  const length = Buffer.concat([partial.subarray(0, 4), padding]).readInt32LE(0);
+  // A length over the limit breaks the framing as soon as the prefix is whole.
+  const rest = length > maxHeaderBytes ? 0 : 4 + length - Math.max(partial.length, 4);
+  return Buffer.concat([padding, Buffer.alloc(Math.max(0, rest), 0x20)]);
+}
+
+/**
+ * What to send and what must come back. First the fuzzed bytes, which the server reads and
+ * answers as far as they go, then waits (mid-frame, perhaps). Then, when they left the
+ * framing intact, whatever finishes the frame they end in and a last server_info, whose reply
+ * is the last frame; ending our side then closes the connection. So a reply sent while the
+ * server waited, an extra or late one, or a close the bytes did not call for cannot go unseen.
+ */
+interface Plan {
+  wire: Buffer;
+  /** Replies to the fuzzed bytes alone. */
+  wireReplies: number;
+  /** Sent once those replies came and the server has read the fuzzed bytes. */
+  rest: Buffer;
+  replies: number;
+  ends: 'error-close' | 'server-info' | 'body-left-open';
+}
+
+const SERVER_INFO = encodeFrame({ type: 'server_info' });
+
+function planFor(wire: Buffer, config: Arena['world']['config']): Plan {
+  const first = predict(wire, config);
+  const plan = (rest: Buffer, replies: number, ends: Plan['ends']): Plan => ({ wire, wireReplies: first.replies, rest, replies, ends });
+  let rest = Buffer.alloc(0);
+  for (let round = 0; round < 3; round++) {
+    const expected = round === 0 ? first : predict(Buffer.concat([wire, rest]), config);
+    if (expected.closes) return plan(rest, expected.replies + 1, 'error-close');
+    if (expected.completion === undefined) return plan(rest, expected.replies, 'body-left-open');
+    if (expected.completion.length === 0) {
+      const last = predict(Buffer.concat([wire, rest, SERVER_INFO]), config);
+      expect(last).toMatchObject({ closes: false, replies: expected.replies + 1 });
+      return plan(Buffer.concat([rest, SERVER_INFO]), last.replies, 'server-info');
+    }
+    rest = Buffer.concat([rest, expected.completion]);
+  }
+  throw new Error('the completion of the fuzzed bytes did not reach a frame boundary');
 }
 
 describe.each(databaseKinds)('fuzzing a live server (%s)', (kind) => {
   let arena: Arena;
   let watch: Watch;
+  const ends: Record<Plan['ends'], number> = { 'error-close': 0, 'server-info': 0, 'body-left-open': 0 };
   beforeAll(async () => {
     arena = await startArena(kind);
     const setup = await arena.world.connect();
@@ -180,7 +272,15 @@ describe.each(databaseKinds)('fuzzing a live server (%s)', (kind) => {
   });
   afterAll(async () => arena?.close());
 
-  /** Sends `wire` (built once the session is known) on a fresh connection and checks the replies. */
+  /** Whether the server's end of the peer's connection has read all the peer wrote (or is gone). */
+  function serverHasRead(peer: Peer): boolean {
+    for (const conn of arena.world.server.connections) {
+      if (conn.socket.remotePort === peer.local.port && conn.socket.remoteAddress === peer.local.address) return conn.socket.bytesRead >= peer.socket.bytesWritten;
+    }
+    return true;
+  }
+
+  /** Sends `wire` (built once the session is known) on a fresh connection and checks every reply it gets. */
   async function exchange(build: (session: string) => Buffer, login: boolean): Promise<void> {
     const peer = await arena.peer();
     try {
@@ -191,22 +291,34 @@ describe.each(databaseKinds)('fuzzing a live server (%s)', (kind) => {
         session = String(reply.session);
       }
       const already = peer.replies.length;
-      const wire = build(session);
-      const expected = predict(wire, arena.world.config);
-      const frames = expected.replies + (expected.closes ? 1 : 0);
-      peer.write(wire);
-      await waitFor(() => peer.replies.length - already >= frames || peer.closed || peer.framingError !== undefined, 10_000, `${frames} replies`);
-      if (expected.closes) expect(await peer.closedWithin(5000)).toBe(true);
+      const plan = planFor(build(session), arena.world.config);
+      const got = (n: number) => peer.replies.length - already >= n || peer.closed || peer.framingError !== undefined;
+      peer.write(plan.wire);
+      if (plan.rest.length > 0) {
+        // The server has read the fuzzed bytes and answered what they hold: it is waiting now.
+        await waitFor(() => got(plan.wireReplies) && serverHasRead(peer), 10_000, `${plan.wireReplies} replies to the fuzzed bytes`);
+        peer.write(plan.rest);
+      }
+      await waitFor(() => got(plan.replies), 10_000, `${plan.replies} replies`);
+      if (plan.ends === 'error-close') {
+        expect(await peer.closedWithin(5000)).toBe(true);
+      } else {
+        // Still open after its last reply; then our end closes, and so must the server's.
+        expect(peer.closed).toBe(false);
+        peer.socket.end();
+        expect(await peer.closedWithin(5000)).toBe(true);
+      }
       expect(peer.framingError).toBeUndefined();
       const replies = peer.replies.slice(already);
-      expect(replies).toHaveLength(frames);
+      expect(replies).toHaveLength(plan.replies);
       for (const reply of replies) {
         expect(typeof reply.flag).toBe('boolean');
         expect(reply.code).not.toBe('INTERNAL');
         if (!reply.flag) expect(typeof reply.msg).toBe('string');
       }
-      if (expected.closes) expect(replies.at(-1)?.code).toMatch(/^(BAD_FRAME|TOO_LARGE)$/);
-      else expect(peer.closed).toBe(false);
+      if (plan.ends === 'error-close') expect(replies.at(-1)?.code).toMatch(/^(BAD_FRAME|TOO_LARGE)$/);
+      if (plan.ends === 'server-info') expect(replies.at(-1)).toMatchObject({ flag: true, version: expect.any(String), free_wait_seconds: expect.any(Number) });
+      ends[plan.ends]++;
     } finally {
       peer.destroy();
     }
@@ -236,6 +348,9 @@ describe.each(databaseKinds)('fuzzing a live server (%s)', (kind) => {
   });
 
   it('left no error in the server log, changed only what a viewer may change, and the bystander is served', async () => {
+    // The runs ended both ways that check every reply: a broken framing, and a last server_info.
+    expect(ends['error-close']).toBeGreaterThan(0);
+    expect(ends['server-info']).toBeGreaterThan(0);
     expect(arena.world.logs.filter((line) => Number(line.level) >= 50)).toEqual([]);
     expectOnlyViewerChanges(await watch.changes(), await viewerId(arena));
     await watch.served();

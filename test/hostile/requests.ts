@@ -1,7 +1,8 @@
 /**
- * Every message type of src/protocol/messages.ts with who may call it and one valid request,
- * and the hostile values each field gets in turn. A type added to `requestSchemas` without
- * an entry here fails the suite, so the attack table grows with the protocol.
+ * Every message type of src/protocol/messages.ts with who may call it and one valid request
+ * (fields.test.ts holds the field rules and the hostile values). A type added to
+ * `requestSchemas` without an entry here fails the suite, so the attack table grows with the
+ * protocol.
  */
 import { hasTrailer, TRAILER_TYPE } from '../../src/protocol/frame.js';
 import { requestSchemas, type MessageType } from '../../src/protocol/messages.js';
@@ -94,62 +95,4 @@ export function baseRequest(type: string, c: BaseContext): Record<string, unknow
   const missing = fieldsOf(type as MessageType).filter((field) => !(field in base));
   if (missing.length) throw new Error(`test/hostile/requests.ts: the base request of "${type}" lacks ${missing.join(', ')}`);
   return { type, ...base };
-}
-
-export const HUNDRED_KIB = 'x'.repeat(100 * 1024);
-
-export interface Mutation {
-  name: string;
-  /** The value to put in the field, or `undefined` = leave the field out. */
-  value: (base: unknown) => unknown;
-  /** Only for fields whose valid value is a number. */
-  numericOnly?: boolean;
-}
-
-/** The hostile values every field gets. */
-export const MUTATIONS: Mutation[] = [
-  { name: 'wrong JSON type', value: (base) => (typeof base === 'string' ? 12345 : typeof base === 'number' ? String(base) : 'true') },
-  { name: 'null', value: () => null },
-  { name: 'missing', value: () => undefined },
-  { name: 'empty', value: () => '' },
-  { name: '100 KiB long', value: () => HUNDRED_KIB },
-  { name: 'containing NUL', value: () => 'a\u0000b' },
-  { name: '../', value: () => '../../../etc/passwd' },
-  { name: 'an absolute path', value: () => '/etc/passwd' },
-  { name: 'SQL quotes', value: () => `o'brien"; DROP TABLE user; -- ' OR '1'='1` },
-  { name: 'negative', value: () => -1, numericOnly: true },
-  { name: 'fractional', value: () => 1.5, numericOnly: true },
-  { name: 'past 2^53', value: () => 2 ** 53, numericOnly: true },
-];
-
-export interface FieldCase {
-  /** `type.field: mutation`, the test's name. */
-  label: string;
-  type: MessageType;
-  field: string;
-  mutation: string;
-  value: unknown;
-}
-
-/** Every field of every type with every hostile value, as rows for it.each. */
-export function fieldCases(sample: (type: string) => Record<string, unknown>): FieldCase[] {
-  const cases: FieldCase[] = [];
-  for (const type of messageTypes) {
-    const base = sample(type);
-    for (const field of fieldsOf(type)) {
-      for (const mutation of MUTATIONS) {
-        if (mutation.numericOnly && typeof base[field] !== 'number') continue;
-        cases.push({ label: `${type}.${field}: ${mutation.name}`, type, field, mutation: mutation.name, value: mutation.value(base[field]) });
-      }
-    }
-  }
-  return cases;
-}
-
-/** The request with one field replaced (or removed, when `value` is undefined). */
-export function withField(request: Record<string, unknown>, field: string, value: unknown): Record<string, unknown> {
-  const copy = { ...request };
-  if (value === undefined) delete copy[field];
-  else copy[field] = value;
-  return copy;
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, DuplicateKeyError, ensureSchema } from '../../src/orm/index.js';
-import { allModels, DownloadRecord, Movie, Notice, Purchase, User } from '../../src/orm/models/index.js';
+import { tableMeta } from '../../src/orm/decorators.js';
+import { allModels, DownloadRecord, LoginFailure, Movie, Notice, Purchase, Upload, User } from '../../src/orm/models/index.js';
 import { databaseKinds, openTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
 describe.each(databaseKinds)('ORM on %s', (kind) => {
@@ -39,13 +40,28 @@ describe.each(databaseKinds)('ORM on %s', (kind) => {
 
   afterAll(async () => testDb?.close());
 
-  it('ensureSchema is idempotent', async () => {
+  it('ensureSchema is idempotent: a re-run keeps every table and its rows', async () => {
+    // One row in every table first: a re-run that dropped and recreated a table would lose it.
+    const now = new Date('2026-01-02T03:04:05.678Z');
+    const user = await newUser({ name: uniqueName('kept') }).save(db);
+    await newMovie({ user_id: user.id }).save(db);
+    await Notice.from({ title: 'kept', content: 'kept', user_id: user.id, create_time: now }).save(db);
+    await DownloadRecord.from({ user_id: user.id, movie_id: 1, create_time: now }).save(db);
+    await Purchase.from({ user_id: user.id, movie_id: 1, price: 100, create_time: now }).save(db);
+    await LoginFailure.from({ address: '192.0.2.1', failures: 2, last_failure: now, blocked_until: null }).save(db);
+    await Upload.from({ user_id: user.id, sha256: 'a'.repeat(64), file_md5: 'm', temp_name: 'kept.part', total_size: 10, received_bytes: 5, holder: null, create_time: now, updated_time: now }).save(db);
+    const tables = allModels.map((model) => tableMeta(model).name);
+    const contents = async () =>
+      Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await db.query(`SELECT * FROM ${q(t)} ORDER BY ${q('id')}`)] as const)));
+    const before = await contents();
+    for (const t of tables) expect(before[t], t).toHaveLength(1);
+
     await ensureSchema(db, allModels);
     await ensureSchema(db, allModels);
-    for (const table of ['user', 'movie', 'notice', 'download_record', 'purchase']) {
-      const rows = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${q(table)}`);
-      expect(rows).toHaveLength(1);
-    }
+    expect(await contents()).toEqual(before);
+    // The constraints survive too, and ids go on from where they were.
+    await expect(newUser({ name: user.name }).save(db)).rejects.toBeInstanceOf(DuplicateKeyError);
+    expect((await newUser().save(db)).id).toBeGreaterThan(user.id);
   });
 
   it('save() inserts, sets the auto-increment id and mirrors the defaults', async () => {

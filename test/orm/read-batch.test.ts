@@ -153,10 +153,18 @@ describe.each(databaseKinds)('per-turn read coalescing on %s', (kind) => {
     expect(await nameOf(alice.id)).toBe('alicia');
   });
 
-  it('rejects every caller that joined a failed read', async () => {
-    const bad = 'SELECT no_such_column FROM user WHERE id = ?';
-    const results = await Promise.allSettled([db.query(bad, [alice.id]), db.query(bad, [alice.id])]);
-    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  it('rejects every caller that joined a failed read, with the one error of the one read that ran', async () => {
+    // A read that fails while it runs (not when prepared), so the database counts it.
+    const failing =
+      kind === 'sqlite'
+        ? 'SELECT json(name || ?) AS j FROM user WHERE id = ?' // malformed JSON
+        : 'SELECT (SELECT 1 UNION SELECT 2) + ? AS j FROM user WHERE id = ?'; // subquery returns more than 1 row
+    const results = await Promise.allSettled([0, 1, 2].map(() => db.query(failing, ['x', alice.id])));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(await counted.readsSince()).toBe(1);
+    const [first, ...others] = results.map((r) => (r as PromiseRejectedResult).reason);
+    expect(first).toBeInstanceOf(Error);
+    for (const reason of others) expect(reason).toBe(first);
     expect(await nameOf(alice.id)).toBe('alice'); // the database goes on serving
   });
 

@@ -84,12 +84,14 @@ export interface DecodedFrame {
 /**
  * Feeds every chunk, pulling events until the decoder needs more, and checks the event
  * stream's own invariants on the way (body chunks never overrun, `remaining` counts down).
+ * `pull: 'at-end'` appends every chunk before the first pull, so they queue up unread.
  */
-export function decodeAll(chunks: Buffer[], options?: FrameDecoderOptions): DecodedFrame[] {
+export function decodeAll(chunks: Buffer[], options?: FrameDecoderOptions, pull: 'after-each' | 'at-end' = 'after-each'): DecodedFrame[] {
   const decoder = new FrameDecoder(options);
   const frames: { header: Record<string, unknown>; parts: Buffer[] }[] = [];
   let remaining = 0;
-  for (const chunk of chunks) {
+  if (pull === 'at-end') for (const chunk of chunks) decoder.append(chunk);
+  for (const chunk of pull === 'at-end' ? [Buffer.alloc(0)] : chunks) {
     decoder.append(chunk);
     for (let event = decoder.next(); event !== undefined; event = decoder.next()) {
       if (event.kind === 'header') {

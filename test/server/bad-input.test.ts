@@ -24,6 +24,7 @@ describe.each(databaseKinds)('bad input (%s)', (kind) => {
   const count = async (table: string) => Number((await world.server.app.db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))[0].n);
   const mediaFiles = async () => (await readdir(world.config.mediaDir)).filter((f) => f !== '.incoming').sort();
   const incomingFiles = () => readdir(join(world.config.mediaDir, '.incoming'));
+  const uploadFailures = () => world.logs.filter((line) => line.msg === 'upload failed');
 
   beforeAll(async () => {
     world = await startWorld(kind);
@@ -133,14 +134,21 @@ describe.each(databaseKinds)('bad input (%s)', (kind) => {
 
   it('keeps nothing of an upload whose client vanished mid-body', async () => {
     const before = await mediaFiles();
+    const failuresBefore = uploadFailures().length;
     const socket = connect({ host: '127.0.0.1', port: world.server.port });
     await new Promise((resolve) => socket.once('connect', resolve));
     const login = await rawLogin(socket);
     socket.write(frame({ type: 'update_movie', session: login, file_name: 'cut.mp4', file_size: 1_000_000, file_md5: 'm2', is_free: 1 }));
     socket.write(randomBytes(300_000));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The partial exists and holds what was sent before the client vanishes, so "no partial"
+    // below means it was deleted, not that it was not there yet.
+    const serverSide = () => [...world.server.connections].find((c) => c.socket.remotePort === socket.localPort);
+    await waitFor(async () => (await incomingFiles()).length === 1 && (serverSide()?.socket.bytesRead ?? 0) >= socket.bytesWritten);
     socket.destroy();
-    await waitFor(async () => (await incomingFiles()).length === 0);
+    // The server has given up on the upload (it logs that after deleting the partial).
+    await waitFor(async () => uploadFailures().length > failuresBefore);
+    expect(uploadFailures().at(-1)).toMatchObject({ received: 300_000, size: 1_000_000 });
+    expect(await incomingFiles()).toEqual([]);
     expect(await mediaFiles()).toEqual(before);
     expect(await count('movie')).toBe(1);
     await stillServes();

@@ -7,8 +7,7 @@ import type { HandlerContext, UserContext } from '../context.js';
 import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
 import { assertAccountNotLocked, assertAddressAllowed, recordLoginFailure, recordLoginSuccess } from '../auth/login-guard.js';
 import { decoyHash, hashPassword, verifyPassword } from '../auth/passwords.js';
-
-export const SERVER_VERSION = '0.1.0';
+import { SERVER_VERSION } from '../version.js';
 
 export async function register(req: Request<'register'>, { app, conn }: HandlerContext): Promise<Reply> {
   if (req.user_type === 'admin' && !adminCodeMatches(app.config.adminCode, req.admin_code)) {
