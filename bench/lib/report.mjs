@@ -202,12 +202,25 @@ function environmentSection(r) {
   ].join('\n');
 }
 
+function durableSection(d) {
+  return [
+    '## The cost of durable uploads',
+    '',
+    'The same verified uploads, one at a time, to a server with the default durability (fdatasync of the file, fsync of the media directory, SQLite synchronous=FULL) and to one started with `--durable false` (no syncs, SQLite synchronous=NORMAL); medians.',
+    '',
+    '| size | uploads | durable | --durable false | ratio | cost per upload |',
+    '|---|---|---|---|---|---|',
+    ...d.rows.map((row) => `| ${row.size} | ${row.reps} | ${fmt(row.durableMs, 1)} ms (${fmt(row.durableMBps, 0)} MB/s) | ${fmt(row.nosyncMs, 1)} ms (${fmt(row.nosyncMBps, 0)} MB/s) | ${fmt(row.ratio, 2)}x | +${fmt(row.extraMs, 1)} ms |`),
+  ].join('\n');
+}
+
 export function renderMarkdown(r) {
   const parts = [`# cinebox benchmark (${r.meta.mode} run, ${r.meta.date.slice(0, 16).replace('T', ' ')} UTC)`, '', targetsSection(r)];
   if (r.transfers) parts.push('', transfersSection(r.transfers));
   if (r.concurrent) parts.push('', concurrentSection(r.concurrent));
   if (r.rate) parts.push('', rateSection(r.rate));
   if (r.idle) parts.push('', idleSection(r.idle));
+  if (r.durable) parts.push('', durableSection(r.durable));
   parts.push('', environmentSection(r), '');
   return parts.join('\n');
 }

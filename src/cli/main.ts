@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<unknown>> = {
   user: () => import('./commands/user.js'),
   'create-admin': () => import('./commands/create-admin.js'),
   schema: () => import('./commands/schema.js'),
+  fsck: () => import('./commands/fsck.js'),
 };
 
 export async function buildCli(argv: string[]) {

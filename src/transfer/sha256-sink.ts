@@ -50,9 +50,15 @@ export interface Sha256Sink {
   /**
    * Ends a transfer that was cut: writes what was given so far (a resume continues after it)
    * and resolves once no thread touches the file any more. Never rejects; safe after finish.
-   * `dropQueued`: write nothing more (someone else owns the file now).
+   * `dropQueued`: write nothing more (someone else owns the file now, or it is to be deleted).
    */
   close(options?: { dropQueued?: boolean }): Promise<void>;
+  /**
+   * The file's length up to which every byte given has been written, after making those
+   * bytes durable (fdatasync, when the file sink was opened with `sync`). A record of
+   * progress may claim this much and no more.
+   */
+  syncedLength(): Promise<number>;
 }
 
 export interface Sha256SinkOptions {
@@ -62,7 +68,7 @@ export interface Sha256SinkOptions {
   file?: { fd: number; position: number };
 }
 
-export function createSha256Sink(options: Sha256SinkOptions): Sha256Sink {
+export function createSha256Sink(options: Sha256SinkOptions): Sha256Sink & { readonly writtenTo: number } {
   const offThread = options.expectedBytes >= OFF_THREAD_MIN_BYTES && pool.size > 0;
   return new TransferSink(offThread ? pool.start() : new InPlaceHasher(), options.file);
 }
@@ -89,21 +95,73 @@ function releaseSlot(slot: Slot): void {
   else pool.forgetSlot(slot.index); // dropped: the workers let go of their views too
 }
 
+export interface FileSinkOptions {
+  /** 0 = create or truncate the file; else keep its first `start` bytes and write after them. */
+  start: number;
+  expectedBytes: number;
+  /**
+   * Makes the written bytes durable (e.g. fdatasync): called before `finish` resolves, before
+   * `close` closes the file, and by `syncedLength`. Unset: nothing is synced.
+   */
+  sync?: (fd: number) => Promise<void>;
+  /**
+   * With `sync`: also start a sync in the background every this many bytes written, so the
+   * disk writes back while bytes still arrive and the last sync has little left to do.
+   */
+  syncEveryBytes?: number;
+}
+
 /**
  * Opens `path` for writing from `start` (a new file when 0, else the existing one, kept up
  * to `start`) behind a sink that writes and hashes; finish and close also close the file.
  */
-export async function openFileSink(path: string, options: { start: number; expectedBytes: number }): Promise<Sha256Sink> {
+export async function openFileSink(path: string, options: FileSinkOptions): Promise<Sha256Sink> {
   const handle = await open(path, options.start > 0 ? 'r+' : 'w');
   const sink = createSha256Sink({ expectedBytes: options.expectedBytes, file: { fd: handle.fd, position: options.start } });
+  const sync = options.sync ?? (() => Promise.resolve());
   let closing: Promise<void> | undefined;
   const closeFile = () => (closing ??= handle.close().catch(() => undefined));
+  let syncs: Promise<unknown> = Promise.resolve();
+  /** Syncs run one at a time and never after the file is closed. */
+  const syncedLength = (): Promise<number> => {
+    const next = syncs.then(async () => {
+      if (closing) return sink.writtenTo;
+      const length = sink.writtenTo; // read before the sync: the sync covers at least this much
+      await sync(handle.fd);
+      return length;
+    });
+    syncs = next.catch(() => undefined);
+    return next;
+  };
+  let kicked = options.start;
+  const every = options.sync && options.syncEveryBytes ? options.syncEveryBytes : 0;
+  const write = (chunk: Uint8Array) => {
+    const more = sink.write(chunk);
+    if (every > 0 && sink.writtenTo - kicked >= every) {
+      kicked = sink.writtenTo;
+      syncedLength().catch(() => undefined); // a failure shows again at the final sync
+    }
+    return more;
+  };
   return {
-    write: (chunk) => sink.write(chunk),
+    write,
     hashOnly: (chunk) => sink.hashOnly(chunk),
     drained: () => sink.drained(),
-    finish: () => sink.finish().finally(closeFile),
-    close: (options) => sink.close(options).then(closeFile),
+    // The digest is handed out (and may be acknowledged) only once the bytes are durable.
+    finish: () =>
+      sink
+        .finish()
+        .then(async (digest) => (await syncedLength(), digest))
+        .finally(closeFile),
+    // A cut upload's bytes are synced too: its row is then updated from the file's size
+    // (not when dropping: the file is someone else's now, or about to be deleted).
+    close: (closeOptions) =>
+      sink
+        .close(closeOptions)
+        .then(() => (closeOptions?.dropQueued ? undefined : syncedLength()))
+        .catch(() => undefined)
+        .then(closeFile),
+    syncedLength,
   };
 }
 
@@ -151,12 +209,14 @@ class TransferSink implements Sha256Sink {
   private waiters: (() => void)[] = [];
   private failure?: Error;
   private dropping = false;
+  private written: number;
 
   constructor(
     private readonly hasher: BatchHasher,
     private readonly file?: { fd: number; position: number },
   ) {
     runningSinks++;
+    this.written = file?.position ?? 0;
   }
 
   write(chunk: Uint8Array): boolean {
@@ -183,6 +243,15 @@ class TransferSink implements Sha256Sink {
       this.throwIfFailed();
     }
     return this.hasher.digest();
+  }
+
+  /** The file position up to which the writes have completed (a prefix: writes run in order). */
+  get writtenTo(): number {
+    return this.written;
+  }
+
+  async syncedLength(): Promise<number> {
+    return this.written;
   }
 
   async close(options: { dropQueued?: boolean } = {}): Promise<void> {
@@ -266,7 +335,10 @@ class TransferSink implements Sha256Sink {
     file.position += length;
     this.writes = this.writes.then(async () => {
       try {
-        if (!this.failed) await writeFully(file.fd, slot.bytes.subarray(0, length), position);
+        if (!this.failed) {
+          await writeFully(file.fd, slot.bytes.subarray(0, length), position);
+          this.written = position + length;
+        }
       } catch (error) {
         this.failure ??= error as Error;
       }

@@ -1,9 +1,9 @@
 /** The admin functions: upload, duplicate check, soft delete, notices. */
-import { Movie, Notice } from '../../orm/models/index.js';
+import { Movie, Notice, Upload } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
 import type { UserContext } from '../context.js';
 import { BadRequest, Conflict, NotFound } from '../errors.js';
-import { publishMovie } from '../uploads/publish.js';
+import { publishMovie, recordLegacyIntent } from '../uploads/publish.js';
 import { assertWithinQuota } from './quotas.js';
 import { assertUploadSize, findUpload, heldOffset, receiveResumable, storageError } from '../uploads/resumable.js';
 
@@ -59,15 +59,15 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
   const { app, conn, body, user } = ctx;
   if (!body && req.file_size > 0) throw new BadRequest('file_size announced but no body');
   await assertWithinQuota(ctx, req.file_size);
-  const tempPath = app.media.incomingPath();
+  const tempPath = app.media.legacyIncomingPath();
   const started = performance.now();
   let sha256: string;
-  const file = await app.media.openUpload(tempPath, { start: 0, expectedBytes: req.file_size });
+  const file = await app.media.openPartial(tempPath, { start: 0, expectedBytes: req.file_size });
   try {
     await body?.consume((chunk) => (file.write(chunk) ? undefined : file.drained()));
     sha256 = await file.finish();
   } catch (error) {
-    await file.close();
+    await file.close({ dropQueued: true }); // deleted next: nothing more to write or sync
     await app.media.discard(tempPath);
     conn.log.warn({ user: user.id, name: req.file_name, received: body?.received ?? 0, bytes: req.file_size, err: (error as Error).message }, 'upload failed');
     throw storageError(error);
@@ -77,15 +77,23 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
     await app.media.discard(tempPath);
     throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
   }
+  // The intent row lets a restart after a crash mid-publish put the file back (publish.ts).
+  const intent = await recordLegacyIntent(ctx, tempPath, { fileMd5: req.file_md5, size: req.file_size }).catch(async (error: unknown) => {
+    await app.media.discard(tempPath);
+    throw error;
+  });
   const movie = await publishMovie(ctx, {
     tempPath,
+    intent,
     name: req.file_name,
     isFree: req.is_free,
     fileMd5: req.file_md5,
     sha256,
     size: req.file_size,
   }).catch(async (error: unknown) => {
-    await app.media.discard(tempPath); // not resumable without a declared sha256
+    // Not resumable without a declared sha256: drop the bytes and the intent row.
+    await Upload.deleteWhere(app.db, { id: intent.id, holder: intent.holder });
+    await app.media.discard(tempPath);
     throw error;
   });
   const seconds = (performance.now() - started) / 1000;

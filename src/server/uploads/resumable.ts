@@ -21,11 +21,13 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { DuplicateKeyError } from '../../orm/index.js';
 import { Movie, Upload } from '../../orm/models/index.js';
+import { encodeFrame } from '../../protocol/frame.js';
 import { uploadTrailerSchema, type Reply, type Request } from '../../protocol/messages.js';
 import type { Sha256Sink } from '../../transfer/sha256-sink.js';
 import type { IncomingBody } from '../connection.js';
 import type { App, UserContext } from '../context.js';
-import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from '../errors.js';
+import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull, TakenOver } from '../errors.js';
+import { crashPoint } from './crash-points.js';
 import { publishMovie } from './publish.js';
 import { assertWithinQuota } from '../handlers/quotas.js';
 
@@ -66,7 +68,29 @@ interface Attempt {
 export async function heldOffset(app: App, row: Upload, size: number): Promise<number> {
   if (isLive(app, row, new Date())) throw busy();
   if (row.total_size !== size) return 0;
-  return Math.min(await app.media.sizeOf(app.media.incomingPathOf(row.temp_name)), row.total_size);
+  const path = app.media.incomingPathOf(row.temp_name);
+  const held = (await app.media.sizeOf(path)) || ((await cutPublishOf(app, row))?.size ?? 0); // claim moves it back
+  return Math.min(held, row.total_size);
+}
+
+/**
+ * The stored file of this upload's publish when a crash cut it between the rename and the
+ * commit (its partial is then gone and no movie row names the file): see publish.ts.
+ */
+async function cutPublishOf(app: App, row: Upload): Promise<{ name: string; size: number } | undefined> {
+  for (const file of await app.media.storedFromTemp(row.temp_name)) {
+    if (!(await Movie.selectOne(app.db, { path: file.name }))) return file;
+  }
+  return undefined;
+}
+
+/** Puts a cut publish's file back as the partial (the attempt holds the row): the resume keeps every byte. */
+async function recoverCutPublish(app: App, attempt: Attempt): Promise<void> {
+  if ((await app.media.sizeOf(attempt.path)) > 0) return;
+  const cut = await cutPublishOf(app, attempt.row);
+  if (!cut) return;
+  await app.media.moveBackToIncoming(cut.name, attempt.row.temp_name);
+  app.log.warn({ upload: attempt.row.id, file: cut.name, bytes: cut.size }, 'a publish cut by a crash: file moved back to its partial');
 }
 
 /** Some attempt holds the row and refreshed it within the lease. */
@@ -114,7 +138,12 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
   const movie = await publish(ctx, attempt, req, sha256, total);
   const seconds = (performance.now() - started) / 1000;
   conn.log.info({ user: user.id, movie: movie.id, name: req.file_name, offset, bytes: req.file_size, total, seconds }, 'upload stored');
-  return { flag: true, msg: offset > 0 ? `uploaded (resumed at byte ${offset})` : 'uploaded', movie_id: movie.id, sha256, offset };
+  const reply = { flag: true, msg: offset > 0 ? `uploaded (resumed at byte ${offset})` : 'uploaded', movie_id: movie.id, sha256, offset };
+  crashPoint('mid-reply', () => {
+    const frame = encodeFrame(reply);
+    conn.socket.write(frame.subarray(0, frame.length >> 1));
+  });
+  return reply;
 }
 
 /** A resumed upload arrives in pieces, each under the connection's limit: the whole must be too. */
@@ -162,6 +191,7 @@ async function claim(ctx: UserContext, found: Upload | undefined, key: UploadKey
   const taken = await Upload.updateWhere(app.db, { holder, updated_time: now }, { id: row.id, holder: row.holder });
   if (taken === 0) throw busy();
   const attempt = { row, holder, path: app.media.incomingPathOf(row.temp_name) };
+  await recoverCutPublish(app, attempt).catch((error: Error) => app.log.warn({ err: error.message, upload: row!.id }, 'could not move a cut publish back'));
   const held = Math.min(await app.media.sizeOf(attempt.path), row.total_size);
   const sameFile = row.total_size === total;
   if (offset > 0 && (!sameFile || offset > held)) {
@@ -198,17 +228,24 @@ async function receiveBytes(
 ): Promise<{ sha256: string; trailed?: string }> {
   const { app, body } = ctx;
   if (offset > 0) await app.media.truncateTo(attempt.path, offset);
-  const file = await app.media.openUpload(attempt.path, { start: offset, expectedBytes: attempt.row.total_size });
+  const file = await app.media.openPartial(attempt.path, { start: offset, expectedBytes: attempt.row.total_size });
   let failure: Error | undefined;
-  let written = 0;
+  let beating = false;
+  // The row records only bytes the file holds on stable storage (synced first, then
+  // recorded), so after a crash or a power cut it never claims more than the partial has.
   const heartbeat = setInterval(() => {
-    const set = { received_bytes: offset + written, updated_time: new Date() };
-    Upload.updateWhere(app.db, set, { id: attempt.row.id, holder: attempt.holder }).then(
-      (kept) => {
-        if (kept === 0) failure ??= busy();
-      },
-      (error: Error) => ctx.conn.log.warn({ err: error.message }, 'upload heartbeat failed'),
-    );
+    if (beating) return;
+    beating = true;
+    file
+      .syncedLength()
+      .then((held) => Upload.updateWhere(app.db, { received_bytes: held, updated_time: new Date() }, { id: attempt.row.id, holder: attempt.holder }))
+      .then(
+        (kept) => {
+          if (kept === 0) failure ??= busy();
+        },
+        (error: Error) => ctx.conn.log.warn({ err: error.message }, 'upload heartbeat failed'),
+      )
+      .finally(() => (beating = false));
   }, (app.config.uploadLeaseSeconds * 1000) / 3);
   try {
     // The bytes held are hashed again first, read back from the disk: a partial changed
@@ -216,7 +253,6 @@ async function receiveBytes(
     if (offset > 0) await hashHeldBytes(attempt.path, offset, file);
     await body?.consume((chunk) => {
       if (failure) throw failure;
-      written += chunk.length;
       return file.write(chunk) ? undefined : file.drained();
     });
     const sha256 = await file.finish();
@@ -260,7 +296,7 @@ async function abandon(app: App, attempt: Attempt): Promise<void> {
   await app.media.discard(attempt.path);
 }
 
-/** Renames the verified partial into the store and swaps the upload row for a movie row. */
+/** Renames the verified partial into the store and swaps the upload row for a movie row (publish.ts). */
 async function publish(ctx: UserContext, attempt: Attempt, req: UploadRequest, sha256: string, total: number): Promise<Movie> {
   const { app } = ctx;
   const duplicate = await Movie.selectOne(app.db, { sha256, is_delete: 0 });
@@ -269,13 +305,19 @@ async function publish(ctx: UserContext, attempt: Attempt, req: UploadRequest, s
     throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
   }
   try {
-    return await publishMovie(
-      ctx,
-      { tempPath: attempt.path, name: req.file_name, isFree: req.is_free, fileMd5: req.file_md5, sha256, size: total },
-      (tx) => Upload.deleteWhere(tx, { id: attempt.row.id }),
-    );
+    return await publishMovie(ctx, {
+      tempPath: attempt.path,
+      intent: { id: attempt.row.id, holder: attempt.holder, tempName: attempt.row.temp_name },
+      name: req.file_name,
+      isFree: req.is_free,
+      fileMd5: req.file_md5,
+      sha256,
+      size: total,
+    });
   } catch (error) {
-    // A lost race leaves nothing worth resuming; any other failure keeps the bytes for a retry.
+    // Taken over: the partial is someone else's now. A lost race leaves nothing worth
+    // resuming; any other failure keeps the bytes for a retry.
+    if (error instanceof TakenOver) throw error;
     if (error instanceof Conflict) await abandon(app, attempt);
     else await release(app, attempt);
     throw error;
