@@ -69,7 +69,7 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
   } catch (error) {
     await file.close({ dropQueued: true }); // deleted next: nothing more to write or sync
     await app.media.discard(tempPath);
-    conn.log.warn({ user: user.id, name: req.file_name, received: body?.received ?? 0, bytes: req.file_size, err: (error as Error).message }, 'upload failed');
+    conn.log.warn({ err: (error as Error).message, received: body?.received, size: req.file_size }, 'upload failed');
     throw storageError(error);
   }
   const duplicate = await findDuplicate(ctx, req.file_md5, sha256);
@@ -97,7 +97,7 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
     throw error;
   });
   const seconds = (performance.now() - started) / 1000;
-  conn.log.info({ user: user.id, movie: movie.id, name: req.file_name, offset: 0, bytes: req.file_size, total: req.file_size, seconds }, 'upload stored');
+  conn.log.info({ user: user.id, movie: movie.id, bytes: req.file_size, seconds }, 'upload stored');
   return { flag: true, msg: 'uploaded', movie_id: movie.id, sha256 };
 }
 
