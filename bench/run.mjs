@@ -121,7 +121,7 @@ const supports = (flag) => serverFlags.has(flag);
 const phaseFlags = {};
 
 async function main() {
-  if (!existsSync(join(ROOT, 'dist/client/transfers.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it)');
+  if (!existsSync(join(ROOT, 'dist/client/upload.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it)');
   W = await import('./lib/workloads.mjs');
   const help = execFileSync(process.execPath, ['dist/cli/main.js', 'server', '--help'], { cwd: ROOT, encoding: 'utf8' });
   serverFlags = new Set([...help.matchAll(/--([a-z][a-z0-9-]+)/g)].map((m) => m[1]));
@@ -486,7 +486,7 @@ async function transfersPhase(sources) {
       m.rawDown.push(mbps(raw.bytes, raw.ms));
     }
     // diagnostic: the client's whole-file SHA-256 pass alone (uploadFile does it before sending only when a stored video shares the file's quick fingerprint)
-    const { sha256OfFile } = await import('../dist/client/transfers.js');
+    const { sha256OfFile } = await import('../dist/transfer/file-hash.js');
     let t = now();
     await sha256OfFile(src);
     const prehashMBps = mbps(size, now() - t);

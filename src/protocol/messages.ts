@@ -23,8 +23,8 @@ const flag01 = z.union([z.literal(0), z.literal(1), z.boolean()]).transform((v) 
 /** A byte count or position in a file. */
 const bytes = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
-export const userTypeSchema = z.enum(['admin', 'user']);
-export const movieTypeSchema = z.enum(['all', 'free', 'charge']);
+const userTypeSchema = z.enum(['admin', 'user']);
+const movieTypeSchema = z.enum(['all', 'free', 'charge']);
 
 export const requestSchemas = {
   register: z.object({

@@ -192,3 +192,9 @@ export class MediaStore {
     });
   }
 }
+
+/** The write failed because the disk (or the user's disk quota) is full. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}

@@ -21,7 +21,7 @@ import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
 import { checkStore } from './fsck/check-store.js';
 import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
-import { startUploadJanitor } from './uploads/resumable.js';
+import { startUploadJanitor } from './uploads/janitor.js';
 import { ERRORS } from '../protocol/error-codes.js';
 
 export interface RunningServer {
@@ -197,6 +197,6 @@ async function verifyClient(socket: Socket, config: ServerConfig, log: Logger): 
 }
 
 /** Keeps passwords in database URLs out of the logs. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { open, readdir, readFile, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { Movie, Upload } from '../../src/orm/models/index.js';
 import { checkStore } from '../../src/server/fsck/check-store.js';
 import { builtCli } from '../cli/helpers/built-cli.js';

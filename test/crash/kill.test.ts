@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServerError, type ClientConnection } from '../../src/client/connection.js';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { CRASH_POINTS } from '../../src/server/uploads/crash-points.js';
 import { builtCli } from '../cli/helpers/built-cli.js';
 import { databaseKinds, freshDatabaseUrl, type FreshDatabase } from '../helpers/databases.js';

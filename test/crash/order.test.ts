@@ -13,7 +13,7 @@ import { fstatSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { quickMd5, uploadFile } from '../../src/client/transfers.js';
+import { quickMd5, uploadFile } from '../../src/client/upload.js';
 import { durabilityWarnings, openDatabase, type Database } from '../../src/orm/index.js';
 import { diskOps } from '../../src/server/disk-ops.js';
 import { databaseKinds, freshDatabaseUrl } from '../helpers/databases.js';

@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startWorld, type World } from '../helpers/world.js';

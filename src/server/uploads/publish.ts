@@ -24,6 +24,12 @@ export interface VerifiedUpload {
   size: number;
 }
 
+/** A live video with the same content: by SHA-256 when known, else by the original's quick MD5. */
+export async function findDuplicate(db: Database, content: { sha256?: string; fileMd5: string }): Promise<Movie | undefined> {
+  const where = content.sha256 ? { sha256: content.sha256, is_delete: 0 } : { file_md5: content.fileMd5, is_delete: 0 };
+  return Movie.selectOne(db, where);
+}
+
 /**
  * The order, and why (a crash may stop the process, or the power, between any two steps):
  *  1. the partial's bytes are durable (the sink fdatasyncs before it hands out the digest);

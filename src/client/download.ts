@@ -1,199 +1,13 @@
 /**
- * Uploads and downloads on top of ClientConnection. Both verify whole files with SHA-256:
- * an upload declares it so the server can check what it received; a download lands in a
- * `.part` file that gets its real name only after its hash matches the server's. Both
- * resume: a cut transfer continues from the bytes already on the receiving side.
+ * Downloads on top of ClientConnection: the bytes land in a `.part` file that gets its real
+ * name only after its SHA-256 matches the server's; a cut download continues from its `.part`.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { TRAILER_TYPE } from '../protocol/frame.js';
 import type { Reply } from '../protocol/messages.js';
-import { createSha256Sink, openFileSink, type Sha256Sink } from '../transfer/sha256-sink.js';
-import { ClientConnection, expectOk, ServerError } from './connection.js';
-
-/** Called with bytes done so far and the total. */
-export type Progress = (done: number, total: number) => void;
-
-/**
- * The original clients' `file_md5`: MD5 over 10 bytes at offsets 0, size/3, 2*size/3 and
- * size-10. A weak fingerprint, sent only so the original duplicate check keeps working.
- */
-export async function quickMd5(path: string): Promise<string> {
-  const file = await open(path, 'r');
-  try {
-    const { size } = await file.stat();
-    const third = Math.floor(size / 3);
-    const md5 = createHash('md5');
-    for (const offset of [0, third, third * 2, Math.max(0, size - 10)]) {
-      const buffer = Buffer.alloc(10);
-      const { bytesRead } = await file.read(buffer, 0, 10, offset);
-      md5.update(buffer.subarray(0, bytesRead));
-    }
-    return md5.digest('hex');
-  } finally {
-    await file.close();
-  }
-}
-
-export async function sha256OfFile(path: string, onProgress?: Progress): Promise<string> {
-  const file = await open(path, 'r');
-  try {
-    const { size } = await file.stat();
-    const hasher = createSha256Sink({ expectedBytes: size });
-    try {
-      await hashPrefix(file, size, hasher, onProgress);
-      return await hasher.finish();
-    } finally {
-      await hasher.close();
-    }
-  } finally {
-    await file.close();
-  }
-}
-
-/** Bytes per read when hashing a file: large reads, few trips to the thread pool. */
-const HASH_READ_BYTES = 2 * 1024 * 1024;
-
-/**
- * Feeds the first `length` bytes of `file` to `hasher`. The next piece is read (on the thread
- * pool) while this one is hashed, so the pass costs little more than the hashing.
- */
-async function hashPrefix(file: FileHandle, length: number, hasher: Sha256Sink, onProgress?: Progress): Promise<void> {
-  const size = Math.min(HASH_READ_BYTES, length);
-  const buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
-  const readAt = (i: number, position: number) => file.read(buffers[i]!, 0, Math.min(size, length - position), position);
-  let done = 0;
-  let pending = length > 0 ? readAt(0, 0) : undefined;
-  for (let i = 0; pending; i ^= 1) {
-    const { bytesRead } = await pending;
-    if (bytesRead === 0) throw new Error(`file ended after ${done} of ${length} bytes`);
-    const piece = buffers[i]!.subarray(0, bytesRead);
-    done += bytesRead;
-    if (!hasher.hashOnly(piece)) await hasher.drained();
-    pending = done < length ? readAt(i ^ 1, done) : undefined;
-    onProgress?.(done, length);
-  }
-}
-
-export interface UploadOptions {
-  isFree: boolean;
-  /** Display name; defaults to the file's base name. */
-  name?: string;
-  onHashProgress?: Progress;
-  onProgress?: Progress;
-  /** Continue a cut upload of the same file from the bytes the server holds (default true). */
-  resume?: boolean;
-  /** Told when the server already holds the first `offset` bytes, so only the rest is sent. */
-  onResume?: (offset: number, total: number) => void;
-}
-
-/**
- * Uploads a file. check_movie comes first: it refuses an upload over the quota before any
- * byte is sent, and says how much of a cut upload the server holds; only the rest is sent.
- * The reply's `offset` says where the bytes started.
- *
- * The file is read once: it is hashed while it is sent and its SHA-256 follows the bytes
- * (`sha256_trailer`). Only when the server already stores a video with the same quick
- * fingerprint is the file hashed first, so a duplicate is refused before it is sent.
- */
-export async function uploadFile(conn: ClientConnection, path: string, options: UploadOptions): Promise<Reply> {
-  const { size } = await stat(path);
-  const fileMd5 = await quickMd5(path);
-  let check = await conn.call('check_movie', { file_md5: fileMd5, size, sha256_trailer: true });
-  let sha256: string | undefined;
-  if (check.sha256_needed === true) {
-    sha256 = await sha256OfFile(path, options.onHashProgress);
-    check = await conn.call('check_movie', { file_md5: fileMd5, sha256, size });
-  }
-  let offset = options.resume === false ? 0 : offsetWithin(check.offset, size);
-  for (let retried = false; ; retried = true) {
-    const reply = await sendFrom(conn, path, { size, offset, sha256, fileMd5, options });
-    if (reply.flag || retried) return expectOk(reply);
-    // Once more from where the server really is: it holds less than it said (another node
-    // cut it back), or the bytes it held were bad and it dropped them.
-    if (reply.code === 'RESUME_MISMATCH') offset = offsetWithin(reply.offset, size);
-    else if (reply.code === 'INTEGRITY' && offset > 0) offset = 0;
-    else return expectOk(reply);
-  }
-}
-
-interface UploadPlan {
-  size: number;
-  offset: number;
-  /** Known before sending (then declared in the header), or undefined: hashed while sending and sent after the bytes. */
-  sha256?: string;
-  fileMd5: string;
-  options: UploadOptions;
-}
-
-async function sendFrom(conn: ClientConnection, path: string, { size, offset, sha256, fileMd5, options }: UploadPlan): Promise<Reply> {
-  if (offset > 0) options.onResume?.(offset, size);
-  const hasher = sha256 ? undefined : createSha256Sink({ expectedBytes: size });
-  try {
-    if (hasher && offset > 0) await hashFile(path, offset, hasher); // the part a resumed upload does not send
-    const pieces = piecesOf(path, offset, size, hasher, (sent) => options.onProgress?.(sent, size));
-    const source = Readable.from(pieces, { objectMode: false, highWaterMark: SEND_READ_BYTES });
-    const header = {
-      type: 'update_movie',
-      session: conn.session,
-      file_name: options.name ?? basename(path),
-      file_size: size - offset,
-      file_md5: fileMd5,
-      is_free: options.isFree ? 1 : 0,
-      ...(sha256 ? { sha256 } : { sha256_trailer: true }),
-      ...(offset > 0 ? { offset } : {}),
-    };
-    const trailer = hasher ? async () => ({ type: TRAILER_TYPE, sha256: await hasher.finish() }) : undefined;
-    return await conn.sendWithBody(header, source, trailer);
-  } finally {
-    await hasher?.close();
-  }
-}
-
-/** Bytes per read when sending a file. */
-const SEND_READ_BYTES = 1024 * 1024;
-
-/**
- * The bytes of `path` from `start` to `end`, in pieces, the next one read while this one is
- * sent; each is handed to `hasher` (if any) first. Each piece is a fresh buffer: the socket
- * may still hold the one before.
- */
-async function* piecesOf(
-  path: string,
-  start: number,
-  end: number,
-  hasher: Sha256Sink | undefined,
-  onSent: (position: number) => void,
-): AsyncGenerator<Buffer> {
-  const file = await open(path, 'r');
-  try {
-    const readAt = (position: number) => {
-      const buffer = Buffer.allocUnsafeSlow(Math.min(SEND_READ_BYTES, end - position));
-      return file.read(buffer, 0, buffer.length, position);
-    };
-    let position = start;
-    let pending = position < end ? readAt(position) : undefined;
-    while (pending) {
-      const { bytesRead, buffer } = await pending;
-      if (bytesRead === 0) throw new Error(`${path} ended after ${position} of ${end} bytes`);
-      position += bytesRead;
-      pending = position < end ? readAt(position) : undefined;
-      const piece = buffer.subarray(0, bytesRead);
-      if (hasher && !hasher.write(piece)) await hasher.drained();
-      yield piece;
-      onSent(position);
-    }
-  } finally {
-    await file.close();
-  }
-}
-
-/** A server-reported offset, if it is a usable position in a file of `size` bytes. */
-function offsetWithin(value: unknown, size: number): number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= size ? value : 0;
-}
+import { hashFilePrefix, sha256OfFile, type Progress } from '../transfer/file-hash.js';
+import { openFileSink, type Sha256Sink } from '../transfer/sha256-sink.js';
+import { expectOk, ServerError, type ClientConnection } from './connection.js';
 
 export interface DownloadOptions {
   outDir: string;
@@ -216,7 +30,7 @@ export interface DownloadResult {
 }
 
 /** Makes a server-supplied name safe to use as a local file name. */
-export function localNameFor(fileName: string, movieId: number): string {
+function localNameFor(fileName: string, movieId: number): string {
   const cleaned = basename(fileName.replace(/\\/g, '/'))
     .replace(/[\u0000-\u001f\u007f<>:"/\\|?*]/g, '_')
     .replace(/^\.+/, '')
@@ -333,7 +147,7 @@ async function downloadOnce(
     const file = await openFileSink(partPath, { start, expectedBytes: total });
     target = { partPath, finalPath, recordPath, start, total, file };
     if (start > 0) {
-      await hashFile(partPath, start, file); // the bytes already here, read back: the whole file is checked
+      await hashFilePrefix(partPath, start, file); // the bytes already here, read back: the whole file is checked
       options.onResume?.(start, total);
     }
     return target;
@@ -407,16 +221,6 @@ async function unclaimedPartPath(finalPath: string): Promise<string> {
   for (let n = 1; ; n++) {
     const candidate = n === 1 ? `${finalPath}.part` : `${finalPath} (${n}).part`;
     if (!(await stat(candidate).catch(() => undefined))) return candidate;
-  }
-}
-
-/** Feeds the first `length` bytes of the file at `path` to `hasher`. */
-async function hashFile(path: string, length: number, hasher: Sha256Sink): Promise<void> {
-  const file = await open(path, 'r');
-  try {
-    await hashPrefix(file, length, hasher);
-  } finally {
-    await file.close();
   }
 }
 
