@@ -2,7 +2,7 @@
  * The `cinebox` command tree: one yargs program, one module per command. Built here, apart
  * from the bin (main.ts), so tests can parse and run it in-process.
  */
-import yargs, { type CommandModule } from 'yargs';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 import { LocalMistake } from '../client/local-mistake.js';
 import { EXIT, report, UsageError, wantsJson } from './exit-codes.js';
 
@@ -25,12 +25,8 @@ export async function buildCli(argv: string[]) {
   const named = argv.find((arg) => !arg.startsWith('-'));
   const wanted = named !== undefined && Object.hasOwn(commands, named) ? [commands[named]] : Object.values(commands);
   const modules = await Promise.all(wanted.map((load) => load()));
-  const cli = yargs(argv);
-  return cli
+  return withCineboxEnv(yargs(argv))
     .scriptName('cinebox')
-    .env('CINEBOX')
-    // getOptions() is yargs API that its type definitions leave out.
-    .middleware((args) => dropForeignEnv(args, (cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key), true)
     // Each is a command module (command, describe, builder, handler) typed in its own file.
     .command(modules as CommandModule[])
     .demandCommand(1, 'name a command, e.g. `cinebox server`')
@@ -73,6 +69,13 @@ function describeFailure(error: Error & { code?: string; port?: number }): unkno
     return new LocalMistake(`port ${error.port} needs more privileges than this user has (choose one above 1023 with --port)`, 'PERMISSION_DENIED');
   }
   return error;
+}
+
+/** CINEBOX_* variables as arguments, minus those that name no option of the command being run. */
+export function withCineboxEnv<T extends Argv>(cli: T): T {
+  // getOptions() is yargs API that its type definitions leave out.
+  const options = () => (cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key;
+  return cli.env('CINEBOX').middleware((args) => dropForeignEnv(args, options()), true) as T;
 }
 
 /**
