@@ -68,9 +68,9 @@ describe('messages, JSON errors and exit codes', { timeout: 60_000 }, () => {
   it('the server refuses an empty upload from any client (one that skips the local check)', async () => {
     const boss = await world.loginAs('boss', 'admin', 'boss-pw');
     const check = await boss.request({ type: 'check_movie', session: boss.session, file_md5: 'd41d8cd98f00b204e9800998ecf8427e', size: 0 });
-    expect(check).toMatchObject({ flag: false, code: 'BAD_REQUEST', msg: 'an empty file (0 bytes) is not a video' });
+    expect(check).toMatchObject({ flag: false, code: 'BAD_REQUEST', msg: 'check_movie: size is 0: an empty file is not a video' });
     const upload = await boss.request({ type: 'update_movie', session: boss.session, file_name: 'e.mp4', file_size: 0, file_md5: 'x', is_free: 1 });
-    expect(upload).toMatchObject({ flag: false, code: 'BAD_REQUEST', msg: 'an empty file (0 bytes) is not a video' });
+    expect(upload).toMatchObject({ flag: false, code: 'BAD_REQUEST', msg: 'update_movie: file_size is 0: an empty file is not a video' });
     expect((await boss.request({ type: 'get_movie_list', session: boss.session, movie_type: 'all' })).code).toBe('NOT_FOUND');
   });
 
