@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<unknown>> = {
   admin: () => import('./commands/admin.js'),
   user: () => import('./commands/user.js'),
   'create-admin': () => import('./commands/create-admin.js'),
+  media: () => import('./commands/media.js'),
   schema: () => import('./commands/schema.js'),
   fsck: () => import('./commands/fsck.js'),
 };

@@ -7,6 +7,7 @@ import type { HandlerContext, UserContext } from '../context.js';
 import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
 import { assertAccountNotLocked, assertAddressAllowed, recordLoginFailure, recordLoginSuccess } from '../auth/login-guard.js';
 import { decoyHash, hashPassword, verifyPassword } from '../auth/passwords.js';
+import { isPageRequest, moviePage } from '../media/page-reply.js';
 import { SERVER_VERSION } from '../version.js';
 
 export async function register(req: Request<'register'>, { app, conn }: HandlerContext): Promise<Reply> {
@@ -79,7 +80,9 @@ const LIST_COLUMNS = ['id', 'name', 'is_free'] as const;
 const DETAIL_COLUMNS = ['id', 'name', 'is_free', 'size', 'sha256', 'create_time'] as const;
 const BY_ID = [['id', 'asc']] as const;
 
-export async function getMovieList(req: Request<'get_movie_list'>, { app, user }: UserContext): Promise<Reply> {
+export async function getMovieList(req: Request<'get_movie_list'>, ctx: UserContext): Promise<Reply> {
+  if (isPageRequest(req)) return moviePage(req, ctx);
+  const { app, user } = ctx;
   const where: Partial<Record<'is_delete' | 'is_free', number>> = { is_delete: 0 };
   if (req.movie_type !== 'all') where.is_free = req.movie_type === 'free' ? 1 : 0;
   if (req.details) {
@@ -98,7 +101,7 @@ export async function getMovieList(req: Request<'get_movie_list'>, { app, user }
  * Which of these paid videos a viewer has bought, so a client does not ask them to pay
  * again (undefined for an admin, who buys nothing).
  */
-async function boughtAmong(app: UserContext['app'], user: User, movies: Pick<Movie, 'id' | 'is_free'>[]): Promise<Set<number> | undefined> {
+export async function boughtAmong(app: UserContext['app'], user: User, movies: Pick<Movie, 'id' | 'is_free'>[]): Promise<Set<number> | undefined> {
   if (user.user_type !== 'user') return undefined;
   const paid = movies.filter((m) => !m.is_free).map((m) => m.id);
   if (paid.length === 0) return new Set();

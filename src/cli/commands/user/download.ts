@@ -31,11 +31,10 @@ export async function handler(args: ArgumentsCamelCase<Args>): Promise<void> {
     return fail(error, args.json);
   }
   return runClientCommand(args, 'user', true, async ({ client, say, confirm, progress }) => {
-    const listed = new Map((await client.listMovies('all')).map((m) => [m.id, m]));
     // Every question first, so a script never stops half-way through its downloads.
     const wanted = [];
     for (const id of ids) {
-      const movie = listed.get(id);
+      const movie = await client.findMovie(id); // one row each, not the whole list
       if (!movie) throw new ServerError(`no video #${id}`, 'NOT_FOUND');
       if (!movie.is_free && !movie.bought) {
         const price = formatCents(await client.paidPriceCents());
