@@ -1,10 +1,11 @@
-export { openDatabase } from './connect.js';
+export { describeDatabase, openDatabase, sqliteFileOf } from './connect.js';
 export {
   type Database,
   type Dialect,
   type ExecuteResult,
   DuplicateKeyError,
   fromSqlDateTime,
+  quoteIdentifier,
   toSqlDateTime,
 } from './database.js';
 export {

@@ -23,8 +23,17 @@ const flag01 = z.union([z.literal(0), z.literal(1), z.boolean()]).transform((v) 
 /** A byte count or position in a file. */
 const bytes = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
+/** What a client may subscribe to: notices (kind `notice`), videos (`video_added`, `video_removed`). */
+export const EVENT_TOPICS = ['notices', 'videos'] as const;
+export const topicSchema = z.enum(EVENT_TOPICS);
+export type EventTopic = z.infer<typeof topicSchema>;
+
 const userTypeSchema = z.enum(['admin', 'user']);
 const movieTypeSchema = z.enum(['all', 'free', 'charge']);
+export const movieOrderSchema = z.enum(['oldest', 'newest', 'name']);
+export type MovieOrder = z.output<typeof movieOrderSchema>;
+/** The largest page `get_movie_list` returns for `limit`. */
+export const MAX_PAGE = 1000;
 
 export const requestSchemas = {
   register: z.object({
@@ -68,6 +77,18 @@ export const requestSchemas = {
     session,
     movie_type: movieTypeSchema,
     details: z.boolean().optional(),
+    // With any of the fields below the reply is one page (docs/PROTOCOL.md): `next_after`
+    // for the next page, and an empty page is not an error.
+    /** Each of `movies` (which it implies) carries `facts` (what ffprobe found, or null). */
+    facts: z.boolean().optional(),
+    /** Only names containing this, ignoring case and width (ＡＢＣ = abc); Chinese as typed. */
+    search: text(255).optional(),
+    /** At most this many videos. */
+    limit: z.number().int().min(1).max(MAX_PAGE).optional(),
+    /** Keyset cursor: the videos after this one in the chosen order (the last id of the page before). */
+    after: id.optional(),
+    /** 'oldest' (by id, as the original list), 'newest' first, or by 'name'. */
+    order: movieOrderSchema.optional(),
   }),
   delete_movie: z.object({ session, movie_id: id }),
   release_notice: z.object({ session, title: text(255), content: text(10_000) }),
@@ -90,6 +111,16 @@ export const requestSchemas = {
   list_blocks: z.object({ session }),
   /** Lifts the blocks and counters of an address; with `name`, only that account's from it. */
   unblock_address: z.object({ session, address: z.string().min(1).max(64), name: z.string().min(1).max(64).optional() }),
+  /**
+   * Live events on this connection (a cinebox extension): `event` frames follow the reply,
+   * between later replies, never inside one. `since` replays every event after that id first.
+   */
+  subscribe: z.object({
+    session,
+    topics: z.array(topicSchema).min(1).max(EVENT_TOPICS.length).optional(),
+    since: z.number().int().nonnegative().max(2 ** 31 - 1).optional(),
+  }),
+  unsubscribe: z.object({ session }),
 } as const;
 
 /** The frame after the bytes of an `update_movie` with `sha256_trailer`: not a request of its own. */
@@ -120,6 +151,54 @@ export interface MovieDetails {
   size: number;
   sha256: string;
   create_time: string;
+  /** For a viewer and a paid video: 1 when this viewer has bought it (downloading it again costs nothing). */
+  bought?: 0 | 1;
+  /** With `facts: true`: what ffprobe found, or null when the video was not probed. */
+  facts?: MediaFactsWire | null;
+}
+
+/** What ffprobe found in a video (`get_movie_list` with `facts: true`); 'unknown' = it could not read it. */
+export interface MediaFactsWire {
+  format: 'video' | 'audio' | 'image' | 'unknown';
+  /** ffprobe's format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2". */
+  container: string | null;
+  duration_ms: number | null;
+  width: number | null;
+  height: number | null;
+  video_codec: string | null;
+  audio_codec: string | null;
+  /** Bits per second. */
+  bit_rate: number | null;
+  /** A player can start before the whole file has arrived. */
+  streamable: boolean | null;
+}
+
+/** A frame the server sends without being asked (only to a subscribed connection). */
+export const EVENT_FRAME_TYPES = ['event', 'events_ended'] as const;
+
+export type EventKind = 'notice' | 'video_added' | 'video_removed';
+
+/** One `event` frame. */
+export interface EventFrame {
+  type: 'event';
+  id: number;
+  kind: EventKind;
+  /** When it was recorded, ISO 8601 UTC. */
+  time: string;
+  data: Record<string, unknown>;
+}
+
+/** The server ended the stream (`reason: 'fell_behind'`); `last_id` is the last event sent. */
+export interface EventsEndedFrame {
+  type: 'events_ended';
+  reason: string;
+  last_id: number;
+  msg: string;
+}
+
+/** Whether a decoded header is an unasked frame of a subscription rather than a reply. */
+export function isEventFrame(header: Record<string, unknown>): boolean {
+  return header.type === 'event' || header.type === 'events_ended';
 }
 
 /** The labels the original clients print for free and paid videos. */

@@ -6,6 +6,8 @@ import type { ServerConfig } from './config.js';
 import type { HashQueue } from './auth/hash-queue.js';
 import type { Connection } from './connection.js';
 import type { IncomingBody } from './incoming-body.js';
+import type { EventHub } from './events/event-hub.js';
+import type { FactsRecorder } from './media/facts.js';
 import type { MediaStore } from './media-store.js';
 
 export interface App {
@@ -15,6 +17,10 @@ export interface App {
   log: Logger;
   /** Every password hash a request needs runs through it (hash-queue.ts). */
   hashes: HashQueue;
+  /** Live events: subscriptions on this node, and the announcement of new events. */
+  events: EventHub;
+  /** Probes published videos with ffprobe and stores their facts. */
+  facts: FactsRecorder;
 }
 
 export interface HandlerContext {

@@ -41,6 +41,7 @@ export class QuotaExceeded extends kind(ERRORS.QUOTA_EXCEEDED) {}
 export class StorageFull extends kind(ERRORS.STORAGE_FULL) {}
 export class ResumeMismatch extends kind(ERRORS.RESUME_MISMATCH) {}
 export class Busy extends kind(ERRORS.BUSY) {}
+export class EventsExpired extends kind(ERRORS.EVENTS_EXPIRED) {}
 
 export interface ErrorReply {
   flag: false;

@@ -9,14 +9,16 @@ import * as accounts from './handlers/accounts.js';
 import * as blocks from './handlers/blocks.js';
 import * as admin from './handlers/admin.js';
 import * as common from './handlers/common.js';
+import * as events from './handlers/events.js';
 import * as quotas from './handlers/quotas.js';
 import type { HandlerContext, UserContext } from './context.js';
 import { BadRequest } from './errors.js';
 import type { FileReply } from './downloads/file-reply.js';
 import { requireAdmin, requireLogin, requireViewer } from './guards.js';
+import type { ReplyThen } from './reply-then.js';
 import * as viewer from './handlers/viewer.js';
 
-export type Result = Reply | FileReply;
+export type Result = Reply | FileReply | ReplyThen;
 export type Route = (raw: Record<string, unknown>, ctx: HandlerContext) => Promise<Result>;
 type Guard = typeof requireLogin;
 
@@ -67,4 +69,6 @@ export const routes: Record<MessageType, Route> = {
   buy_vip: asViewer('buy_vip', viewer.buyVip),
   download_movie: asViewer('download_movie', viewer.downloadMovie),
   download_movie_record: asViewer('download_movie_record', viewer.downloadHistory),
+  subscribe: loggedIn('subscribe', events.subscribe),
+  unsubscribe: loggedIn('unsubscribe', events.unsubscribe),
 };

@@ -20,8 +20,10 @@ import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { HashQueue } from './auth/hash-queue.js';
 import { sweepLoginFailures } from './auth/login-guard.js';
+import { startEvents } from './events/index.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
+import { startMediaFacts } from './media/setup.js';
 import { checkStore } from './fsck/check-store.js';
 import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
 import { startUploadJanitor } from './uploads/janitor.js';
@@ -47,7 +49,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   await ensureSchema(db, allModels);
   const media = new MediaStore(config.mediaDir, { durable: config.durable });
   await media.init();
-  const app: App = { config, db, media, log, hashes: HashQueue.forConfig(config) };
+  const events = await startEvents(config, db, log);
+  const facts = await startMediaFacts(db, config, log);
+  const app: App = { config, db, media, log, facts, events: events.hub, hashes: HashQueue.forConfig(config) };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);
@@ -110,7 +114,6 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     ? createTlsServer({ cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!), handshakeTimeout: config.handshakeSeconds * 1000 }, (s) => void onSocket(s))
     : createTcpServer();
   server.on('connection', onTcpConnection);
-  server.on('error', (error) => log.error({ err: error }, 'server error'));
   // With a listener, Node leaves the socket open (a timed-out handshake too): close it here.
   server.on('tlsClientError', (error: Error, socket: Socket) => {
     log.warn({ addr: socket.remoteAddress, err: error.message }, 'TLS handshake failed');
@@ -124,6 +127,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       resolve();
     });
   });
+  // Only now: a failure to listen (the port is taken) is the caller's to say, in one line, not a logged stack.
+  server.on('error', (error) => log.error({ err: error }, 'server error'));
   const address = server.address() as AddressInfo;
   log.info(
     { host: address.address, port: address.port, db: redactUrl(config.db), media: media.root, tls: Boolean(config.tlsCert), handshake: Boolean(config.clientSecret) },
@@ -139,6 +144,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const finish = (stopped: Promise<void>) =>
     (finished ??= stopped.then(async () => {
       for (const janitor of janitors) janitor.stop();
+      await facts.idle(); // a running probe ends within its timeout
+      await events.stop();
       await db.close();
       log.info('stopped');
     }));

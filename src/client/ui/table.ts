@@ -5,7 +5,8 @@
  */
 import stringWidth from 'string-width';
 import type { BlockRow, HistoryRow, MovieRow, NoticeRow, UserRow } from '../cinebox-client.js';
-import { formatBytes, formatTime } from './units.js';
+import type { MediaFactsWire } from '../../protocol/messages.js';
+import { formatBytes, formatDuration, formatTime } from './units.js';
 
 export interface Column<T> {
   header: string;
@@ -124,13 +125,20 @@ export function wrapToWidth(text: string, width: number): string[] {
   return lines;
 }
 
-export function moviesTable(movies: MovieRow[], width = 80): string {
+/** A leading column that says "new" on the rows `isNew` picks; none when no row is new. */
+function newMark<T>(rows: T[], isNew: ((row: T) => boolean) | undefined): Column<T>[] {
+  return isNew && rows.some(isNew) ? [{ header: '', value: (row) => (isNew(row) ? 'new' : '') }] : [];
+}
+
+export function moviesTable(movies: MovieRow[], width = 80, isNew?: (movie: MovieRow) => boolean): string {
   return renderTable<MovieRow>(
     [
+      ...newMark(movies, isNew),
       { header: 'ID', value: (m) => String(m.id), align: 'right' },
       { header: 'Name', value: (m) => m.name, flex: true },
       { header: 'Type', value: (m) => (m.is_free ? 'free' : 'paid') },
       { header: 'Size', value: (m) => (m.size === undefined ? '' : formatBytes(m.size)), align: 'right' },
+      ...(movies.some((m) => m.facts) ? factColumns : []),
       { header: 'Uploaded', value: (m) => formatTime(m.create_time) },
     ],
     movies,
@@ -138,9 +146,30 @@ export function moviesTable(movies: MovieRow[], width = 80): string {
   );
 }
 
-export function noticesTable(notices: NoticeRow[], width = 80): string {
+/** Duration and picture size, shown when the server has media facts for any of the videos. */
+const factColumns: Column<MovieRow>[] = [
+  { header: 'Length', value: (m) => lengthLabel(m.facts), align: 'right' },
+  { header: 'Picture', value: (m) => pictureLabel(m.facts) },
+];
+
+/** "1:02:03"; "unknown format" when ffprobe could not read it; '' when it was not probed. */
+export function lengthLabel(facts: MediaFactsWire | null | undefined): string {
+  if (!facts) return '';
+  if (facts.format === 'unknown') return 'unknown format';
+  return facts.duration_ms === null ? '' : formatDuration(facts.duration_ms / 1000);
+}
+
+/** "1920x1080", "audio" for sound only. */
+export function pictureLabel(facts: MediaFactsWire | null | undefined): string {
+  if (!facts || facts.format === 'unknown') return '';
+  if (facts.width !== null && facts.height !== null) return `${facts.width}x${facts.height}`;
+  return facts.format === 'audio' ? 'audio' : '';
+}
+
+export function noticesTable(notices: NoticeRow[], width = 80, isNew?: (notice: NoticeRow) => boolean): string {
   return renderTable<NoticeRow>(
     [
+      ...newMark(notices, isNew),
       { header: 'Date', value: (n) => formatTime(n.create_time) },
       { header: 'Title', value: (n) => n.title, flex: true, max: 24 },
       { header: 'Notice', value: (n) => n.content, flex: true, wrap: true },

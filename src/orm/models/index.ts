@@ -1,14 +1,16 @@
 import { AddressBlock } from './address-block.js';
 import { DownloadRecord } from './download-record.js';
+import { EventRecord, EventSequence } from './event.js';
 import { LoginFailure } from './login-failure.js';
+import { MediaFacts } from './media-facts.js';
 import { Movie } from './movie.js';
 import { Notice } from './notice.js';
 import { Purchase } from './purchase.js';
 import { Upload } from './upload.js';
 import { User } from './user.js';
 
-export { AddressBlock, DownloadRecord, LoginFailure, Movie, Notice, Purchase, Upload, User };
+export { AddressBlock, DownloadRecord, EventRecord, EventSequence, LoginFailure, MediaFacts, Movie, Notice, Purchase, Upload, User };
 export type { UserType } from './user.js';
 
 /** Every table, in creation order (sql/schema.sql follows it). */
-export const allModels = [User, Movie, Notice, DownloadRecord, Purchase, LoginFailure, AddressBlock, Upload];
+export const allModels = [User, Movie, Notice, DownloadRecord, Purchase, LoginFailure, AddressBlock, Upload, MediaFacts, EventRecord, EventSequence];

@@ -1,13 +1,14 @@
 /** The functions every role shares: accounts, sessions, the video list and notices. */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { DuplicateKeyError } from '../../orm/index.js';
-import { Movie, Notice, User } from '../../orm/models/index.js';
+import { Movie, Notice, Purchase, User } from '../../orm/models/index.js';
 import { CHARGE_LABEL, FREE_LABEL, type MovieDetails, type Reply, type Request } from '../../protocol/messages.js';
 import type { Connection } from '../connection.js';
 import type { App, HandlerContext, UserContext } from '../context.js';
 import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
 import { admitGuess } from '../auth/login-guard.js';
 import { decoyHash, hashPassword, verifyPassword, type HashScheduler } from '../auth/passwords.js';
+import { isPageRequest, moviePage } from '../media/page-reply.js';
 import { SERVER_VERSION } from '../version.js';
 
 export async function register(req: Request<'register'>, { app, conn }: HandlerContext): Promise<Reply> {
@@ -87,8 +88,9 @@ function wrongClient(user: User): string {
     : `"${user.name}" is a viewer account: log in with the viewer client (cinebox user)`;
 }
 
-export async function logout(_req: Request<'logout'>, { conn, user }: UserContext): Promise<Reply> {
+export async function logout(_req: Request<'logout'>, { app, conn, user }: UserContext): Promise<Reply> {
   conn.session = undefined;
+  app.events.unsubscribe(conn); // events are for a logged-in client
   conn.log.info({ user: user.id }, 'logged out');
   return { flag: true, msg: 'logged out' };
 }
@@ -111,17 +113,33 @@ const LIST_COLUMNS = ['id', 'name', 'is_free'] as const;
 const DETAIL_COLUMNS = ['id', 'name', 'is_free', 'size', 'sha256', 'create_time'] as const;
 const BY_ID = [['id', 'asc']] as const;
 
-export async function getMovieList(req: Request<'get_movie_list'>, { app }: UserContext): Promise<Reply> {
+export async function getMovieList(req: Request<'get_movie_list'>, ctx: UserContext): Promise<Reply> {
+  if (isPageRequest(req)) return moviePage(req, ctx);
+  const { app, user } = ctx;
   const where: Partial<Record<'is_delete' | 'is_free', number>> = { is_delete: 0 };
   if (req.movie_type !== 'all') where.is_free = req.movie_type === 'free' ? 1 : 0;
   if (req.details) {
     const movies = await Movie.select(app.db, where, { columns: DETAIL_COLUMNS, orderBy: BY_ID });
     if (movies.length === 0) throw new NotFound('no videos yet');
-    return { flag: true, movie_list: movies.map(listEntry), movies: movies.map(movieDetails) };
+    const bought = await boughtAmong(app, user, movies);
+    const details = movies.map((m) => (bought ? { ...movieDetails(m), ...(m.is_free ? {} : { bought: bought.has(m.id) ? 1 : 0 }) } : movieDetails(m)));
+    return { flag: true, movie_list: movies.map(listEntry), movies: details };
   }
   const movies = await Movie.select(app.db, where, { columns: LIST_COLUMNS, orderBy: BY_ID });
   if (movies.length === 0) throw new NotFound('no videos yet');
   return { flag: true, movie_list: movies.map(listEntry) };
+}
+
+/**
+ * Which of these paid videos a viewer has bought, so a client does not ask them to pay
+ * again (undefined for an admin, who buys nothing).
+ */
+export async function boughtAmong(app: UserContext['app'], user: User, movies: Pick<Movie, 'id' | 'is_free'>[]): Promise<Set<number> | undefined> {
+  if (user.user_type !== 'user') return undefined;
+  const paid = movies.filter((m) => !m.is_free).map((m) => m.id);
+  if (paid.length === 0) return new Set();
+  const rows = await Purchase.select(app.db, { user_id: user.id, movie_id: paid }, { columns: ['movie_id'] });
+  return new Set(rows.map((r) => r.movie_id));
 }
 
 /** The original's list row: [name, label, id]. */

@@ -2,12 +2,15 @@
  * The last step of every upload: rename the verified temp file into the media store and
  * swap its upload row for a movie row. The database decides races: `live_sha256` is unique,
  * so of two uploads of the same file that finish together one wins and the other gets CONFLICT.
+ * The movie's media_facts row (media/facts.ts) is inserted in the same transaction.
  */
 import { DuplicateKeyError, type Database } from '../../orm/index.js';
 import { Movie, Upload, User } from '../../orm/models/index.js';
 import type { UserContext } from '../context.js';
 import { AccountLocked, Conflict, Forbidden, TakenOver } from '../errors.js';
 import { crashPoint } from './crash-points.js';
+import { assertVideo, newFactsRow } from '../media/facts.js';
+import { recordEvent, type StoredEvent } from '../events/event-store.js';
 
 export interface VerifiedUpload {
   tempPath: string;
@@ -46,6 +49,9 @@ export async function publishMovie(
   { app, user }: UserContext,
   upload: VerifiedUpload,
 ): Promise<Movie> {
+  // Probed before it is stored only when the operator refuses non-videos; else after, in the background.
+  const probed = app.config.refuseNonVideo ? await app.facts.prober.probe(upload.tempPath) : undefined;
+  if (probed) assertVideo(probed);
   const storedName = app.media.storedNameFor(upload.intent.tempName, upload.name);
   crashPoint('before-rename');
   const storedPath = await app.media.moveIntoStore(upload.tempPath, storedName);
@@ -62,13 +68,16 @@ export async function publishMovie(
     size: upload.size,
     user_id: user.id,
   });
+  let event: StoredEvent;
   try {
     await app.media.syncStore();
     crashPoint('after-dir-sync');
-    await app.db.transaction(async (tx) => {
+    event = await app.db.transaction(async (tx) => {
       await assertStillAllowed(tx, user.id);
       await movie.save(tx);
+      await newFactsRow(movie, probed).save(tx);
       await dropIntent(tx, upload.intent);
+      return recordEvent(tx, 'video_added', { movie_id: movie.id, name: movie.name, is_free: movie.is_free, size: movie.size });
     });
   } catch (error) {
     // Put the bytes back where they came from, so a retry (or a resume) still has them.
@@ -80,6 +89,8 @@ export async function publishMovie(
     throw error;
   }
   crashPoint('after-commit');
+  if (!probed || probed.outcome === 'not-probed') app.facts.probeLater(movie.id, storedPath);
+  app.events.announce(event);
   return movie;
 }
 

@@ -7,10 +7,12 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BlockRow, UserRow } from '../../cinebox-client.js';
+import { localMistakeOf, uploadableFile } from '../../local-mistake.js';
 import { blocksTable, lockLabel, usersTable } from '../table.js';
 import { formatBytes } from '../units.js';
 import { uploadWatched } from '../watched-transfers.js';
-import { logIn, logOut, movieLabel, pick, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
+import { logIn, logOut, pick, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
+import { pickMovie } from './movie-pages.js';
 
 export interface AdminMenuOptions extends Credentials {
   /** The folder offered for uploads (created when missing). */
@@ -59,11 +61,14 @@ async function upload(ctx: MenuContext, uploadDir: string): Promise<void> {
   ]);
   if (path === undefined) return;
   if (path === OTHER_PATH) path = (await io.prompt.input('Path of the video file', { validate: (p) => p.trim() !== '' || 'type a path' })).trim();
-  const info = await stat(path).catch(() => undefined);
-  if (!info?.isFile()) {
-    io.warn(`${path} is not a file`);
-    return;
-  }
+  // The same check and words as `cinebox admin upload`; the menu then goes back to its list.
+  const info = await uploadableFile(path).catch((error: unknown) => {
+    const mistake = localMistakeOf(error, path);
+    if (!mistake) throw error;
+    io.warn(mistake.message);
+    return undefined;
+  });
+  if (!info) return;
   const isFree = await io.prompt.select('Free or paid?', [
     { name: 'Free', value: true },
     { name: 'Paid', value: false },
@@ -73,12 +78,7 @@ async function upload(ctx: MenuContext, uploadDir: string): Promise<void> {
 }
 
 async function deleteVideo(ctx: MenuContext): Promise<void> {
-  const movies = await ctx.client.listMovies('all');
-  if (movies.length === 0) {
-    ctx.io.print('no videos yet');
-    return;
-  }
-  const movie = await pick(ctx, 'Delete which video?', movies.map((m) => ({ name: movieLabel(m), value: m })));
+  const movie = await pickMovie(ctx, 'Delete which video?', 'all', 'no videos yet');
   if (!movie) return;
   if (!(await ctx.io.prompt.confirm(`Delete #${movie.id} "${movie.name}"? Viewers will no longer see it.`, { default: false }))) return;
   await ctx.client.deleteMovie(movie.id);
