@@ -39,12 +39,12 @@ export function builder(yargs: Argv) {
     .command(unblock)
     // Each example's command fits yargs' left column (half of 80 columns), so none wraps.
     .example('$0 admin', 'open the menu')
-    .example('$0 admin watch --json', 'follow notices and new videos, one JSON object per line')
+    .example('$0 admin watch --json', 'notices and new videos, as JSON lines')
     .example('$0 admin upload a.mp4 b.mkv', 'two free videos')
     .example('$0 admin upload a.mp4 --charge', 'a paid video')
     .example('$0 admin quota alice 2G', "set an admin's storage quota")
     .example('$0 admin lock alice', 'lock an account out (see unlock)')
-    .example('$0 admin unblock 203.0.113.7', 'let an address log in again after failed logins (see blocks)')
+    .example('$0 admin unblock 192.0.2.7', 'lift a login block (see blocks)')
     .epilogue(EXIT_CODES_HELP);
 }
 

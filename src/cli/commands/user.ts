@@ -28,7 +28,7 @@ export function builder(yargs: Argv) {
     .command(watchCommand('user'))
     .command(buyVip)
     .example('$0 user', 'open the menu')
-    .example('$0 user watch --json', 'follow notices and new videos, one JSON object per line')
+    .example('$0 user watch --json', 'notices and new videos, as JSON lines')
     .example('$0 user list --free --name alice', 'the free videos')
     .example('$0 user download 3 -o ~/Videos', 'download video #3')
     .example('$0 user play 3', 'watch video #3 while it downloads')
