@@ -59,6 +59,20 @@ export interface ServerConfig {
   uploadExpirySeconds: number;
   /** An upload whose writer went silent this long (its node died) may be taken over by a resume. */
   uploadLeaseSeconds: number;
+
+  /** Viewer policies by class (docs/policies.md); `cinebox admin policy` overrides them per viewer. 0 = unlimited. */
+  normalDownloads: number;
+  normalSpeedBps: number;
+  normalDailyBytes: number;
+  normalDailyCount: number;
+  normalMaxSessions: number;
+  vipDownloads: number;
+  vipSpeedBps: number;
+  vipDailyBytes: number;
+  vipDailyCount: number;
+  vipMaxSessions: number;
+  /** IANA zone whose midnight resets the daily allowances; default: the system's zone. */
+  timeZone: string;
 }
 
 export const defaultConfig: ServerConfig = {
@@ -91,6 +105,18 @@ export const defaultConfig: ServerConfig = {
   adminQuotaBytes: 10 * 1024 ** 3,
   uploadExpirySeconds: 24 * 3600,
   uploadLeaseSeconds: 15,
+  // Why these numbers: docs/policies.md ("Defaults").
+  normalDownloads: 1,
+  normalSpeedBps: 2 * 1024 ** 2,
+  normalDailyBytes: 2 * 1024 ** 3,
+  normalDailyCount: 50,
+  normalMaxSessions: 2,
+  vipDownloads: 1,
+  vipSpeedBps: 0,
+  vipDailyBytes: 0,
+  vipDailyCount: 0,
+  vipMaxSessions: 4,
+  timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
 };
 
 export function configWith(overrides: Partial<ServerConfig>): ServerConfig {

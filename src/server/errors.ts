@@ -48,6 +48,11 @@ export class StorageFull extends kind('STORAGE_FULL') {}
 /** A resumed upload starts past the bytes the server holds; ask check_movie for the offset. */
 export class ResumeMismatch extends kind('RESUME_MISMATCH') {}
 
+/** Today's download allowance (bytes or count) would be exceeded; carries used/limit and `resets_at`. */
+export class DailyLimitReached extends kind('DAILY_LIMIT') {}
+/** An admin turned downloading off for this viewer. */
+export class DownloadsDisabled extends kind('DOWNLOADS_OFF') {}
+
 /** All codes a client may see, for the README and its test. */
 export const ERROR_CODES = [
   'BAD_FRAME',
@@ -64,6 +69,8 @@ export const ERROR_CODES = [
   'QUOTA_EXCEEDED',
   'STORAGE_FULL',
   'RESUME_MISMATCH',
+  'DAILY_LIMIT',
+  'DOWNLOADS_OFF',
   'TIMEOUT',
   'RATE_LIMITED',
   'TOO_LARGE',

@@ -8,6 +8,7 @@ import { requestSchemas, type MessageType, type Reply, type Request } from '../p
 import * as accounts from './handlers/accounts.js';
 import * as admin from './handlers/admin.js';
 import * as common from './handlers/common.js';
+import * as policies from './handlers/policies.js';
 import * as quotas from './handlers/quotas.js';
 import type { HandlerContext, UserContext } from './context.js';
 import { BadRequest } from './errors.js';
@@ -61,7 +62,9 @@ export const routes: Record<MessageType, Route> = {
   lock_user: asAdmin('lock_user', accounts.lockUser),
   unlock_user: asAdmin('unlock_user', accounts.unlockUser),
   set_quota: asAdmin('set_quota', quotas.setQuota),
+  set_policy: asAdmin('set_policy', policies.setPolicy),
   buy_vip: asViewer('buy_vip', viewer.buyVip),
   download_movie: asViewer('download_movie', viewer.downloadMovie),
   download_movie_record: asViewer('download_movie_record', viewer.downloadHistory),
+  user_status: asViewer('user_status', policies.userStatus),
 };

@@ -25,9 +25,11 @@ export const ROLE_OF: Record<string, Role> = {
   lock_user: 'admin',
   unlock_user: 'admin',
   set_quota: 'admin',
+  set_policy: 'admin',
   buy_vip: 'viewer',
   download_movie: 'viewer',
   download_movie_record: 'viewer',
+  user_status: 'viewer',
 };
 
 export const messageTypes = Object.keys(requestSchemas) as MessageType[];
@@ -89,6 +91,8 @@ export function baseRequest(type: string, c: BaseContext): Record<string, unknow
     buy_vip: s,
     download_movie: { ...s, movie_id: c.freeMovieId, movie_type: 'free', offset: 0 },
     download_movie_record: s,
+    set_policy: { ...s, name: GHOST, downloads: 1, speed_bps: 1024, daily_bytes: 1024, daily_count: 1, max_sessions: 1 },
+    user_status: s,
   };
   const base = bases[type];
   if (!base) throw new Error(`test/hostile/requests.ts: no valid base request for "${type}"`);

@@ -14,6 +14,7 @@
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionClosed, type Connection } from '../connection.js';
+import type { TransferWatch } from '../../transfer/transfer-watch.js';
 import type { FileReply } from './file-reply.js';
 
 /**
@@ -24,6 +25,7 @@ import type { FileReply } from './file-reply.js';
  */
 const MAX_CHUNK = 256 * 1024;
 const MIN_CHUNK = 64 * 1024;
+const PACED_MIN_CHUNK = 16 * 1024;
 /** Buffer memory shared by all running downloads when many run at once. */
 const BUFFER_BUDGET = 8 * 1024 * 1024;
 
@@ -31,6 +33,7 @@ let running = 0;
 
 export async function sendFile(conn: Connection, reply: FileReply): Promise<void> {
   const started = performance.now();
+  let completed = false;
   try {
     await conn.send(reply.header);
     if (reply.waitSeconds > 0) {
@@ -44,11 +47,13 @@ export async function sendFile(conn: Connection, reply: FileReply): Promise<void
     } finally {
       running--;
     }
+    completed = true;
     await reply.onSent?.();
     const seconds = (performance.now() - started) / 1000;
     conn.log.info({ movie: reply.header.movie_id, bytes: reply.header.file_size, seconds }, 'download sent');
   } finally {
     await reply.file.close();
+    await reply.grant?.settle(reply.sentBytes, completed);
   }
 }
 
@@ -56,7 +61,8 @@ export async function sendFile(conn: Connection, reply: FileReply): Promise<void
 async function streamFile(conn: Connection, reply: FileReply): Promise<void> {
   let remaining = reply.header.file_size;
   if (remaining === 0) return;
-  const chunkSize = chunkSizeFor(remaining);
+  const speed = reply.grant?.speed;
+  const chunkSize = chunkSizeFor(remaining, speed?.bytesPerSecond);
   const buffers = [Buffer.allocUnsafeSlow(chunkSize), Buffer.allocUnsafeSlow(chunkSize)];
   const sent: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
   let position = reply.start;
@@ -71,8 +77,13 @@ async function streamFile(conn: Connection, reply: FileReply): Promise<void> {
       position += bytesRead;
       remaining -= bytesRead;
       await sent[i ^ 1];
+      // The account's speed (policies/speed-budget.ts): waiting on it is the server's doing, not the client's.
+      if (speed) await excused(watch, speed.take(bytesRead, conn.closedSignal).catch(() => { throw new ConnectionClosed(); }));
       sent[i] = written(conn, buffers[i]!.subarray(0, bytesRead));
-      sent[i]!.then(() => watch?.add(bytesRead), () => undefined); // awaited next round; a failure must not be unhandled meanwhile
+      sent[i]!.then(() => {
+        reply.sentBytes += bytesRead;
+        watch?.add(bytesRead);
+      }, () => undefined); // awaited next round; a failure must not be unhandled meanwhile
     }
     await Promise.all(sent);
   } finally {
@@ -80,9 +91,15 @@ async function streamFile(conn: Connection, reply: FileReply): Promise<void> {
   }
 }
 
-function chunkSizeFor(size: number): number {
+/** A paced download reads about 50 ms of its speed at a time, so downloads sharing a budget take turns finely. */
+function chunkSizeFor(size: number, bytesPerSecond?: number): number {
   const share = Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.floor(BUFFER_BUDGET / (2 * running))));
-  return Math.min(share, size);
+  const paced = bytesPerSecond ? Math.min(share, Math.max(PACED_MIN_CHUNK, Math.floor(bytesPerSecond / 20))) : share;
+  return Math.min(paced, size);
+}
+
+function excused<T>(watch: TransferWatch | undefined, work: Promise<T>): Promise<T> {
+  return watch ? watch.excuse(work) : work;
 }
 
 /** Resolves when the socket has handed `chunk` to the kernel; rejects once the connection is gone. */

@@ -3,9 +3,11 @@ import { User } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
 import type { UserContext } from '../context.js';
 import { BadRequest, NotFound } from '../errors.js';
+import { policySummaries } from './policies.js';
 
 export async function listUsers(_req: Request<'list_users'>, { app }: UserContext): Promise<Reply> {
   const users = await User.select(app.db, {}, { orderBy: [['id', 'asc']] });
+  const policies = await policySummaries(app, users);
   return {
     flag: true,
     users: users.map((u) => ({
@@ -17,6 +19,7 @@ export async function listUsers(_req: Request<'list_users'>, { app }: UserContex
       failed_logins: u.failed_logins,
       locked_until: u.locked_until?.toISOString() ?? null,
       register_time: u.register_time.toISOString(),
+      ...policies.get(u.id),
     })),
   };
 }

@@ -7,6 +7,8 @@ import type { HandlerContext, UserContext } from '../context.js';
 import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
 import { assertAccountNotLocked, assertAddressAllowed, recordLoginFailure, recordLoginSuccess } from '../auth/login-guard.js';
 import { decoyHash, hashPassword, verifyPassword } from '../auth/passwords.js';
+import { endLiveSession, openLiveSession } from '../policies/live-sessions.js';
+import { policyOf } from '../policies/policy.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -51,12 +53,15 @@ export async function login(req: Request<'login'>, { app, conn }: HandlerContext
   assertAccountNotLocked(user);
   await recordLoginSuccess(app, user);
   const token = randomBytes(32).toString('base64url');
+  await endLiveSession(app, conn, conn.session);
   conn.session = { token, userId: user.id, lastUsed: Date.now() };
+  if (user.user_type === 'user') await openLiveSession(app, conn, user, (await policyOf(app, user)).max_sessions);
   conn.log.info({ user: user.id, name: user.name, role: user.user_type }, 'logged in');
   return { flag: true, msg: 'logged in', session: token, is_vip: user.is_vip };
 }
 
-export async function logout(_req: Request<'logout'>, { conn, user }: UserContext): Promise<Reply> {
+export async function logout(_req: Request<'logout'>, { app, conn, user }: UserContext): Promise<Reply> {
+  await endLiveSession(app, conn, conn.session);
   conn.session = undefined;
   conn.log.info({ user: user.id }, 'logged out');
   return { flag: true, msg: 'logged out' };
