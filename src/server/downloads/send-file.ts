@@ -50,7 +50,8 @@ export async function sendFile(conn: Connection, reply: FileReply): Promise<void
     completed = true;
     await reply.onSent?.();
     const seconds = (performance.now() - started) / 1000;
-    conn.log.info({ movie: reply.header.movie_id, bytes: reply.header.file_size, seconds }, 'download sent');
+    const speed_bps = reply.grant?.speed?.bytesPerSecond ?? 0; // the account's speed budget; 0 = unthrottled
+    conn.log.info({ movie: reply.header.movie_id, bytes: reply.header.file_size, seconds, speed_bps }, 'download sent');
   } finally {
     await reply.file.close();
     await reply.grant?.settle(reply.sentBytes, completed);
