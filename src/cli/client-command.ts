@@ -13,7 +13,7 @@ import { ConnectionError, type ConnectOptions } from '../client/connection.js';
 import { inquirerPrompter, isPromptExit, terminalIO, type Prompter } from '../client/ui/io.js';
 import { progressView, type ProgressView } from '../client/ui/progress.js';
 import { Interrupted } from '../client/ui/watched-transfers.js';
-import { defaultConfig } from '../server/config.js';
+import { DEFAULT_PORT } from '../protocol/defaults.js';
 
 export interface ClientArgs {
   host: string;
@@ -31,7 +31,7 @@ export interface ClientArgs {
 export function withClientOptions<T>(yargs: Argv<T>) {
   return yargs
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'Server address', group: 'Connection:' })
-    .option('port', { type: 'number', default: defaultConfig.port, describe: 'Server port', group: 'Connection:' })
+    .option('port', { type: 'number', default: DEFAULT_PORT, describe: 'Server port', group: 'Connection:' })
     .option('tls', { type: 'boolean', describe: 'Speak TLS (for a server started with --tls-cert)', group: 'Connection:' })
     .option('ca', { alias: 'tls-ca', type: 'string', describe: 'Trust this CA or self-signed certificate (PEM); implies --tls', group: 'Connection:' })
     .option('client-secret', { type: 'string', describe: "The server's shared client secret, if it requires one", group: 'Connection:' })

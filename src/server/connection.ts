@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { drained } from '../transfer/drain.js';
 import { encodeFrame, FrameDecoder, hasTrailer, ProtocolError } from '../protocol/index.js';
 import { TransferWatch } from '../transfer/transfer-watch.js';
+import { ERRORS } from '../protocol/error-codes.js';
 
 /** Unparsed bytes a connection may hold before it stops reading from the socket. */
 const READ_HIGH_WATER = 1024 * 1024;
@@ -76,7 +77,7 @@ export class Connection {
     this.rate = new TokenBucket(limits.requestsPerSecond, limits.requestsPerSecond * 2);
     if (initial?.length) this.decoder.append(initial);
     socket.setNoDelay(true);
-    socket.setTimeout(limits.idleTimeoutMs, () => this.closeWith({ flag: false, code: 'TIMEOUT', msg: 'idle for too long, closing' }));
+    socket.setTimeout(limits.idleTimeoutMs, () => this.closeWith({ flag: false, code: ERRORS.TIMEOUT.code, msg: 'idle for too long, closing' }));
     socket.on('data', (chunk: Buffer) => {
       this.decoder.append(chunk);
       if (this.decoder.bufferedBytes >= READ_HIGH_WATER) socket.pause();
@@ -129,7 +130,7 @@ export class Connection {
       if (error instanceof ConnectionClosed) return;
       if (error instanceof ProtocolError) {
         this.log.warn({ code: error.code, err: error.message }, 'bad frame, closing');
-        this.closeWith({ flag: false, msg: error.message, code: 'BAD_FRAME' });
+        this.closeWith({ flag: false, msg: error.message, code: ERRORS.BAD_FRAME.code });
         return;
       }
       this.log.error({ err: error }, 'connection failed');
@@ -141,11 +142,11 @@ export class Connection {
   private refusal(bodySize: number): object | undefined {
     if (bodySize > this.limits.maxUploadBytes) {
       this.log.warn({ bytes: bodySize }, 'upload over the size limit, closing');
-      return { flag: false, code: 'TOO_LARGE', msg: `uploads are limited to ${this.limits.maxUploadBytes} bytes` };
+      return { flag: false, code: ERRORS.TOO_LARGE.code, msg: `uploads are limited to ${this.limits.maxUploadBytes} bytes` };
     }
     if (!this.rate.take()) {
       this.log.warn('request rate over the limit, closing');
-      return { flag: false, code: 'RATE_LIMITED', msg: `more than ${this.limits.requestsPerSecond} requests per second, closing` };
+      return { flag: false, code: ERRORS.RATE_LIMITED.code, msg: `more than ${this.limits.requestsPerSecond} requests per second, closing` };
     }
     return undefined;
   }
@@ -155,7 +156,7 @@ export class Connection {
     if (this.headerTimer || this.decoder.bufferedBytes === 0 || this.decoder.inBody) return;
     this.headerTimer = setTimeout(() => {
       this.log.warn('header not completed in time, closing');
-      this.closeWith({ flag: false, code: 'TIMEOUT', msg: 'header not completed in time, closing' });
+      this.closeWith({ flag: false, code: ERRORS.TIMEOUT.code, msg: 'header not completed in time, closing' });
     }, this.limits.headerDeadlineMs);
     this.headerTimer.unref();
   }
@@ -215,7 +216,7 @@ export class Connection {
         return;
       }
       const msg = `the upload moved ${windowBytes} bytes in ${windowSeconds} s, under the minimum of ${bytesPerSecond} bytes/s; closing (an upload with sha256 keeps its bytes for a resume)`;
-      this.closeWith({ flag: false, code: 'TIMEOUT', msg });
+      this.closeWith({ flag: false, code: ERRORS.TIMEOUT.code, msg });
     });
   }
 

@@ -11,6 +11,7 @@ import { replyForError, UnknownType } from './errors.js';
 import { FileReply } from './downloads/file-reply.js';
 import { routes, type Result } from './handlers.js';
 import { sendFile } from './downloads/send-file.js';
+import { ERRORS } from '../protocol/error-codes.js';
 
 export function createDispatcher(app: App) {
   return async function dispatch(conn: Connection, header: Record<string, unknown>, body?: IncomingBody): Promise<void> {
@@ -23,7 +24,7 @@ export function createDispatcher(app: App) {
       // Both end the connection: the client left, or the framing is lost (a bad trailer).
       if (error instanceof ConnectionClosed || error instanceof ProtocolError) throw error;
       const reply = replyForError(error);
-      if (reply.code === 'INTERNAL') conn.log.error({ err: error, type }, 'handler failed');
+      if (reply.code === ERRORS.INTERNAL.code) conn.log.error({ err: error, type }, 'handler failed');
       result = printable(reply);
     }
     if (body && !body.consumed) await body.discard();

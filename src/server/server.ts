@@ -20,6 +20,7 @@ import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
 import { startUploadJanitor } from './uploads/resumable.js';
+import { ERRORS } from '../protocol/error-codes.js';
 
 export interface RunningServer {
   app: App;
@@ -57,11 +58,11 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const onSocket = async (socket: Socket) => {
     const address = socket.remoteAddress ?? 'unknown';
     const refusal = !accepting
-      ? { code: 'SHUTTING_DOWN', msg: 'the server is shutting down' }
+      ? { code: ERRORS.SHUTTING_DOWN.code, msg: 'the server is shutting down' }
       : connections.size >= config.maxConnections
-        ? { code: 'BUSY', msg: 'the server has too many connections, try again later' }
+        ? { code: ERRORS.BUSY.code, msg: 'the server has too many connections, try again later' }
         : (perAddress.get(address) ?? 0) >= config.maxConnectionsPerAddress
-          ? { code: 'BUSY', msg: 'too many connections from your address' }
+          ? { code: ERRORS.BUSY.code, msg: 'too many connections from your address' }
           : undefined;
     if (refusal) {
       log.warn({ addr: address, code: refusal.code }, 'connection refused');

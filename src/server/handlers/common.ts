@@ -9,8 +9,7 @@ import { assertAccountNotLocked, assertAddressAllowed, recordLoginFailure, recor
 import { decoyHash, hashPassword, verifyPassword } from '../auth/passwords.js';
 import { endLiveSession, openLiveSession } from '../policies/live-sessions.js';
 import { policyOf } from '../policies/policy.js';
-
-export const SERVER_VERSION = '0.1.0';
+import { SERVER_VERSION } from '../version.js';
 
 export async function register(req: Request<'register'>, { app, conn }: HandlerContext): Promise<Reply> {
   if (req.user_type === 'admin' && !adminCodeMatches(app.config.adminCode, req.admin_code)) {

@@ -64,7 +64,7 @@ export async function userStatus(_req: Request<'user_status'>, { app, user }: Us
       count: usage.count,
       resets_at: usage.resetsAt.toISOString(),
       resets_at_text: clock.describe(usage.resetsAt),
-      time_zone: app.config.timeZone,
+      time_zone: clock.timeZone,
     },
     sessions,
     purchases: purchases.map((p) => ({

@@ -47,7 +47,8 @@ export class DayClock {
 
 const clocks = new Map<string, DayClock>();
 
-export function dayClockFor(timeZone: string): DayClock {
+/** The clock of `timeZone`, or of the system's zone when it is unset. */
+export function dayClockFor(timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone): DayClock {
   let clock = clocks.get(timeZone);
   if (!clock) clocks.set(timeZone, (clock = new DayClock(timeZone)));
   return clock;

@@ -21,14 +21,14 @@ export interface EffectivePolicy extends PolicyValues {
 export function classDefaults(config: ServerConfig, vip: boolean): PolicyValues {
   return vip
     ? {
-        downloads: config.vipDownloads,
+        downloads: config.vipDownloads === 'on' ? 1 : 0,
         speed_bps: config.vipSpeedBps,
         daily_bytes: config.vipDailyBytes,
         daily_count: config.vipDailyCount,
         max_sessions: config.vipMaxSessions,
       }
     : {
-        downloads: config.normalDownloads,
+        downloads: config.normalDownloads === 'on' ? 1 : 0,
         speed_bps: config.normalSpeedBps,
         daily_bytes: config.normalDailyBytes,
         daily_count: config.normalDailyCount,

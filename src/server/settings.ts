@@ -1,0 +1,145 @@
+/**
+ * Every server setting, declared once. The `cinebox server` flags, the CINEBOX_* variables,
+ * the config file's keys, ServerConfig, its defaults and docs/configuration.md are all made
+ * from this table: adding a setting is adding one entry.
+ */
+import { DEFAULT_PORT } from '../protocol/defaults.js';
+
+/**
+ * How a value is typed by an operator and kept in ServerConfig: `size` in bytes (`64G`),
+ * `duration` in seconds (`24h`, `30s`; a plain number is seconds), `money` in cents (`9.90`).
+ */
+export type SettingKind = 'text' | 'integer' | 'number' | 'size' | 'duration' | 'money';
+
+export interface Setting {
+  /** `--flag`, `CINEBOX_FLAG`, and the key in the config file. */
+  readonly flag: string;
+  readonly kind: SettingKind;
+  /** In the config's unit (bytes, seconds, cents); none = unset unless given. */
+  readonly default?: string | number;
+  readonly describe: string;
+  /** The unit shown in the docs when the kind's name (size, duration, amount) is not it. */
+  readonly unit?: string;
+  readonly choices?: readonly string[];
+  /** Bounds for numbers (inclusive); every number is at least 0. */
+  readonly min?: number;
+  readonly max?: number;
+  /** A size that also takes `unlimited` (stored as 0). */
+  readonly unlimited?: boolean;
+  /** Why a parsed value is refused, or undefined when it is fine. */
+  readonly check?: (value: number) => string | undefined;
+}
+
+const KiB = 1024;
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+const SPEED = { kind: 'size', unit: 'size per second', unlimited: true } as const;
+const DAILY = { kind: 'size', unlimited: true } as const;
+
+export const SETTINGS = {
+  host: { flag: 'host', kind: 'text', default: '0.0.0.0', describe: 'Address to listen on' },
+  port: { flag: 'port', kind: 'integer', default: DEFAULT_PORT, max: 65535, describe: 'TCP port (0 = any free port)' },
+  db: { flag: 'db', kind: 'text', default: 'sqlite:data/cinebox.db', describe: 'Database: `sqlite:PATH` or `mysql://user:pass@host:port/db`' },
+  mediaDir: { flag: 'media-dir', kind: 'text', default: 'media', describe: 'Where video files are stored (uploads in progress go to `<media-dir>/.incoming/`)' },
+  adminCode: { flag: 'admin-code', kind: 'text', describe: 'Code that lets `register` create admins (unset: only `cinebox create-admin` can)' },
+  freeWaitSeconds: { flag: 'free-wait', kind: 'duration', default: 30, describe: 'How long a non-VIP viewer waits before a free download' },
+  vipPriceCents: { flag: 'vip-price', kind: 'money', default: 3000, describe: 'Price of VIP membership' },
+  paidPriceVipCents: { flag: 'price-vip', kind: 'money', default: 500, describe: 'Price of a paid video for VIP viewers' },
+  paidPriceNormalCents: { flag: 'price-normal', kind: 'money', default: 1000, describe: 'Price of a paid video for other viewers' },
+  sessionIdleSeconds: { flag: 'session-idle', kind: 'duration', default: 30 * 60, describe: 'An unused session expires after this long (it also dies with its connection)' },
+  maxHeaderBytes: { flag: 'max-header-bytes', kind: 'size', default: 64 * KiB, describe: 'Largest JSON header accepted' },
+  logLevel: {
+    flag: 'log-level',
+    kind: 'text',
+    default: 'info',
+    choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+    describe: 'Log level (pino; logs are JSON lines on stdout)',
+  },
+  tlsCert: { flag: 'tls-cert', kind: 'text', describe: 'TLS certificate (PEM file); with `--tls-key` the server speaks TLS' },
+  tlsKey: { flag: 'tls-key', kind: 'text', describe: 'TLS private key (PEM file)' },
+  clientSecret: { flag: 'client-secret', kind: 'text', describe: 'Require the HMAC client handshake with this shared secret' },
+  handshakeSeconds: { flag: 'handshake-timeout', kind: 'duration', default: 5, describe: 'How long a client has to answer the `--client-secret` handshake' },
+  maxConnections: { flag: 'max-connections', kind: 'integer', default: 20_000, describe: 'Connections in total' },
+  maxConnectionsPerAddress: { flag: 'max-connections-per-address', kind: 'integer', default: 256, describe: 'Connections from one address' },
+  headerDeadlineSeconds: { flag: 'header-deadline', kind: 'duration', default: 10, describe: 'Time to complete a header once its first byte arrived' },
+  idleTimeoutSeconds: { flag: 'idle-timeout', kind: 'duration', default: 600, describe: 'A connection with no traffic either way for this long is closed' },
+  maxUploadBytes: { flag: 'max-upload', kind: 'size', default: 64 * GiB, describe: 'Largest upload' },
+  // 4 KiB/s is below any real link still in use (a 56k modem moves ~5 KiB/s); over 30 s
+  // it lets a congested link stall for a while, and a trickler holds a slot for 30 s at most.
+  minTransferRate: {
+    flag: 'min-transfer-rate',
+    kind: 'size',
+    unit: 'size per second',
+    default: 4 * KiB,
+    describe: "Rate an upload's or download's body must average over `--transfer-window`, or the connection is cut (`TIMEOUT` for an upload, whose partial stays resumable; a download is closed); 0 = off",
+  },
+  transferWindowSeconds: {
+    flag: 'transfer-window',
+    kind: 'duration',
+    default: 30,
+    check: (seconds) => (seconds > 0 ? undefined : 'must be above 0'),
+    describe: '`--min-transfer-rate` is averaged over this long (for downloads at least the time one 256 KiB buffer takes at that rate)',
+  },
+  requestsPerSecond: { flag: 'max-request-rate', kind: 'number', unit: 'requests/s', default: 1000, describe: 'Requests per second per connection (burst: twice that; 0 = no limit)' },
+  addressMaxFailures: { flag: 'address-max-failures', kind: 'integer', default: 5, describe: 'Failed logins from one address before it is blocked (1 min, doubling up to 1 h)' },
+  accountMaxFailures: { flag: 'account-max-failures', kind: 'integer', default: 20, describe: 'Failed logins of one account, from any address, before it is locked for a growing time' },
+  scryptN: {
+    flag: 'scrypt-n',
+    kind: 'integer',
+    default: 16384,
+    min: 1024,
+    check: (n) => ((n & (n - 1)) === 0 ? undefined : 'must be a power of two'),
+    describe: "scrypt's cost N for new password hashes (a power of two, at least 1024; existing hashes keep theirs)",
+  },
+  shutdownGraceSeconds: { flag: 'shutdown-grace', kind: 'duration', default: 30, describe: 'On SIGTERM/SIGINT, how long running transfers may take to finish' },
+  adminQuotaBytes: {
+    flag: 'admin-quota',
+    kind: 'size',
+    unlimited: true,
+    default: 10 * GiB,
+    describe: 'Storage each admin may fill (live videos + uploads in progress; `unlimited` or 0 = no limit); `cinebox admin quota` overrides it per admin',
+  },
+  uploadExpirySeconds: { flag: 'upload-expiry', kind: 'duration', default: 24 * 3600, describe: 'A cut upload nobody resumed for this long is deleted (row and partial file)' },
+  uploadLeaseSeconds: { flag: 'upload-lease', kind: 'duration', default: 15, describe: 'An upload whose writer went silent this long (its node died) may be taken over by a resume' },
+  // Viewer policies by class (docs/policies.md says why these defaults); `cinebox admin policy` overrides them per viewer.
+  normalDownloads: { flag: 'normal-downloads', kind: 'text', default: 'on', choices: ['on', 'off'], describe: 'Whether normal viewers may download' },
+  normalSpeedBps: { flag: 'normal-speed', ...SPEED, default: 2 * MiB, describe: "Download speed of a normal viewer, shared by the account's downloads on a node (`unlimited` or 0 = no limit)" },
+  normalDailyBytes: { flag: 'normal-daily', ...DAILY, default: 2 * GiB, describe: 'Bytes a normal viewer may download a day (`unlimited` or 0 = no limit)' },
+  normalDailyCount: { flag: 'normal-daily-count', kind: 'integer', default: 50, describe: 'Downloads a normal viewer may make a day (0 = no limit)' },
+  normalMaxSessions: { flag: 'normal-max-sessions', kind: 'integer', default: 2, describe: 'Live sessions of a normal viewer; a login past it ends the oldest (0 = no limit)' },
+  vipDownloads: { flag: 'vip-downloads', kind: 'text', default: 'on', choices: ['on', 'off'], describe: 'Whether VIP viewers may download' },
+  vipSpeedBps: { flag: 'vip-speed', ...SPEED, default: 0, describe: "Download speed of a VIP viewer, shared by the account's downloads on a node (`unlimited` or 0 = no limit)" },
+  vipDailyBytes: { flag: 'vip-daily', ...DAILY, default: 0, describe: 'Bytes a VIP viewer may download a day (`unlimited` or 0 = no limit)' },
+  vipDailyCount: { flag: 'vip-daily-count', kind: 'integer', default: 0, describe: 'Downloads a VIP viewer may make a day (0 = no limit)' },
+  vipMaxSessions: { flag: 'vip-max-sessions', kind: 'integer', default: 4, describe: 'Live sessions of a VIP viewer; a login past it ends the oldest (0 = no limit)' },
+  timeZone: {
+    flag: 'time-zone',
+    kind: 'text',
+    describe: "IANA time zone whose midnight resets the viewers' daily allowances, e.g. `Europe/Berlin` (unset: the system's zone)",
+  },
+} as const satisfies Record<string, Setting>;
+
+
+type Settings = typeof SETTINGS;
+export type SettingName = keyof Settings;
+type ValueOf<S> = S extends { kind: 'text' } ? string : number;
+type WithDefault = { [K in SettingName]: Settings[K] extends { default: unknown } ? K : never }[SettingName];
+type WithoutDefault = Exclude<SettingName, WithDefault>;
+
+/** The typed settings a server runs with; those without a default are optional. */
+export type ServerConfig = { [K in WithDefault]: ValueOf<Settings[K]> } & { [K in WithoutDefault]?: ValueOf<Settings[K]> };
+
+/** Rules across settings, checked with each setting's own. */
+export const SETTING_RULES: ReadonlyArray<(config: ServerConfig) => string | undefined> = [
+  (config) => (Boolean(config.tlsCert) !== Boolean(config.tlsKey) ? '--tls-cert and --tls-key go together' : undefined),
+  (config) => (config.timeZone === undefined || knownTimeZone(config.timeZone) ? undefined : `--time-zone: Intl knows no time zone "${config.timeZone}" (use an IANA name such as Europe/Berlin)`),
+];
+
+function knownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
