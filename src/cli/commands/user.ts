@@ -5,6 +5,7 @@ import { runMenuCommand, withClientOptions } from '../client-command.js';
 import * as buyVip from './user/buy-vip.js';
 import * as download from './user/download.js';
 import * as history from './user/history.js';
+import * as status from './user/status.js';
 import { listCommand } from './shared/list.js';
 import { noticesCommand } from './shared/notices.js';
 import { registerCommand } from './shared/register.js';
@@ -21,6 +22,7 @@ export function builder(yargs: Argv) {
     .command(history)
     .command(noticesCommand('user'))
     .command(buyVip)
+    .command(status)
     .example('$0 user', 'open the menu')
     .example('$0 user list --free --name alice', 'the free videos')
     .example('$0 user download 3 -o ~/Videos', 'download video #3')

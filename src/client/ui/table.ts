@@ -6,6 +6,7 @@
 import stringWidth from 'string-width';
 import type { HistoryRow, MovieRow, NoticeRow, UserRow } from '../cinebox-client.js';
 import { formatBytes, formatTime } from './units.js';
+import { policyLine } from './policy-view.js';
 
 export interface Column<T> {
   header: string;
@@ -171,6 +172,8 @@ export function usersTable(users: UserRow[], width = 80, now = new Date()): stri
       { header: 'VIP', value: (u) => (Number(u.is_vip) ? 'yes' : '') },
       { header: 'Locked', value: (u) => lockLabel(u, now) },
       { header: 'Failed', value: (u) => (Number(u.failed_logins) ? String(u.failed_logins) : ''), align: 'right' },
+      { header: 'Policy (* = set for them)', value: (u) => (u.policy ? policyLine(u.policy) : ''), flex: true },
+      { header: 'Today', value: (u) => (u.usage_today ? `${formatBytes(u.usage_today.bytes)}, ${u.usage_today.count}` : '') },
       { header: 'Registered', value: (u) => formatTime(u.register_time) },
     ],
     users,

@@ -11,6 +11,7 @@ import { lockLabel, usersTable } from '../table.js';
 import { formatBytes } from '../units.js';
 import { uploadWatched } from '../watched-transfers.js';
 import { logIn, logOut, movieLabel, pick, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
+import { editViewerPolicy } from './policy-menu.js';
 
 export interface AdminMenuOptions extends Credentials {
   /** The folder offered for uploads (created when missing). */
@@ -30,6 +31,7 @@ export async function runAdminMenu(ctx: MenuContext, options: AdminMenuOptions):
     { name: 'List all videos', when: 'logged-in', run: () => showMovies(ctx) },
     { name: 'Notices', when: 'logged-in', run: () => showNotices(ctx) },
     { name: 'Users', when: 'logged-in', run: () => showUsers(ctx) },
+    { name: "A viewer's policy", when: 'logged-in', run: () => editViewerPolicy(ctx) },
     { name: 'Lock a user', when: 'logged-in', run: () => lockUser(ctx) },
     { name: 'Unlock a user', when: 'logged-in', run: () => unlockUser(ctx) },
     { name: 'Log out', when: 'logged-in', run: () => logOut(ctx) },

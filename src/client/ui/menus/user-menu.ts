@@ -8,6 +8,7 @@ import { historyTable } from '../table.js';
 import { formatBytes, formatCents } from '../units.js';
 import { downloadWatched } from '../watched-transfers.js';
 import { logIn, logOut, movieLabel, pick, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
+import { showMyStatus } from './policy-menu.js';
 
 export interface UserMenuOptions extends Credentials {
   /** Where downloads go (created when missing). */
@@ -31,6 +32,7 @@ export async function runUserMenu(ctx: MenuContext, options: UserMenuOptions): P
     { name: 'Download a paid video', when: 'logged-in', run: () => download(ctx, 'charge', options.outDir) },
     { name: 'Download history', when: 'logged-in', run: () => showHistory(ctx) },
     { name: 'Notices', when: 'logged-in', run: () => showNotices(ctx) },
+    { name: 'My account (allowance, sessions, purchases)', when: 'logged-in', run: () => showMyStatus(ctx) },
     { name: 'Log out', when: 'logged-in', run: () => logOut(ctx) },
     { name: 'Quit', run: async () => 'quit' },
   ]);
