@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,idle] [-- --keep] [-- --clean]`
+ * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,idle,policy] [-- --keep] [-- --clean]`
  *
  * Loopback benchmark of cinebox against baselines measured in the same run:
  *   (a) single-stream verified upload / download vs a minimal Node file->socket->file pipe;
  *   (b) 100 concurrent verified downloads: aggregate MB/s and the server's peak RSS;
  *   (c) get_movie_list request rate (SQLite, MySQL) vs a trivial framed echo server;
  *   (d) (a)-(c) across file sizes and client counts (1, 10, 100);
- *   (e) 10,000 idle connections held open: does the server still answer, at what RSS.
+ *   (e) 10,000 idle connections held open: does the server still answer, at what RSS;
+ *   (p) a viewer policy's speed limit: its accuracy over a 30 s download at 10 MiB/s, and its
+ *       server CPU per GiB next to an unthrottled (VIP) download of the same file.
  * The cinebox server and the baselines run as child processes (RSS from /proc); the clients
  * run here through the built client library (dist/). Results: bench/results/*.json + *.md.
  */
@@ -77,6 +79,7 @@ const plan = QUICK
       rateWarmupMs: 300,
       rateMeasureMs: 1500,
       idleConnections: 2000,
+      policySeconds: 10,
       watchdogMs: 4 * 60_000,
     }
   : {
@@ -94,6 +97,7 @@ const plan = QUICK
       rateWarmupMs: 1000,
       rateMeasureMs: 4000,
       idleConnections: 10_000,
+      policySeconds: 30,
       watchdogMs: 15 * 60_000,
     };
 
@@ -131,7 +135,7 @@ async function main() {
   if (WAIT_QUIET > 0) await waitQuiet(Math.min(WAIT_QUIET, 3600));
   armWatchdog();
   const results = { meta: meta(), plan, environment: await environment(), serverFlags: phaseFlags, serverEnv: SERVER_ENV, serverNodeArgs: SERVER_NODE_ARGS };
-  const sources = await prepareSources();
+  const sources = runs('transfers') || runs('concurrent') ? await prepareSources() : new Map();
 
   const machine = new MachineMonitor();
   const whole = machine.checkpoint();
@@ -146,6 +150,7 @@ async function main() {
   if (runs('concurrent')) results.concurrent = await phase('concurrent', () => concurrentPhase(sources, results.transfers));
   if (runs('rate')) results.rate = await phase('rate', () => ratePhase());
   if (runs('idle')) results.idle = await phase('idle', () => idlePhase());
+  if (runs('policy')) results.policy = await phase('policy', () => policyPhase());
   results.otherLoad.run = machine.since(whole);
   results.otherLoad.peakPct = machine.peakOtherPct;
   results.otherLoad.loadavgAtEnd = loadavg()[0];
@@ -242,28 +247,37 @@ async function environment() {
 async function prepareSources() {
   const sizes = new Set([...plan.transferSizes.map(([s]) => s), plan.concurrentSize]);
   const sources = new Map();
-  for (const size of [...sizes].sort((a, b) => a - b)) {
-    const path = join(DATA, `random-${size}.bin`);
-    sources.set(size, path);
-    const existing = await stat(path).catch(() => undefined);
-    if (existing?.size === size) continue;
-    log(`generating ${sizeLabel(size)} of random data -> ${path}`);
-    const out = createWriteStream(path);
-    const chunk = Buffer.allocUnsafe(4 * MiB);
-    for (let off = 0; off < size; off += chunk.length) {
-      randomFillSync(chunk);
-      if (!out.write(Buffer.from(chunk.subarray(0, Math.min(chunk.length, size - off))))) await once(out, 'drain');
-    }
-    out.end();
-    await once(out, 'finish');
-  }
+  for (const size of [...sizes].sort((a, b) => a - b)) sources.set(size, await randomSource(size));
   return sources;
+}
+
+async function randomSource(size) {
+  const path = join(DATA, `random-${size}.bin`);
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.size === size) return path;
+  log(`generating ${sizeLabel(size)} of random data -> ${path}`);
+  const out = createWriteStream(path);
+  const chunk = Buffer.allocUnsafe(4 * MiB);
+  for (let off = 0; off < size; off += chunk.length) {
+    randomFillSync(chunk);
+    if (!out.write(Buffer.from(chunk.subarray(0, Math.min(chunk.length, size - off))))) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return path;
 }
 
 // ---------------------------------------------------------------- servers
 
-async function startCinebox(label, { db, mediaDir, extraArgs = [] }) {
+/**
+ * The bench's viewers are normal viewers, whom the server's viewer policies throttle and cap by
+ * default (docs/policies.md); every step but the policy one measures the server without them.
+ */
+const UNLIMITED_VIEWERS = ['--normal-speed', 'unlimited', '--normal-daily', 'unlimited', '--normal-daily-count', '0', '--normal-max-sessions', '0'];
+
+async function startCinebox(label, { db, mediaDir, extraArgs = [], policyArgs = supports('normal-speed') ? UNLIMITED_VIEWERS : [] }) {
   const port = await freePort();
+  extraArgs = [...policyArgs, ...extraArgs];
   phaseFlags[label] = extraArgs.join(' ') || '(defaults)';
   const profile = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(WORK, 'prof'), '--cpu-prof-name', `${label}.cpuprofile`] : [];
   const nodeArgs = [...SERVER_NODE_ARGS, ...profile];
@@ -381,6 +395,43 @@ let warmingMs = 0;
 function beforeTimedStep(bytesWritten) {
   settleDisk();
   warmingMs += warmPageCache(WORK, WARM_FACTOR * bytesWritten);
+}
+
+// ---------------------------------------------------------------- (p): the viewer policy's speed limit
+
+/**
+ * One file downloaded by a normal viewer at `--normal-speed 10M` for plan.policySeconds, then by
+ * a VIP (unthrottled) on the same server: the limit's accuracy (achieved / configured, which
+ * includes the 250 ms burst an idle account starts with) and the server CPU per GiB of each.
+ * The client drops the bytes (rawDownload), so the client's hashing does not load the machine.
+ */
+async function policyPhase() {
+  const speed = 10 * MiB;
+  const size = speed * plan.policySeconds;
+  log(`phase policy: ${sizeLabel(size)} at --normal-speed 10M (${plan.policySeconds} s), then unthrottled as a VIP`);
+  if (!supports('normal-speed')) return { skipped: 'this build has no --normal-speed' };
+  const src = await randomSource(size);
+  const policyArgs = ['--normal-speed', '10M', '--normal-daily', 'unlimited', '--normal-daily-count', '0', '--normal-max-sessions', '0'];
+  const server = await startCinebox('policy', { db: `sqlite:${join(WORK, 'policy.db')}`, mediaDir: join(WORK, 'media-policy'), policyArgs });
+  await ensureAccounts(server.port);
+  await W.register(server.port, 'bench-vip', 'bench-vip-pw', 'user');
+  const admin = await loginAdmin(server.port);
+  const { movieId } = await W.cineboxUpload(admin, src, 'policy.bin');
+  const vip = await W.login(server.port, 'bench-vip', 'bench-vip-pw', 'user');
+  await vip.call('buy_vip', {});
+  const measure = async (conn, label) => {
+    await sleep(500);
+    server.mon.begin();
+    const client = clientCpu();
+    const down = await withTimeout(W.rawDownload(conn, movieId), plan.policySeconds * 4000 + 60_000, `${label} download`);
+    const serverCpuS = server.mon.end().cpuSeconds;
+    const mibps = size / MiB / (down.ms / 1000);
+    log(`  ${label}: ${(down.ms / 1000).toFixed(2)} s, ${mibps.toFixed(2)} MiB/s, server CPU ${serverCpuS.toFixed(3)} s`);
+    return { seconds: down.ms / 1000, mibps, serverCpuS, serverCpuSPerGiB: serverCpuS / (size / 2 ** 30), clientCpuS: client() };
+  };
+  const throttled = await measure(await loginViewer(server.port), 'throttled (normal viewer, 10 MiB/s)');
+  const unthrottled = await measure(vip, 'unthrottled (VIP)');
+  return { size, speedMiBps: speed / MiB, throttled, unthrottled, accuracy: throttled.mibps / (speed / MiB) - 1 };
 }
 
 // ---------------------------------------------------------------- (a) + (d): single-stream transfers by size
@@ -922,6 +973,12 @@ function evaluateTargets(results) {
   if (idle) {
     const ok = idle.check.answered && idle.stillOpen === idle.connections;
     targets.push({ id: 'e-idle', what: `${idle.connections} idle connections: fresh login + list answered, all still open`, target: 'answers', value: ok, shown: `${ok ? 'answered' : 'FAILED ' + (idle.check.error ?? '')}; server RSS ${(idle.serverRssOpen / 1e6).toFixed(0)} MB (${(idle.bytesPerConnection / 1024).toFixed(1)} KiB/conn)`, pass: ok });
+  }
+  const policy = results.policy;
+  if (policy && !policy.skipped) {
+    const { throttled: t, unthrottled: u } = policy;
+    targets.push({ id: 'p-accuracy', what: `viewer speed limit ${policy.speedMiBps} MiB/s over ${t.seconds.toFixed(0)} s`, target: 'within 5%', value: policy.accuracy, shown: `${t.mibps.toFixed(2)} MiB/s (${(policy.accuracy * 100).toFixed(2)}%)`, pass: Math.abs(policy.accuracy) <= 0.05 });
+    targets.push({ id: 'p-cost', what: 'server CPU per GiB: throttled vs unthrottled download', target: 'report only', value: t.serverCpuSPerGiB / u.serverCpuSPerGiB, shown: `${t.serverCpuSPerGiB.toFixed(3)} s vs ${u.serverCpuSPerGiB.toFixed(3)} s (${(t.serverCpuSPerGiB / u.serverCpuSPerGiB).toFixed(2)}x)`, pass: null });
   }
   return targets;
 }

@@ -160,6 +160,18 @@ function idleSection(i) {
 }
 
 /** The bullet on warmPageCache() before every timed transfer step, and what this machine shows of free page reporting. */
+function policySection(p) {
+  if (p.skipped) return `## (p) Viewer speed limit\n\nskipped: ${p.skipped}`;
+  const row = (label, x) => [label, `${fmt(x.seconds, 2)} s`, `${fmt(x.mibps, 2)} MiB/s`, `${fmt(x.serverCpuS, 3)} s`, `${fmt(x.serverCpuSPerGiB, 3)} s`];
+  return [
+    '## (p) Viewer speed limit',
+    '',
+    `${fmt(p.size / 2 ** 20, 0)} MiB downloaded (client drops the bytes), first by a normal viewer at \`--normal-speed ${p.speedMiBps}M\`, then by a VIP on the same server. Accuracy ${fmt(p.accuracy * 100, 2)}% (achieved / configured - 1).`,
+    '',
+    table(['download', 'time', 'rate', 'server CPU', 'server CPU per GiB'], [row('throttled', p.throttled), row('unthrottled', p.unthrottled)]),
+  ].join('\n');
+}
+
 function warmingNote(m) {
   const w = m.pageCacheWarming;
   const p = m.pageReporting ?? {};
@@ -190,7 +202,7 @@ function environmentSection(r) {
     ...(r.otherLoad
       ? [
           `- Other load on this shared machine (CPU of processes other than the bench, its servers and baselines, incl. kernel writeback), as a share of both cores: ` +
-            `${['transfers', 'concurrent', 'rate', 'idle', 'run'].filter((k) => Number.isFinite(r.otherLoad[k])).map((k) => `${k} ${r.otherLoad[k].toFixed(0)}%`).join(', ')}; ` +
+            `${['transfers', 'concurrent', 'rate', 'idle', 'policy', 'run'].filter((k) => Number.isFinite(r.otherLoad[k])).map((k) => `${k} ${r.otherLoad[k].toFixed(0)}%`).join(', ')}; ` +
             `peak ${fmt(r.otherLoad.peakPct, 0)}% over 0.5 s; 1-min load average ${fmt(r.otherLoad.loadavgAtStart, 2)} at start, ${fmt(r.otherLoad.loadavgAtEnd, 2)} at end.`,
         ]
       : []),
@@ -208,6 +220,7 @@ export function renderMarkdown(r) {
   if (r.concurrent) parts.push('', concurrentSection(r.concurrent));
   if (r.rate) parts.push('', rateSection(r.rate));
   if (r.idle) parts.push('', idleSection(r.idle));
+  if (r.policy) parts.push('', policySection(r.policy));
   parts.push('', environmentSection(r), '');
   return parts.join('\n');
 }
