@@ -169,6 +169,8 @@ function policySection(p) {
     `${fmt(p.size / 2 ** 20, 0)} MiB downloaded (client drops the bytes), first by a normal viewer at \`--normal-speed ${p.speedMiBps}M\`, then by a VIP on the same server. Accuracy ${fmt(p.accuracy * 100, 2)}% (achieved / configured - 1).`,
     '',
     table(['download', 'time', 'rate', 'server CPU', 'server CPU per GiB'], [row('throttled', p.throttled), row('unthrottled', p.unthrottled)]),
+    '',
+    `The idle server used ${fmt(p.idleCpuSPerS * 1000, 1)} ms of CPU per second (timers, GC); less that over the throttled download's time, it cost ${fmt(p.throttled.serverCpuSPerGiBLessIdle, 3)} s of CPU per GiB.`,
   ].join('\n');
 }
 
