@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,idle,policy] [-- --keep] [-- --clean]`
+ * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,idle,durable,policy] [-- --keep] [-- --clean]`
  *
  * Loopback benchmark of cinebox against baselines measured in the same run:
  *   (a) single-stream verified upload / download vs a minimal Node file->socket->file pipe;
@@ -8,6 +8,8 @@
  *   (c) get_movie_list request rate (SQLite, MySQL) vs a trivial framed echo server;
  *   (d) (a)-(c) across file sizes and client counts (1, 10, 100);
  *   (e) 10,000 idle connections held open: does the server still answer, at what RSS;
+ *   (f) what durable uploads cost (fsync of file and directory, SQLite
+ *       synchronous=FULL) next to the same uploads on a `--durable false` server.
  *   (p) a viewer policy's speed limit: its accuracy over a 30 s download at 10 MiB/s, and its
  *       server CPU per GiB next to an unthrottled (VIP) download of the same file.
  * The cinebox server and the baselines run as child processes (RSS from /proc); the clients
@@ -123,7 +125,7 @@ const supports = (flag) => serverFlags.has(flag);
 const phaseFlags = {};
 
 async function main() {
-  if (!existsSync(join(ROOT, 'dist/client/transfers.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it)');
+  if (!existsSync(join(ROOT, 'dist/client/upload.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it)');
   W = await import('./lib/workloads.mjs');
   const help = execFileSync(process.execPath, ['dist/cli/main.js', 'server', '--help'], { cwd: ROOT, encoding: 'utf8' });
   serverFlags = new Set([...help.matchAll(/--([a-z][a-z0-9-]+)/g)].map((m) => m[1]));
@@ -135,6 +137,7 @@ async function main() {
   if (WAIT_QUIET > 0) await waitQuiet(Math.min(WAIT_QUIET, 3600));
   armWatchdog();
   const results = { meta: meta(), plan, environment: await environment(), serverFlags: phaseFlags, serverEnv: SERVER_ENV, serverNodeArgs: SERVER_NODE_ARGS };
+  // The 1.3 GiB of random sources are made only for the phases that send them.
   const sources = runs('transfers') || runs('concurrent') ? await prepareSources() : new Map();
 
   const machine = new MachineMonitor();
@@ -150,6 +153,7 @@ async function main() {
   if (runs('concurrent')) results.concurrent = await phase('concurrent', () => concurrentPhase(sources, results.transfers));
   if (runs('rate')) results.rate = await phase('rate', () => ratePhase());
   if (runs('idle')) results.idle = await phase('idle', () => idlePhase());
+  if (runs('durable')) results.durable = await phase('durable', () => durablePhase());
   if (runs('policy')) results.policy = await phase('policy', () => policyPhase());
   results.otherLoad.run = machine.since(whole);
   results.otherLoad.peakPct = machine.peakOtherPct;
@@ -213,7 +217,8 @@ function meta() {
     notes: [
       'Loopback only. Client (this process) and server (a child process) share the same 2 cores.',
       'The page cache cannot be dropped here (no root): source files are read from the page cache, ' +
-        'and written files go to the page cache (no fsync, by baseline and cinebox alike). Dirty pages ' +
+        'and written files go to the page cache. The baselines never fsync; cinebox, durable by default, syncs each uploaded file and ' +
+        'the media directory once before it acknowledges (phase durable measures that against --durable false). Dirty pages ' +
         'are synced (untimed) before each timed step so one step\'s writeback does not tax the next.',
     ],
   };
@@ -538,7 +543,7 @@ async function transfersPhase(sources) {
       m.rawDown.push(mbps(raw.bytes, raw.ms));
     }
     // diagnostic: the client's whole-file SHA-256 pass alone (uploadFile does it before sending only when a stored video shares the file's quick fingerprint)
-    const { sha256OfFile } = await import('../dist/client/transfers.js');
+    const { sha256OfFile } = await import('../dist/transfer/file-hash.js');
     let t = now();
     await sha256OfFile(src);
     const prehashMBps = mbps(size, now() - t);
@@ -950,6 +955,67 @@ async function idlePhase() {
       `(${(result.bytesPerConnection / 1024).toFixed(1)} KiB/conn); fresh login ${check.loginMs?.toFixed(1)} ms, list ${check.firstListMs?.toFixed(2)} ms, answered=${check.answered}`,
   );
   return result;
+}
+
+// ---------------------------------------------------------------- (f): the cost of durable uploads
+
+async function durablePhase() {
+  const sizes = QUICK
+    ? [
+        [MiB, 10],
+        [16 * MiB, 3],
+      ]
+    : [
+        [MiB, 20],
+        [16 * MiB, 5],
+        [256 * MiB, 3],
+      ];
+  log(`phase durable: verified uploads on a durable server (default) and on a --durable false one`);
+  if (!supports('durable')) throw new Error('this build has no --durable flag');
+  const variants = [];
+  for (const [key, extraArgs] of [
+    ['durable', []],
+    ['nosync', ['--durable', 'false']],
+  ]) {
+    const server = await startCinebox(`durable-${key}`, { db: `sqlite:${join(WORK, `durable-${key}.db`)}`, mediaDir: join(WORK, `media-durable-${key}`), extraArgs });
+    await ensureAccounts(server.port);
+    variants.push({ key, server, admin: await loginAdmin(server.port) });
+  }
+  const rows = [];
+  for (const [size, reps] of sizes) {
+    const src = join(WORK, `durable-${size}.bin`);
+    await writeFile(src, randomBytes(size));
+    const ms = { durable: [], nosync: [] };
+    for (let rep = 0; rep < reps; rep++) {
+      // Alternate which variant goes first, so neither always follows the other's writeback.
+      for (const v of rep % 2 === 0 ? variants : [...variants].reverse()) {
+        beforeTimedStep(size);
+        const up = await withTimeout(W.cineboxUpload(v.admin, src, `durable-${size}-r${rep}.bin`), Math.max(60_000, (size / MiB) * 400), `${v.key} upload`);
+        ms[v.key].push(up.ms);
+        await v.admin.call('delete_movie', { movie_id: up.movieId }); // the same file may be stored again
+      }
+    }
+    await rm(src);
+    const row = {
+      sizeBytes: size,
+      size: sizeLabel(size),
+      reps,
+      durableMs: median(ms.durable),
+      nosyncMs: median(ms.nosync),
+      durableMBps: mbps(size, median(ms.durable)),
+      nosyncMBps: mbps(size, median(ms.nosync)),
+      ratio: ratio(mbps(size, median(ms.durable)), mbps(size, median(ms.nosync))),
+      extraMs: median(ms.durable) - median(ms.nosync),
+      samples: ms,
+    };
+    rows.push(row);
+    log(`  ${row.size}: durable ${row.durableMs.toFixed(1)} ms (${row.durableMBps.toFixed(0)} MB/s), --durable false ${row.nosyncMs.toFixed(1)} ms (${row.nosyncMBps.toFixed(0)} MB/s): ${row.ratio.toFixed(2)}x, +${row.extraMs.toFixed(1)} ms per upload`);
+  }
+  for (const v of variants) {
+    W.closeClient(v.admin);
+    await v.server.stop();
+  }
+  return { rows };
 }
 
 // ---------------------------------------------------------------- targets and output

@@ -9,7 +9,7 @@
  *     No protocol, no hashing: the least a Node program can do to move a file over loopback.
  *     --hwm sets the fs streams' highWaterMark (default: Node's, 64 KiB read / 16 KiB write).
  *     --hash 1 --expect BYTES: Q also hashes what it receives, on the same off-thread SHA-256
- *     sink cinebox uses (dist/protocol/sha256-sink.js), and closes once the file is written
+ *     sink cinebox uses (dist/transfer/sha256-sink.js), and closes once the file is written
  *     and the hash is done: the "hashed pipe", a diagnostic of what verification alone costs
  *     a simple Node program.
  *

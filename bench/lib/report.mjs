@@ -204,7 +204,7 @@ function environmentSection(r) {
     ...(r.otherLoad
       ? [
           `- Other load on this shared machine (CPU of processes other than the bench, its servers and baselines, incl. kernel writeback), as a share of both cores: ` +
-            `${['transfers', 'concurrent', 'rate', 'idle', 'policy', 'run'].filter((k) => Number.isFinite(r.otherLoad[k])).map((k) => `${k} ${r.otherLoad[k].toFixed(0)}%`).join(', ')}; ` +
+            `${['transfers', 'concurrent', 'rate', 'idle', 'durable', 'policy', 'run'].filter((k) => Number.isFinite(r.otherLoad[k])).map((k) => `${k} ${r.otherLoad[k].toFixed(0)}%`).join(', ')}; ` +
             `peak ${fmt(r.otherLoad.peakPct, 0)}% over 0.5 s; 1-min load average ${fmt(r.otherLoad.loadavgAtStart, 2)} at start, ${fmt(r.otherLoad.loadavgAtEnd, 2)} at end.`,
         ]
       : []),
@@ -216,12 +216,25 @@ function environmentSection(r) {
   ].join('\n');
 }
 
+function durableSection(d) {
+  return [
+    '## The cost of durable uploads',
+    '',
+    'The same verified uploads, one at a time, to a server with the default durability (fdatasync of the file, fsync of the media directory, SQLite synchronous=FULL) and to one started with `--durable false` (no syncs, SQLite synchronous=NORMAL); medians.',
+    '',
+    '| size | uploads | durable | --durable false | ratio | cost per upload |',
+    '|---|---|---|---|---|---|',
+    ...d.rows.map((row) => `| ${row.size} | ${row.reps} | ${fmt(row.durableMs, 1)} ms (${fmt(row.durableMBps, 0)} MB/s) | ${fmt(row.nosyncMs, 1)} ms (${fmt(row.nosyncMBps, 0)} MB/s) | ${fmt(row.ratio, 2)}x | +${fmt(row.extraMs, 1)} ms |`),
+  ].join('\n');
+}
+
 export function renderMarkdown(r) {
   const parts = [`# cinebox benchmark (${r.meta.mode} run, ${r.meta.date.slice(0, 16).replace('T', ' ')} UTC)`, '', targetsSection(r)];
   if (r.transfers) parts.push('', transfersSection(r.transfers));
   if (r.concurrent) parts.push('', concurrentSection(r.concurrent));
   if (r.rate) parts.push('', rateSection(r.rate));
   if (r.idle) parts.push('', idleSection(r.idle));
+  if (r.durable) parts.push('', durableSection(r.durable));
   if (r.policy) parts.push('', policySection(r.policy));
   parts.push('', environmentSection(r), '');
   return parts.join('\n');

@@ -8,7 +8,8 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { ClientConnection } from '../../dist/client/connection.js';
-import { downloadMovie, uploadFile } from '../../dist/client/transfers.js';
+import { downloadMovie } from '../../dist/client/download.js';
+import { uploadFile } from '../../dist/client/upload.js';
 import { wirePassword } from '../../dist/protocol/wire-password.js';
 import { latencySummary, mapLimit, now } from './stats.mjs';
 

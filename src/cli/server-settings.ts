@@ -17,8 +17,8 @@ const settingOf = (name: SettingName): Setting => SETTINGS[name];
 export const envNameOf = (setting: Setting) => `CINEBOX_${setting.flag.replace(/-/g, '_').toUpperCase()}`;
 
 /** How a value of this setting is written in the docs, the help and a config file. */
-export function formatSetting(setting: Setting, value: string | number): string {
-  if (typeof value === 'string') return value;
+export function formatSetting(setting: Setting, value: string | number | boolean): string {
+  if (typeof value === 'string' || typeof value === 'boolean') return String(value);
   switch (setting.kind) {
     case 'size':
       return setting.unlimited && value === 0 ? 'unlimited' : formatSize(value);
@@ -34,7 +34,7 @@ export function formatSetting(setting: Setting, value: string | number): string 
 /** The unit column of the docs (docs/configuration.md says how each is written). */
 export function unitOf(setting: Setting): string {
   if (setting.unit) return setting.unit;
-  return { text: '', integer: '', number: '', size: 'size', duration: 'duration', money: 'amount' }[setting.kind];
+  return { text: '', integer: '', number: '', size: 'size', duration: 'duration', money: 'amount', boolean: '' }[setting.kind];
 }
 
 /**
@@ -61,7 +61,14 @@ export function settingOptions(): Record<string, Options> {
 const textual = (raw: unknown): raw is string | number => typeof raw === 'string' || (typeof raw === 'number' && Number.isFinite(raw));
 
 /** The value of `setting` from a flag, variable or file entry; throws saying what is wrong with it. */
-export function parseSetting(setting: Setting, raw: unknown): string | number | undefined {
+export function parseSetting(setting: Setting, raw: unknown): string | number | boolean | undefined {
+  if (setting.kind === 'boolean') {
+    if (typeof raw === 'boolean') return raw;
+    const word = String(raw).trim().toLowerCase();
+    if (word === 'true' || word === '1' || word === 'yes') return true;
+    if (word === 'false' || word === '0' || word === 'no') return false;
+    throw new Error(`must be true or false, got ${JSON.stringify(raw)}`);
+  }
   if (setting.kind === 'text') {
     if (typeof raw !== 'string') throw new Error(`must be a string, got ${JSON.stringify(raw)}`);
     if (setting.choices && !setting.choices.includes(raw)) throw new Error(`must be one of ${setting.choices.join(', ')}, got "${raw}"`);
@@ -108,6 +115,7 @@ function describeKind(setting: Setting): string {
     size: 'a size such as 64G or a number of bytes',
     duration: 'a duration such as 24h or a number of seconds',
     money: 'an amount such as 9.90',
+    boolean: 'true or false',
   }[setting.kind];
 }
 

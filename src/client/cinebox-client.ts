@@ -6,7 +6,8 @@
 import { FREE_LABEL, type MovieDetails, type Reply } from '../protocol/messages.js';
 import { wirePassword } from '../protocol/wire-password.js';
 import { ClientConnection, ServerError, type ConnectOptions } from './connection.js';
-import { downloadMovie, uploadFile, type DownloadOptions, type DownloadResult, type UploadOptions } from './transfers.js';
+import { downloadMovie, type DownloadOptions, type DownloadResult } from './download.js';
+import { uploadFile, type UploadOptions } from './upload.js';
 
 export type Role = 'admin' | 'user';
 export type MovieFilter = 'all' | 'free' | 'charge';

@@ -8,7 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Readable, Writable } from 'node:stream';
 import { drained } from '../transfer/drain.js';
 import { handshakeProof, NONCE_BYTES, readExactly } from '../protocol/handshake.js';
-import { encodeFrame, FrameDecoder, type DecodedEvent } from '../protocol/index.js';
+import { encodeFrame, FrameReader, type DecodedEvent } from '../protocol/index.js';
 import type { MessageType, Reply, RequestInput } from '../protocol/messages.js';
 
 export interface ConnectOptions {
@@ -49,9 +49,7 @@ export type ChunkHook = (chunk: Buffer) => void | Promise<void>;
 export type Fields<T extends MessageType> = Omit<RequestInput<T>, 'type' | 'session'>;
 
 export class ClientConnection {
-  private readonly decoder = new FrameDecoder({ maxHeaderBytes: 16 * 1024 * 1024 });
-  private wake?: () => void;
-  private closed = false;
+  private readonly reader: FrameReader;
   private failure?: Error;
   private queue: Promise<unknown> = Promise.resolve();
   /** The session token of the last successful login on this connection. */
@@ -62,16 +60,8 @@ export class ClientConnection {
     readonly where: string,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      this.decoder.append(chunk);
-      if (this.decoder.bufferedBytes > 4 * 1024 * 1024) socket.pause();
-      this.wakeReader();
-    });
+    this.reader = new FrameReader(socket, { maxHeaderBytes: 16 * 1024 * 1024, highWaterMark: 4 * 1024 * 1024 });
     socket.on('error', (error) => (this.failure ??= new ConnectionError(`connection to ${where} failed: ${error.message}`)));
-    socket.on('close', () => {
-      this.closed = true;
-      this.wakeReader();
-    });
   }
 
   static async connect({ host, port, timeoutMs = 10_000, tls, clientSecret }: ConnectOptions): Promise<ClientConnection> {
@@ -82,7 +72,7 @@ export class ClientConnection {
       const { bytes: nonce, rest } = await readExactly(socket, NONCE_BYTES, timeoutMs);
       socket.write(handshakeProof(clientSecret, nonce));
       const conn = new ClientConnection(socket, where);
-      if (rest.length) conn.decoder.append(rest);
+      if (rest.length) conn.reader.append(rest);
       return conn;
     } catch (error) {
       socket.destroy();
@@ -188,22 +178,15 @@ export class ClientConnection {
 
   private async nextEvent(): Promise<DecodedEvent> {
     for (;;) {
-      const event = this.decoder.next();
+      const event = this.reader.next();
       if (event) return event;
-      if (this.closed) throw this.lost();
-      this.socket.resume();
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      if (this.reader.ended) throw this.lost();
+      await this.reader.more();
     }
   }
 
-  private wakeReader(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
   private async write(data: Buffer): Promise<void> {
-    if (this.closed) throw this.lost();
+    if (this.reader.ended) throw this.lost();
     if (!this.socket.write(data)) await drained(this.socket, () => this.lost());
   }
 

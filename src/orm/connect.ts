@@ -14,18 +14,27 @@ const ACCEPTED_FORMS =
  *   (`sqlite://rel` and `sqlite:///abs` are read the same way, without the two slashes);
  * - `mysql://user:pass@host:port/db` or `mariadb://...`, user and password percent-encoded.
  */
-export async function openDatabase(url: string): Promise<Database> {
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<Database> {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
-  if (scheme === 'sqlite') return await openSqlite(url.slice('sqlite:'.length));
+  if (scheme === 'sqlite') return await openSqlite(url.slice('sqlite:'.length), options);
   if (scheme === 'mysql' || scheme === 'mariadb') return openMysql(url);
   throw new Error(`unsupported database URL ${JSON.stringify(redact(url))}: use ${ACCEPTED_FORMS}`);
 }
 
-async function openSqlite(rest: string): Promise<Database> {
+export interface OpenOptions {
+  /**
+   * true (default): a committed transaction survives a power cut (SQLite: synchronous=FULL).
+   * false: it survives a crash of the process only (SQLite: synchronous=NORMAL). MySQL's
+   * durability is the server's own setting (durability.ts).
+   */
+  durable?: boolean;
+}
+
+async function openSqlite(rest: string, options: OpenOptions): Promise<Database> {
   const path = rest.startsWith('//') ? rest.slice(2) : rest;
   if (path === '') throw new Error(`sqlite URL without a path: use ${ACCEPTED_FORMS}`);
   const { SqliteDatabase } = await import('./sqlite.js');
-  return SqliteDatabase.open(path === ':memory:' ? path : resolve(path));
+  return SqliteDatabase.open(path === ':memory:' ? path : resolve(path), { durable: options.durable });
 }
 
 async function openMysql(url: string): Promise<Database> {

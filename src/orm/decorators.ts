@@ -1,18 +1,8 @@
 /**
- * Decorators that turn a class into a table description: `@table` on the class, `@column` on
- * each persisted property.
- *
- * Why TypeScript's legacy `experimentalDecorators` and not TC39 standard decorators: vitest 4
- * transforms TypeScript with Oxc, which does not lower standard decorators (a test importing a
- * class decorated with `@table` fails with `SyntaxError: Invalid or unexpected token`), and
- * standard decorator metadata needs a `Symbol.metadata` polyfill on Node 20. Legacy decorators
- * work the same under vitest and under tsc (test/orm/schema.test.ts and the built dist/ prove it).
- *
- * Decorators cannot see TypeScript types, so every column names its SQL type in its spec.
- * Because `useDefineForClassFields` is on, declared fields are (re)initialised to undefined
- * after any base constructor runs: models are never filled in a constructor, use `Model.from`.
+ * `@table` on a class and `@column` on each persisted property turn a model into a table
+ * description. TypeScript's `experimentalDecorators`, not TC39 ones: vitest's Oxc transform
+ * does not lower the standard ones (why in docs/design.md); each column names its SQL type.
  */
-
 export type ColumnType = 'int' | 'bigint' | 'tinyint' | 'string' | 'text' | 'datetime';
 
 export interface ColumnSpec {

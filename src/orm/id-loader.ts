@@ -1,13 +1,7 @@
 /**
- * Loads rows by primary key, DataLoader-style: every id asked for during one event-loop turn
- * is read with one `SELECT ... WHERE id IN (...)` at the end of the turn (turn-end.ts; the
- * SELECT joins that turn's read batch, read-batch.ts).
- *
- * Like the read batch it is not a cache: each `load` reads the database after it was called,
- * nothing is kept once the turn's SELECT has answered, and every caller gets its own instance
- * (two callers asking for the same id get two copies). The SELECT is issued at the end of the
- * turn, so it sees every write issued before the load, and possibly one issued later in the
- * same turn: fine for "is this account still allowed", which wants the freshest row.
+ * Loads rows by primary key, DataLoader-style: the ids asked for in one event-loop turn are
+ * read with one `SELECT ... WHERE id IN (...)` at its end (joining that turn's read batch).
+ * Not a cache: each caller gets its own fresh instance, read after it asked.
  */
 import type { Database } from './database.js';
 import { copyInstance, type Model, type ModelClass, type Where } from './model.js';

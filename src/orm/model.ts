@@ -46,7 +46,10 @@ type Fields = Record<string, unknown>;
  * Property names in `where`, `set` and `orderBy` that are not columns throw.
  */
 export abstract class Model {
-  /** A new, unsaved instance with these fields (only known columns accepted). */
+  /**
+   * A new, unsaved instance with these fields (only known columns accepted). Never fill a model
+   * in a constructor: with `useDefineForClassFields` the declared fields are reset after it.
+   */
   static from<M extends Model>(this: ModelClass<M>, values: Partial<Row<M>>): M {
     const meta = tableMeta(this);
     for (const property of Object.keys(values)) columnOf(meta, property, 'from');

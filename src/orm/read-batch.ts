@@ -1,26 +1,7 @@
 /**
- * Per-turn read coalescing: the reads (`Database.query`) issued during one event-loop turn
- * are queued and run together at the end of the turn (turn-end.ts), and identical reads (the
- * same SQL and the same parameters) in that batch run ONCE.
- *
- * Why: with many clients, one poll phase delivers dozens of requests at once, and each runs
- * the same few statements (the session's user, the video list). Running the video list once
- * for forty requests instead of forty times is most of the server's database work.
- *
- * What it is not: a cache. A batch lives for one turn only; it is emptied when it runs, and
- * nothing of it (rows, keys) is kept afterwards. Every read still goes to the database after
- * it was issued, and sees every write issued before it:
- * - the owner flushes the batch before any write and before a transaction starts (SQLite:
- *   synchronously, so a read issued before a write still runs before it; MySQL: the reads
- *   are dispatched before the write is);
- * - a read joins only a read of the batch that has not started yet, never one in flight;
- * - statements that may write (SQLite: not `readonly`; MySQL: not a SELECT) are not batched;
- * - reads on a transaction handle are not batched.
- *
- * Identical reads in one batch therefore see one snapshot, exactly what they would have seen
- * running one after the other with no write in between. Each caller gets its own array and
- * its own row objects (copied), never an object another caller may change. A failed read
- * rejects every caller that joined it with the same error.
+ * Reads issued in one event-loop turn run together at its end, and identical ones (same SQL,
+ * same parameters) run once: one poll phase delivers many requests running the same
+ * statements. Not a cache; why every read still sees the writes before it: docs/design.md.
  */
 import { atTurnEnd } from './turn-end.js';
 
@@ -32,7 +13,7 @@ interface Caller {
   reject(error: unknown): void;
 }
 
-/** One distinct read of the batch and everyone waiting for its rows. */
+/** One distinct read of the batch and everyone waiting for its rows (each gets its own copy; a failure rejects them all). */
 class PendingRead {
   readonly callers: Caller[] = [];
 
@@ -88,7 +69,10 @@ export class ReadBatch {
     return read.wait<T>();
   }
 
-  /** Starts every queued read now (in the order they were first issued) and empties the batch. */
+  /**
+   * Starts every queued read now (in the order they were first issued) and empties the batch.
+   * The owner calls it before any write and transaction, so a read issued first runs first.
+   */
   flush(): void {
     if (this.pending.size === 0) return;
     const reads = this.pending;

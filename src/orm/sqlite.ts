@@ -19,6 +19,8 @@ const BUSY_TIMEOUT_MS = 5_000;
 
 export interface SqliteOptions {
   busyTimeoutMs?: number;
+  /** false: synchronous=NORMAL (see open). Default true. */
+  durable?: boolean;
 }
 
 /**
@@ -45,7 +47,9 @@ export class SqliteDatabase implements Database {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const connection = new BetterSqlite3(path, { timeout: options.busyTimeoutMs ?? BUSY_TIMEOUT_MS });
     connection.pragma('journal_mode = WAL');
-    connection.pragma('synchronous = NORMAL'); // safe with WAL: only the last commits may roll back on power loss
+    // In WAL mode NORMAL syncs only at checkpoints: a power cut may roll back the last commits,
+    // an upload already acknowledged among them. FULL syncs the WAL at every commit.
+    connection.pragma(`synchronous = ${options.durable === false ? 'NORMAL' : 'FULL'}`);
     return new SqliteDatabase(connection);
   }
 

@@ -1,14 +1,8 @@
 /**
- * Work deferred to the end of the current event-loop turn: everything queued here runs in
- * ONE `setImmediate`, after the poll phase has delivered every socket's data of this turn,
- * so requests that arrived together are served by one batch of reads (see read-batch.ts and
- * id-loader.ts).
- *
- * A task queued while the queue is running runs in the same pass. That is how an id
- * loader's `SELECT ... IN (...)`, issued from its task, still joins its database's read
- * batch of this turn instead of waiting one more turn.
+ * Work deferred to the end of this event-loop turn, in ONE `setImmediate`, so requests that
+ * arrived together share one batch of reads. A task queued while the queue runs runs in the
+ * same pass: an id loader's SELECT still joins this turn's read batch.
  */
-
 type Task = () => void;
 
 let tasks: Task[] = [];

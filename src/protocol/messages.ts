@@ -25,8 +25,8 @@ const bytes = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 /** A whole number of things (downloads, sessions) that fits an INT column. */
 const count = z.number().int().nonnegative().max(2 ** 31 - 1);
 
-export const userTypeSchema = z.enum(['admin', 'user']);
-export const movieTypeSchema = z.enum(['all', 'free', 'charge']);
+const userTypeSchema = z.enum(['admin', 'user']);
+const movieTypeSchema = z.enum(['all', 'free', 'charge']);
 
 export const requestSchemas = {
   register: z.object({

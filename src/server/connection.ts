@@ -1,30 +1,21 @@
 /**
- * One client connection: it owns the socket, the frame decoder and the session, and runs
- * one request at a time (the protocol is strictly one request, one reply, in order).
- * Reading is pull-based so an upload body flows into its file at the disk's pace: the
- * socket is paused whenever the decoder holds more than it should, which is TCP
- * backpressure all the way back to the sender.
+ * One client connection: it owns the socket, the frame reader, the outbound writer and the
+ * session, and runs one request at a time (the protocol is strictly one request, one reply,
+ * in order). Reading is pull-based, so an upload flows into its file at the disk's pace.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { drained } from '../transfer/drain.js';
-import { encodeFrame, FrameDecoder, hasTrailer, ProtocolError } from '../protocol/index.js';
+import { FrameReader, hasTrailer, ProtocolError } from '../protocol/index.js';
+import { TokenBucket } from '../transfer/token-bucket.js';
 import { TransferWatch } from '../transfer/transfer-watch.js';
+import { ConnectionClosed } from './connection-closed.js';
+import { IncomingBody } from './incoming-body.js';
+import { OutboundWriter } from './outbound-writer.js';
 import { ERRORS } from '../protocol/error-codes.js';
 
 /** Unparsed bytes a connection may hold before it stops reading from the socket. */
 const READ_HIGH_WATER = 1024 * 1024;
-/** The most one socket read hands over (libuv reads 64 KiB at a time): an upload's unit of progress. */
-const READ_GRAIN = 64 * 1024;
-
-export class ConnectionClosed extends Error {
-  constructor() {
-    super('connection closed');
-    this.name = 'ConnectionClosed';
-  }
-}
 
 export interface Session {
   token: string;
@@ -53,9 +44,9 @@ export class Connection {
   readonly remoteAddress: string;
   readonly log: Logger;
   session?: Session;
-  private readonly decoder: FrameDecoder;
-  private wake?: () => void;
-  private closed = false;
+  /** Every frame and body this connection sends goes through it. */
+  readonly out: OutboundWriter;
+  private readonly reader: FrameReader;
   /** A last frame went out (closeWith): nothing more is read. */
   private ending = false;
   private busy = false;
@@ -73,28 +64,22 @@ export class Connection {
   ) {
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
     this.log = log.child({ conn: this.id, addr: this.remoteAddress });
-    this.decoder = new FrameDecoder({ maxHeaderBytes: limits.maxHeaderBytes });
+    this.reader = new FrameReader(socket, { maxHeaderBytes: limits.maxHeaderBytes, highWaterMark: READ_HIGH_WATER });
+    this.out = new OutboundWriter(socket, this.closing.signal);
     this.rate = new TokenBucket(limits.requestsPerSecond, limits.requestsPerSecond * 2);
-    if (initial?.length) this.decoder.append(initial);
+    if (initial?.length) this.reader.append(initial);
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs, () => this.closeWith({ flag: false, code: ERRORS.TIMEOUT.code, msg: 'idle for too long, closing' }));
-    socket.on('data', (chunk: Buffer) => {
-      this.decoder.append(chunk);
-      if (this.decoder.bufferedBytes >= READ_HIGH_WATER) socket.pause();
-      this.wakeReader();
-    });
     socket.on('close', () => {
-      this.closed = true;
       this.session = undefined;
       clearTimeout(this.headerTimer);
       this.closing.abort();
-      this.wakeReader();
     });
     socket.on('error', (error) => this.log.debug({ err: error.message }, 'socket error'));
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.closing.signal.aborted;
   }
 
   /** Aborts when the socket closes, so waits on this connection's behalf end with it. */
@@ -107,7 +92,7 @@ export class Connection {
     try {
       for (;;) {
         if (this.draining) return this.closeQuietly();
-        const event = this.decoder.next();
+        const event = this.reader.next();
         if (!event) {
           this.watchHeaderDeadline();
           await this.moreData();
@@ -153,7 +138,7 @@ export class Connection {
 
   /** A started header must be complete in time, so one-byte-a-second clients cannot hold a slot. */
   private watchHeaderDeadline(): void {
-    if (this.headerTimer || this.decoder.bufferedBytes === 0 || this.decoder.inBody) return;
+    if (this.headerTimer || this.reader.bufferedBytes === 0 || this.reader.inBody) return;
     this.headerTimer = setTimeout(() => {
       this.log.warn('header not completed in time, closing');
       this.closeWith({ flag: false, code: ERRORS.TIMEOUT.code, msg: 'header not completed in time, closing' });
@@ -176,30 +161,21 @@ export class Connection {
   }
 
   private closeQuietly(): void {
-    this.socket.end();
+    this.out.end();
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
-  /** Writes one whole frame in one write (see the README on Nagle and delayed ACKs). */
-  async send(reply: object): Promise<void> {
-    if (this.closed) throw new ConnectionClosed();
-    if (!this.socket.write(encodeFrame(reply))) await drained(this.socket, () => new ConnectionClosed());
-  }
-
-  /** Streams raw bytes after a header, at the pace the client reads them. */
-  async sendBody(source: Readable): Promise<void> {
-    for await (const chunk of source) {
-      if (this.closed) throw new ConnectionClosed();
-      if (!this.socket.write(chunk as Buffer)) await drained(this.socket, () => new ConnectionClosed());
-    }
+  /** Sends one frame (through the outbound writer, after anything queued before it). */
+  send(reply: object): Promise<void> {
+    return this.out.send(reply);
   }
 
   /** Sends a last error frame, then closes once it is flushed. */
   closeWith(reply: object): void {
-    if (!this.closed && this.socket.writable) this.socket.end(encodeFrame(reply));
+    this.out.end(reply);
     setTimeout(() => this.socket.destroy(), 2000).unref();
     this.ending = true;
-    this.wakeReader();
+    this.reader.interrupt();
   }
 
   /**
@@ -227,129 +203,14 @@ export class Connection {
   }
 
   /** Resolves when more bytes arrive; throws once the socket is gone. */
-  moreData(): Promise<void> {
-    if (this.closed || this.ending) return Promise.reject(new ConnectionClosed());
-    this.socket.resume();
-    return new Promise<void>((resolve) => (this.wake = resolve)).then(() => {
-      if (this.ending || (this.closed && this.decoder.bufferedBytes === 0)) throw new ConnectionClosed();
-    });
+  async moreData(): Promise<void> {
+    if (this.isClosed || this.ending) throw new ConnectionClosed();
+    await this.reader.more();
+    if (this.ending || (this.isClosed && this.reader.bufferedBytes === 0)) throw new ConnectionClosed();
   }
 
-  /** The decoder, for IncomingBody only. */
+  /** The next decoded event, for IncomingBody only. */
   nextEvent() {
-    return this.decoder.next();
-  }
-
-  private wakeReader(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-}
-
-/**
- * The raw bytes announced by a request's `file_size`, and the trailer frame after them when
- * the header has `sha256_trailer`. A handler either consumes them (into an upload's sink) or
- * leaves them; whatever it leaves is read and dropped before the reply is sent, because the
- * client always sends the bytes (and trailer) and only then reads the reply.
- */
-export class IncomingBody {
-  private remaining: number;
-  private started = false;
-  private trailerRead = false;
-
-  constructor(
-    private readonly conn: Connection,
-    readonly size: number,
-    private readonly trailerFollows = false,
-  ) {
-    this.remaining = size;
-  }
-
-  get consumed(): boolean {
-    return this.remaining === 0 && (!this.trailerFollows || this.trailerRead);
-  }
-
-  /** Bytes received so far (useful after a failure, to keep a partial upload). */
-  get received(): number {
-    return this.size - this.remaining;
-  }
-
-  /**
-   * Reads the whole body, handing each piece to `onChunk` (which copies it: the piece is not
-   * kept); a promise it returns pauses reading until it settles (backpressure).
-   */
-  async consume(onChunk?: (chunk: Buffer) => void | Promise<void>): Promise<void> {
-    if (this.started) throw new Error('body already read');
-    this.started = true;
-    const watch = this.conn.watchTransfer('upload', READ_GRAIN);
-    try {
-      while (this.remaining > 0) {
-        if (watch?.tripped) throw new ConnectionClosed();
-        const event = this.conn.nextEvent();
-        if (!event) {
-          await this.conn.moreData();
-          continue;
-        }
-        if (event.kind !== 'body') throw new Error('decoder lost the body');
-        this.remaining = event.remaining;
-        watch?.add(event.chunk.length);
-        const busy = onChunk?.(event.chunk);
-        if (busy) await (watch ? watch.excuse(busy) : busy);
-      }
-    } finally {
-      watch?.stop();
-    }
-  }
-
-  /**
-   * The frame after the bytes of an upload with `sha256_trailer` (consume them first).
-   * A frame that announces bytes of its own breaks the framing (ProtocolError).
-   */
-  async trailer(): Promise<Record<string, unknown>> {
-    if (!this.trailerFollows || this.trailerRead || this.remaining > 0) throw new Error('no trailer to read now');
-    for (;;) {
-      const event = this.conn.nextEvent();
-      if (!event) {
-        await this.conn.moreData();
-        continue;
-      }
-      if (event.kind !== 'header' || event.bodySize > 0) {
-        throw new ProtocolError('BAD_TRAILER', 'the frame after the bytes of an upload with sha256_trailer must be its sha256, with no bytes');
-      }
-      this.trailerRead = true;
-      return event.header;
-    }
-  }
-
-  async discard(): Promise<void> {
-    if (this.remaining > 0) {
-      this.started = false;
-      await this.consume();
-    }
-    if (this.trailerFollows && !this.trailerRead) await this.trailer();
-  }
-}
-
-/** Allows `rate` events per second on average with bursts up to `burst`; a rate of 0 means no limit. */
-class TokenBucket {
-  private tokens: number;
-  private last = performance.now();
-
-  constructor(
-    private readonly rate: number,
-    private readonly burst: number,
-  ) {
-    this.tokens = burst;
-  }
-
-  take(): boolean {
-    if (this.rate <= 0) return true;
-    const now = performance.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    return this.reader.next();
   }
 }

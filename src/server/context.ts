@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { Database } from '../orm/index.js';
 import type { User } from '../orm/models/index.js';
 import type { ServerConfig } from './config.js';
-import type { Connection, IncomingBody } from './connection.js';
+import type { Connection } from './connection.js';
+import type { IncomingBody } from './incoming-body.js';
 import type { MediaStore } from './media-store.js';
 
 export interface App {

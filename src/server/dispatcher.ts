@@ -5,7 +5,9 @@
  */
 import { ProtocolError } from '../protocol/errors.js';
 import { isMessageType } from '../protocol/messages.js';
-import { ConnectionClosed, type Connection, type IncomingBody } from './connection.js';
+import { ConnectionClosed } from './connection-closed.js';
+import type { Connection } from './connection.js';
+import type { IncomingBody } from './incoming-body.js';
 import type { App } from './context.js';
 import { replyForError, UnknownType } from './errors.js';
 import { FileReply } from './downloads/file-reply.js';

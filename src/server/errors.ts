@@ -33,6 +33,8 @@ export class LoginFailed extends kind(ERRORS.LOGIN_FAILED) {}
 export class AccountLocked extends kind(ERRORS.ACCOUNT_LOCKED) {}
 export class NotFound extends kind(ERRORS.NOT_FOUND) {}
 export class Conflict extends kind(ERRORS.CONFLICT) {}
+/** CONFLICT too: another attempt (or a repair) took the upload row while this one published; its partial stays for it. */
+export class TakenOver extends Conflict {}
 export class IntegrityError extends kind(ERRORS.INTEGRITY) {}
 export class LoginBlocked extends kind(ERRORS.LOGIN_BLOCKED) {}
 export class QuotaExceeded extends kind(ERRORS.QUOTA_EXCEEDED) {}

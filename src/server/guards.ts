@@ -1,10 +1,7 @@
 /**
- * Who may call what. A session is valid only on the connection that logged in (tokens
- * never travel between connections or nodes), and the user is read from the database on
- * every request, so a lock or a role change takes effect at once on every node. The users of
- * all requests that arrive in one event-loop turn are read together, with one
- * `SELECT ... WHERE id IN (...)` at the end of that turn (orm/id-loader.ts): still a fresh
- * read per request, never a cache.
+ * Who may call what. A session is valid only on the connection that logged in, and the user
+ * is re-read on every request (a turn's users in one SELECT, orm/id-loader.ts), so a lock or
+ * a role change takes effect at once on every node.
  */
 import { IdLoader } from '../orm/index.js';
 import { User } from '../orm/models/index.js';

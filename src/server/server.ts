@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import { ensureSchema, openDatabase } from '../orm/index.js';
+import { durabilityWarnings, ensureSchema, openDatabase } from '../orm/index.js';
 import { allModels } from '../orm/models/index.js';
 import { encodeFrame } from '../protocol/frame.js';
 import { NONCE_BYTES, PROOF_BYTES, proofMatches, readExactly } from '../protocol/handshake.js';
@@ -19,7 +19,9 @@ import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
-import { startUploadJanitor } from './uploads/resumable.js';
+import { checkStore } from './fsck/check-store.js';
+import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
+import { startUploadJanitor } from './uploads/janitor.js';
 import { ERRORS } from '../protocol/error-codes.js';
 
 export interface RunningServer {
@@ -28,6 +30,8 @@ export interface RunningServer {
   host: string;
   port: number;
   connections: Set<Connection>;
+  /** What this node's scheduled scrub found (counters for a metric). */
+  scrub: ScrubStats;
   /** Stops accepting, lets running requests finish up to the grace period, then closes everything. */
   shutdown(graceSeconds?: number): Promise<void>;
   /** Immediate close (tests). */
@@ -35,12 +39,17 @@ export interface RunningServer {
 }
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  const db = await openDatabase(config.db);
+  const db = await openDatabase(config.db, { durable: config.durable });
   await ensureSchema(db, allModels);
-  const media = new MediaStore(config.mediaDir);
+  const media = new MediaStore(config.mediaDir, { durable: config.durable });
   await media.init();
   const app: App = { config, db, media, log };
+  if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
+  else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
+  await quickCheck(app);
   const janitor = startUploadJanitor(app);
+  const scrub = newScrubStats();
+  const scrubber = startScrubber(app, scrub);
   const dispatch = createDispatcher(app);
   const connections = new Set<Connection>();
   const perAddress = new Map<string, number>();
@@ -119,6 +128,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const finish = (stopped: Promise<void>) =>
     (finished ??= stopped.then(async () => {
       janitor.stop();
+      scrubber.stop();
       await db.close();
       log.info('stopped');
     }));
@@ -129,6 +139,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     host: address.address,
     port: address.port,
     connections,
+    scrub,
     async shutdown(graceSeconds = config.shutdownGraceSeconds) {
       if (finished) return finished;
       const stopped = stopListening();
@@ -146,6 +157,23 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       return finish(stopped);
     },
   };
+}
+
+/**
+ * The quick fsck at start (sizes, no hashes): repairs what a crash leaves (a publish cut
+ * between rename and commit, partials and rows out of step) and logs anything else for
+ * the operator (`cinebox fsck --repair`). A publish whose holder still looks live (this
+ * node's previous run, dead for less than a lease) is looked at again once the lease is over.
+ */
+async function quickCheck(app: App, pass = 1): Promise<void> {
+  const report = await checkStore(app, { repair: 'crash' });
+  const fields = { pass, videos: report.videosChecked, problems: report.problems.length, remaining: report.remaining, inFlight: report.inFlight, seconds: report.seconds };
+  if (report.remaining > 0) app.log.error(fields, 'start check: problems remain, run `cinebox fsck` (--repair to fix them)');
+  else app.log.info(fields, 'start check done');
+  if (report.inFlight > 0 && pass < 3) {
+    const again = () => quickCheck(app, pass + 1).catch((error: Error) => app.log.warn({ err: error.message }, 'start check failed'));
+    setTimeout(again, app.config.uploadLeaseSeconds * 1000 + 100).unref();
+  }
 }
 
 /**
@@ -168,6 +196,6 @@ async function verifyClient(socket: Socket, config: ServerConfig, log: Logger): 
 }
 
 /** Keeps passwords in database URLs out of the logs. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }

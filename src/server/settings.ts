@@ -7,16 +7,17 @@ import { DEFAULT_PORT } from '../protocol/defaults.js';
 
 /**
  * How a value is typed by an operator and kept in ServerConfig: `size` in bytes (`64G`),
- * `duration` in seconds (`24h`, `30s`; a plain number is seconds), `money` in cents (`9.90`).
+ * `duration` in seconds (`24h`, `30s`; a plain number is seconds), `money` in cents (`9.90`),
+ * `boolean` as `true`/`false`.
  */
-export type SettingKind = 'text' | 'integer' | 'number' | 'size' | 'duration' | 'money';
+export type SettingKind = 'text' | 'integer' | 'number' | 'size' | 'duration' | 'money' | 'boolean';
 
 export interface Setting {
   /** `--flag`, `CINEBOX_FLAG`, and the key in the config file. */
   readonly flag: string;
   readonly kind: SettingKind;
   /** In the config's unit (bytes, seconds, cents); none = unset unless given. */
-  readonly default?: string | number;
+  readonly default?: string | number | boolean;
   readonly describe: string;
   /** The unit shown in the docs when the kind's name (size, duration, amount) is not it. */
   readonly unit?: string;
@@ -101,6 +102,20 @@ export const SETTINGS = {
   },
   uploadExpirySeconds: { flag: 'upload-expiry', kind: 'duration', default: 24 * 3600, describe: 'A cut upload nobody resumed for this long is deleted (row and partial file)' },
   uploadLeaseSeconds: { flag: 'upload-lease', kind: 'duration', default: 15, describe: 'An upload whose writer went silent this long (its node died) may be taken over by a resume' },
+  durable: {
+    flag: 'durable',
+    kind: 'boolean',
+    default: true,
+    describe:
+      'Acknowledge an upload only once its bytes, its name and its row are on stable storage (fdatasync, directory fsync, SQLite `synchronous=FULL`); `false` is for benchmarks and throwaway servers: a crash of the process stays safe, a power cut may lose acknowledged uploads (docs/durability.md)',
+  },
+  scrubIntervalSeconds: {
+    flag: 'scrub-interval',
+    kind: 'duration',
+    default: 0,
+    describe: 'Every so long this node hashes every live video and logs what is wrong (`cinebox fsck --full` without repairs); 0 = no scheduled scrub',
+  },
+  scrubBytesPerSecond: { flag: 'scrub-rate', kind: 'size', unit: 'size per second', default: 32 * 1024 ** 2, describe: 'How fast the scheduled scrub may read, so it leaves the disk to the transfers' },
   // Viewer policies by class (docs/policies.md says why these defaults); `cinebox admin policy` overrides them per viewer.
   normalDownloads: { flag: 'normal-downloads', kind: 'text', default: 'on', choices: ['on', 'off'], describe: 'Whether normal viewers may download' },
   normalSpeedBps: { flag: 'normal-speed', ...SPEED, default: 2 * MiB, describe: "Download speed of a normal viewer, shared by the account's downloads on a node (`unlimited` or 0 = no limit)" },
@@ -122,7 +137,7 @@ export const SETTINGS = {
 
 type Settings = typeof SETTINGS;
 export type SettingName = keyof Settings;
-type ValueOf<S> = S extends { kind: 'text' } ? string : number;
+type ValueOf<S> = S extends { kind: 'text' } ? string : S extends { kind: 'boolean' } ? boolean : number;
 type WithDefault = { [K in SettingName]: Settings[K] extends { default: unknown } ? K : never }[SettingName];
 type WithoutDefault = Exclude<SettingName, WithDefault>;
 

@@ -1,21 +1,7 @@
 /**
- * The minimum transfer rate of a raw body (an upload's bytes, a download's bytes).
- *
- * Why: the idle timeout restarts on every byte, so a client that trickles an upload one
- * byte every few seconds, or reads a download that slowly, would hold its connection, an
- * upload slot or a download's buffers and file handle forever. Header trickling has its own
- * deadline; this is the same promise for bodies: over any whole window (30 s by default)
- * a body must move at least `bytesPerSecond` on average, or it is cut.
- *
- * How: one interval timer per transfer (unref'd, cleared on every exit), no timer per byte.
- * The window is split into slices; each tick closes a slice and, once a whole window of
- * slices is known, compares its bytes with the minimum. Time the server itself is the slow
- * side (waiting on its disk or hasher, see `excuse`) does not count against the client: a
- * slice spent mostly there is left out and its bytes carry into the next one.
- *
- * Progress is only seen in whole units (a download's bytes count when the socket took a
- * whole buffer of up to 256 KiB), so the window is stretched to at least the time one unit
- * takes at the minimum rate: a client just above the rate always completes one per window.
+ * The minimum transfer rate of a raw body: the idle timeout restarts on every byte, so a
+ * client trickling an upload (or reading a download) that slowly would hold its slot forever.
+ * Over any whole window a body must average `bytesPerSecond`, or it is cut.
  */
 export interface TransferRate {
   /** Minimum average bytes per second; 0 = no minimum. */
@@ -27,6 +13,10 @@ export type OnSlow = (detail: { bytesPerSecond: number; windowSeconds: number; w
 
 const SLICES = 4;
 
+/**
+ * One unref'd interval per transfer, no timer per byte: each tick closes one of SLICES slices
+ * of the window; a slice the server itself held up (`excuse`) is left out, its bytes carried over.
+ */
 export class TransferWatch {
   /** Bytes of the last whole slices, oldest first. */
   private readonly slices: number[] = [];
@@ -40,8 +30,9 @@ export class TransferWatch {
   tripped = false;
 
   /**
-   * Starts watching now. `grainBytes` is the largest unit progress is seen in; `onSlow`
-   * runs once, from the timer, when a whole window moved fewer bytes than the minimum.
+   * Starts watching now. `grainBytes` is the largest unit progress is seen in (the window is
+   * stretched to what one takes at the minimum rate); `onSlow` runs once, from the timer,
+   * when a whole window moved fewer bytes than the minimum.
    */
   constructor(
     private readonly rate: TransferRate,

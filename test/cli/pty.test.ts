@@ -11,7 +11,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { startWorld, type World } from '../helpers/world.js';
 import { builtCli } from './helpers/built-cli.js';

@@ -164,6 +164,14 @@ describe('reading the settings', () => {
     await expect(parsed(argv)).rejects.toThrow(message);
   });
 
+  it('reads a true/false setting from a flag, a variable and a JSON boolean in the file; refuses anything else', async () => {
+    expect((await parsed([])).durable).toBe(true);
+    expect((await parsed(['--durable', 'false'])).durable).toBe(false);
+    expect((await parsed([], { CINEBOX_DURABLE: 'no' })).durable).toBe(false);
+    expect((await parsed(['--config', await configFile({ durable: false }, 'durable.json')])).durable).toBe(false);
+    await expect(parsed(['--durable', 'maybe'])).rejects.toThrow('--durable (or CINEBOX_DURABLE): must be true or false, got "maybe"');
+  });
+
   it('leaves an empty admin code unset, as before', async () => {
     expect((await parsed(['--admin-code', ''])).adminCode).toBeUndefined();
   });

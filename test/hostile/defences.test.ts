@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, type ClientConnection, type ConnectOptions } from '../../src/client/connection.js';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { FrameDecoder } from '../../src/protocol/index.js';
 import { handshakeProof } from '../../src/protocol/handshake.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { quickMd5, uploadFile } from '../../src/client/transfers.js';
+import { quickMd5, uploadFile } from '../../src/client/upload.js';
 import { Upload } from '../../src/orm/models/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';

@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientConnection } from '../../src/client/connection.js';
-import { downloadMovie } from '../../src/client/transfers.js';
+import { downloadMovie } from '../../src/client/download.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { databaseKinds } from '../helpers/databases.js';

@@ -1,7 +1,8 @@
 /** What the viewer-policy suites share: a world with an admin and one uploaded free video, and reads of the usage rows. */
 import { join } from 'node:path';
 import type { ClientConnection } from '../../src/client/connection.js';
-import { downloadMovie, uploadFile } from '../../src/client/transfers.js';
+import { downloadMovie } from '../../src/client/download.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { DownloadUsage } from '../../src/orm/models/index.js';
 import type { ServerConfig } from '../../src/server/config.js';
 import { startWorld, type World } from '../helpers/world.js';

@@ -10,7 +10,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientConnection } from '../../src/client/connection.js';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { frame, prefixed, rawExchange } from '../helpers/raw.js';
 import { startWorld, type World } from '../helpers/world.js';

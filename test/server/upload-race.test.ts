@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';

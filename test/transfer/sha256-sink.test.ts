@@ -1,10 +1,14 @@
-/** The transfer sink: bytes on disk and the digest, in place and on the worker thread. */
+/**
+ * The transfer sink: bytes on disk and the digest, in place and on a worker thread. The
+ * tests bring their own one-thread pool, so the worker path runs on any machine, one core included.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { HashPool } from '../../src/transfer/hash-pool.js';
 import { createSha256Sink, OFF_THREAD_MIN_BYTES, openFileSink, type Sha256Sink } from '../../src/transfer/sha256-sink.js';
 
 const MiB = 1024 * 1024;
@@ -25,28 +29,38 @@ async function feed(sink: Sha256Sink, data: Buffer, how: 'write' | 'hashOnly' = 
 }
 
 let dir: string;
+const pool = new HashPool(1);
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cinebox-sink-'));
 });
 afterAll(async () => {
+  await pool.close();
   await rm(dir, { recursive: true, force: true });
 });
 
 describe.each([
-  ['in place', 3 * MiB + 17],
-  ['on the worker thread', OFF_THREAD_MIN_BYTES + 5 * MiB + 3],
-])('sha256 sink, %s', (_where, size) => {
+  ['in place', 3 * MiB + 17, false],
+  ['on the worker thread', OFF_THREAD_MIN_BYTES + 5 * MiB + 3, true],
+])('sha256 sink, %s', (_where, size, offThread) => {
   const data = randomBytes(size);
+  let jobsBefore = 0;
+  beforeEach(() => {
+    jobsBefore = pool.jobsStarted;
+  });
+  afterEach(() => {
+    // The group ran where its name says: one job on the worker per sink, or none.
+    expect(pool.jobsStarted - jobsBefore).toBe(offThread ? 1 : 0);
+  });
 
   it('hashes like node:crypto', async () => {
-    const sink = createSha256Sink({ expectedBytes: size });
+    const sink = createSha256Sink({ expectedBytes: size, pool });
     await feed(sink, data);
     expect(await sink.finish()).toBe(sha256(data));
   });
 
   it('writes every byte to the file and hashes them', async () => {
     const path = join(dir, `whole-${size}.bin`);
-    const sink = await openFileSink(path, { start: 0, expectedBytes: size });
+    const sink = await openFileSink(path, { start: 0, expectedBytes: size, pool });
     await feed(sink, data);
     expect(await sink.finish()).toBe(sha256(data));
     expect(sha256(await readFile(path))).toBe(sha256(data));
@@ -56,7 +70,7 @@ describe.each([
     const path = join(dir, `resumed-${size}.bin`);
     const held = Math.floor(size / 3);
     await writeFile(path, data.subarray(0, held));
-    const sink = await openFileSink(path, { start: held, expectedBytes: size });
+    const sink = await openFileSink(path, { start: held, expectedBytes: size, pool });
     await feed(sink, data.subarray(0, held), 'hashOnly');
     await feed(sink, data.subarray(held));
     expect(await sink.finish()).toBe(sha256(data));
@@ -65,7 +79,7 @@ describe.each([
 
   it('keeps every byte given when a cut transfer is closed', async () => {
     const path = join(dir, `cut-${size}.bin`);
-    const sink = await openFileSink(path, { start: 0, expectedBytes: size });
+    const sink = await openFileSink(path, { start: 0, expectedBytes: size, pool });
     const given = data.subarray(0, size - 12_345);
     await feed(sink, given);
     await sink.close();
@@ -74,7 +88,7 @@ describe.each([
   });
 
   it.skipIf(!existsSync('/dev/full'))('reports a full disk with its code (a real ENOSPC from /dev/full)', async () => {
-    const sink = await openFileSink('/dev/full', { start: 0, expectedBytes: size });
+    const sink = await openFileSink('/dev/full', { start: 0, expectedBytes: size, pool });
     const failure = await (async () => {
       await feed(sink, data);
       return sink.finish();
@@ -86,11 +100,10 @@ describe.each([
 });
 
 describe('sha256 sink backpressure', () => {
-  // One core: everything runs in place, and the disk write is the only queue.
-  it.skipIf(availableParallelism() < 2)('asks the caller to wait instead of queueing without bound', async () => {
+  it('asks the caller to wait instead of queueing without bound', async () => {
     const size = OFF_THREAD_MIN_BYTES * 3;
     const data = randomBytes(size);
-    const sink = createSha256Sink({ expectedBytes: size });
+    const sink = createSha256Sink({ expectedBytes: size, pool });
     let refusedAt = -1;
     for (let at = 0; at < size; at += MiB) {
       // No await between writes: the worker cannot answer, so the queue only grows.
@@ -106,13 +119,13 @@ describe('sha256 sink backpressure', () => {
     expect(await sink.finish()).toBe(sha256(data));
   });
 
-  it.skipIf(availableParallelism() < 2)('shares one memory budget among transfers running at once', async () => {
+  it('shares one memory budget among transfers running at once', async () => {
     const six = randomBytes(6 * MiB);
-    const alone = createSha256Sink({ expectedBytes: OFF_THREAD_MIN_BYTES });
+    const alone = createSha256Sink({ expectedBytes: OFF_THREAD_MIN_BYTES, pool });
     expect(alone.write(six)).toBe(true); // 6 MiB queued is within one transfer's 8 MiB
     await alone.close();
     // With 16 transfers running, each may queue a sixteenth of the 64 MiB budget: 4 MiB.
-    const many = Array.from({ length: 16 }, () => createSha256Sink({ expectedBytes: OFF_THREAD_MIN_BYTES }));
+    const many = Array.from({ length: 16 }, () => createSha256Sink({ expectedBytes: OFF_THREAD_MIN_BYTES, pool }));
     expect(many[0]!.write(six)).toBe(false);
     await many[0]!.drained();
     expect(await many[0]!.finish()).toBe(sha256(six));

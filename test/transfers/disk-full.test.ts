@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerError } from '../../src/client/connection.js';
-import { quickMd5, uploadFile } from '../../src/client/transfers.js';
+import { quickMd5, uploadFile } from '../../src/client/upload.js';
 import { Upload } from '../../src/orm/models/index.js';
 import type { OpenUpload } from '../../src/server/media-store.js';
 import { databaseKinds } from '../helpers/databases.js';

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uploadFile } from '../../src/client/transfers.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import type { Connection } from '../../src/server/connection.js';

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadMovie, uploadFile } from '../../src/client/transfers.js';
+import { downloadMovie } from '../../src/client/download.js';
+import { uploadFile } from '../../src/client/upload.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
 

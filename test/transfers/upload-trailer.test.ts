@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientConnection } from '../../src/client/connection.js';
-import { quickMd5, uploadFile } from '../../src/client/transfers.js';
+import { quickMd5, uploadFile } from '../../src/client/upload.js';
 import { Movie, Upload } from '../../src/orm/models/index.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';

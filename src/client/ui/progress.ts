@@ -6,11 +6,11 @@
  */
 import cliProgress from 'cli-progress';
 import stringWidth from 'string-width';
-import type { Progress } from '../transfers.js';
+import type { Progress } from '../../transfer/file-hash.js';
 import { truncateToWidth } from './table.js';
 import { formatBytesOf, formatDuration, formatSpeed } from './units.js';
 
-/** One transfer: feed `onProgress` to transfers.ts, then `finish()` on success or `abort()` on failure. */
+/** One transfer: feed `onProgress` to an upload or a download (client/upload.ts, download.ts), then `finish()` on success or `abort()` on failure. */
 export interface Tracker {
   onProgress: Progress;
   finish(): void;

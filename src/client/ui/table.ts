@@ -24,7 +24,7 @@ const GAP = '  ';
 const MIN_FLEX_WIDTH = 8;
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
-export function renderTable<T>(columns: Column<T>[], rows: T[], width = 80): string {
+function renderTable<T>(columns: Column<T>[], rows: T[], width = 80): string {
   const cells = rows.map((row) => columns.map((column) => cellText(column.value(row), column.wrap)));
   const widths = columns.map((column, c) => {
     const natural = Math.max(stringWidth(column.header), ...cells.map((row) => maxLineWidth(row[c])));

@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import type { CineboxClient, UploadResult } from '../cinebox-client.js';
 import type { Countdown, ProgressView, Tracker } from './progress.js';
-import type { DownloadResult } from '../transfers.js';
+import type { DownloadResult } from '../download.js';
 import { formatBytesOf } from './units.js';
 
 /** The person pressed Ctrl-C during a transfer; the connection is closed. */
@@ -17,10 +17,10 @@ export class Interrupted extends Error {
   }
 }
 
-export const WAIT_MESSAGE = 'non-VIP wait before a free download (VIP viewers skip it)';
+const WAIT_MESSAGE = 'non-VIP wait before a free download (VIP viewers skip it)';
 
 /** Runs `task`; a SIGINT meanwhile closes the connection and turns its failure into Interrupted. */
-export async function cancelOnCtrlC<T>(client: CineboxClient, task: () => Promise<T>): Promise<T> {
+async function cancelOnCtrlC<T>(client: CineboxClient, task: () => Promise<T>): Promise<T> {
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;

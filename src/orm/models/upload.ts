@@ -4,7 +4,7 @@ import { Model } from '../model.js';
 /**
  * An upload in progress or cut short, resumable by the same admin with the same file: found
  * by its SHA-256, or, for an upload that sends its SHA-256 after its bytes and was cut before
- * that, by its size and quick fingerprint (see uploads.ts). Kept in the database (not in a
+ * that, by its size and quick fingerprint (see server/uploads/resumable.ts). Kept in the database (not in a
  * node's memory) so any node sharing the database and the media directory can resume it.
  * The bytes live in `media/.incoming/<temp_name>`.
  */

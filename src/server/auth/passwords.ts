@@ -11,12 +11,8 @@ const p = 1;
 const KEY_BYTES = 32;
 
 /**
- * Hashes running at once. Each takes 128*N*r bytes (16 MiB at the default cost) on a thread
- * pool thread; two at a time give all the hashing two cores can do, and a login flood still
- * leaves half of the four pool threads to file reads and writes (downloads, uploads).
- * Logins beyond that wait their turn (~50 ms each). It does not bound RSS: glibc keeps the
- * freed 16 MiB in each pool thread's arena (measured: +68 MB after 100 logins, limit 1 to 4
- * alike); only MALLOC_ARENA_MAX=1 or MALLOC_MMAP_THRESHOLD_ set before start returns it.
+ * Hashes running at once (each 16 MiB on a thread-pool thread at the default cost): a login
+ * flood keeps two of the four pool threads for file reads and writes; later logins wait their turn.
  */
 const MAX_CONCURRENT_HASHES = 2;
 let hashing = 0;

@@ -2,16 +2,11 @@
 import { Movie, Notice } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
 import type { UserContext } from '../context.js';
-import { BadRequest, Conflict, NotFound } from '../errors.js';
-import { publishMovie } from '../uploads/publish.js';
-import { assertWithinQuota } from './quotas.js';
-import { assertUploadSize, findUpload, heldOffset, receiveResumable, storageError } from '../uploads/resumable.js';
-
-/** Finds a live video with the same content: by SHA-256 when the client sends one, else by the original's quick MD5. */
-async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string): Promise<Movie | undefined> {
-  const where = sha256 ? { sha256, is_delete: 0 } : { file_md5: fileMd5, is_delete: 0 };
-  return Movie.selectOne(ctx.app.db, where);
-}
+import { Conflict, NotFound } from '../errors.js';
+import { receiveLegacy } from '../uploads/legacy.js';
+import { findDuplicate } from '../uploads/publish.js';
+import { assertWithinQuota } from '../uploads/quota.js';
+import { assertUploadSize, findUpload, heldOffset, receiveResumable } from '../uploads/resumable.js';
 
 /**
  * check_movie, the step before an upload: refuses a duplicate and, given `size`, an upload
@@ -23,7 +18,7 @@ async function findDuplicate(ctx: UserContext, fileMd5: string, sha256?: string)
  */
 export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext): Promise<Reply> {
   const fingerprintOnly = req.sha256_trailer === true && !req.sha256;
-  const existing = await findDuplicate(ctx, req.file_md5, req.sha256);
+  const existing = await findDuplicate(ctx.app.db, { sha256: req.sha256, fileMd5: req.file_md5 });
   if (existing && fingerprintOnly) {
     return { flag: true, msg: 'a stored video has the same quick fingerprint: send the sha256 to check', sha256_needed: true, offset: 0 };
   }
@@ -42,50 +37,10 @@ export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext):
   };
 }
 
-/**
- * update_movie: the body goes to a temp file while the server hashes it; only a complete,
- * verified file is renamed into the media store and gets a database row. With `sha256`
- * the upload is resumable (see uploads.ts); without it (the original clients) a cut upload
- * is simply deleted.
- */
+/** update_movie: resumable with a declared `sha256` (or `sha256_trailer`), else the original clients' upload. */
 export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext): Promise<Reply> {
   if (req.sha256 || req.sha256_trailer) return receiveResumable(req, ctx);
-  if (req.offset) throw new BadRequest('offset: a resumed upload must declare its sha256 (or sha256_trailer)');
-  const { app, conn, body, user } = ctx;
-  if (!body && req.file_size > 0) throw new BadRequest('file_size announced but no body');
-  await assertWithinQuota(ctx, req.file_size);
-  const tempPath = app.media.incomingPath();
-  const started = performance.now();
-  let sha256: string;
-  const file = await app.media.openUpload(tempPath, { start: 0, expectedBytes: req.file_size });
-  try {
-    await body?.consume((chunk) => (file.write(chunk) ? undefined : file.drained()));
-    sha256 = await file.finish();
-  } catch (error) {
-    await file.close();
-    await app.media.discard(tempPath);
-    conn.log.warn({ err: (error as Error).message, received: body?.received, size: req.file_size }, 'upload failed');
-    throw storageError(error);
-  }
-  const duplicate = await findDuplicate(ctx, req.file_md5, sha256);
-  if (duplicate) {
-    await app.media.discard(tempPath);
-    throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
-  }
-  const movie = await publishMovie(ctx, {
-    tempPath,
-    name: req.file_name,
-    isFree: req.is_free,
-    fileMd5: req.file_md5,
-    sha256,
-    size: req.file_size,
-  }).catch(async (error: unknown) => {
-    await app.media.discard(tempPath); // not resumable without a declared sha256
-    throw error;
-  });
-  const seconds = (performance.now() - started) / 1000;
-  conn.log.info({ user: user.id, movie: movie.id, bytes: req.file_size, seconds }, 'upload stored');
-  return { flag: true, msg: 'uploaded', movie_id: movie.id, sha256 };
+  return receiveLegacy(req, ctx);
 }
 
 /** Soft delete: the row and the file stay (history keeps its names), lists and downloads skip it. */

@@ -102,7 +102,7 @@ function listEntry(m: Pick<Movie, (typeof LIST_COLUMNS)[number]>): [string, stri
   return [m.name, m.is_free ? FREE_LABEL : CHARGE_LABEL, m.id];
 }
 
-export function movieDetails(m: Pick<Movie, (typeof DETAIL_COLUMNS)[number]>): MovieDetails {
+function movieDetails(m: Pick<Movie, (typeof DETAIL_COLUMNS)[number]>): MovieDetails {
   return {
     id: m.id,
     name: m.name,

@@ -11,7 +11,7 @@ import { usageToday } from '../policies/daily-allowance.js';
 import { dayClockFor } from '../policies/day-clock.js';
 import { effectivePolicy, policyOf, POLICY_FIELDS, type EffectivePolicy, type PolicyField } from '../policies/policy.js';
 import { liveSessionCount } from '../policies/live-sessions.js';
-import { formatSize } from './quotas.js';
+import { formatSize } from '../uploads/quota.js';
 
 /** The policy as replies carry it. */
 function policyReply(policy: EffectivePolicy): Record<string, unknown> {

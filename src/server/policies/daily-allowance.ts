@@ -11,7 +11,7 @@ import { DuplicateKeyError } from '../../orm/index.js';
 import { DownloadUsage } from '../../orm/models/index.js';
 import type { App } from '../context.js';
 import { DailyLimitReached } from '../errors.js';
-import { formatSize } from '../handlers/quotas.js';
+import { formatSize } from '../uploads/quota.js';
 import { dayClockFor } from './day-clock.js';
 import type { EffectivePolicy } from './policy.js';
 

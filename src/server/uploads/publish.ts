@@ -1,16 +1,22 @@
 /**
  * The last step of every upload: rename the verified temp file into the media store and
- * insert its movie row. The database decides races: `live_sha256` is unique, so of two
- * uploads of the same file that finish together one wins and the other gets CONFLICT.
+ * swap its upload row for a movie row. The database decides races: `live_sha256` is unique,
+ * so of two uploads of the same file that finish together one wins and the other gets CONFLICT.
  */
-import { rename } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { DuplicateKeyError, type Database } from '../../orm/index.js';
-import { Movie } from '../../orm/models/index.js';
+import { Movie, Upload } from '../../orm/models/index.js';
 import type { UserContext } from '../context.js';
-import { Conflict } from '../errors.js';
+import { Conflict, TakenOver } from '../errors.js';
+import { crashPoint } from './crash-points.js';
 
 export interface VerifiedUpload {
   tempPath: string;
+  /**
+   * The upload row naming this partial (the intent record) and the attempt's holder token:
+   * the commit deletes it only if this attempt still holds it.
+   */
+  intent: { id: number; holder: string; tempName: string };
   name: string;
   isFree: number;
   fileMd5: string;
@@ -18,14 +24,33 @@ export interface VerifiedUpload {
   size: number;
 }
 
+/** A live video with the same content: by SHA-256 when known, else by the original's quick MD5. */
+export async function findDuplicate(db: Database, content: { sha256?: string; fileMd5: string }): Promise<Movie | undefined> {
+  const where = content.sha256 ? { sha256: content.sha256, is_delete: 0 } : { file_md5: content.fileMd5, is_delete: 0 };
+  return Movie.selectOne(db, where);
+}
+
+/**
+ * The order, and why (a crash may stop the process, or the power, between any two steps):
+ *  1. the partial's bytes are durable (the sink fdatasyncs before it hands out the digest);
+ *  2. an upload row names the partial (`intent`), committed before the rename;
+ *  3. rename .incoming/U.part -> U.ext, then fsync the media directory: the name is durable;
+ *  4. one transaction inserts the movie row and deletes the upload row, durable at COMMIT
+ *     (SQLite WAL + synchronous=FULL, InnoDB flush at commit);
+ *  5. only then the reply.
+ * Cut before 3: the partial and its row are there, the upload resumes. Cut between 3 and 4:
+ * U.ext has no movie row but an upload row names U.part, so a restart moves it back
+ * (fsck/check-store.ts) and the resume finds every byte. Cut after 4: the video is stored; the client
+ * that got no reply is told so when it tries again.
+ */
 export async function publishMovie(
   { app, user }: UserContext,
   upload: VerifiedUpload,
-  /** More writes that must commit with the movie row (e.g. dropping the resumable upload's row). */
-  alsoInTransaction?: (tx: Database) => Promise<unknown>,
 ): Promise<Movie> {
-  const storedName = app.media.newStoredName(upload.name);
-  const storedPath = await app.media.publish(upload.tempPath, storedName);
+  const storedName = app.media.storedNameFor(upload.intent.tempName, upload.name);
+  crashPoint('before-rename');
+  const storedPath = await app.media.moveIntoStore(upload.tempPath, storedName);
+  crashPoint('after-rename');
   const movie = Movie.from({
     name: upload.name,
     path: storedName,
@@ -39,19 +64,53 @@ export async function publishMovie(
     user_id: user.id,
   });
   try {
+    await app.media.syncStore();
+    crashPoint('after-dir-sync');
     await app.db.transaction(async (tx) => {
       await movie.save(tx);
-      await alsoInTransaction?.(tx);
+      await dropIntent(tx, upload.intent);
     });
   } catch (error) {
     // Put the bytes back where they came from, so a retry (or a resume) still has them.
-    await rename(storedPath, upload.tempPath).catch(() => app.media.discard(storedPath));
+    await app.media.disk.rename(storedPath, upload.tempPath).catch(() => undefined);
     if (error instanceof DuplicateKeyError) {
-      await app.media.discard(upload.tempPath);
       const winner = await Movie.selectOne(app.db, { live_sha256: upload.sha256 });
       throw new Conflict(`this video is already stored${winner ? ` as #${winner.id} "${winner.name}"` : ''}`);
     }
     throw error;
   }
+  crashPoint('after-commit');
   return movie;
+}
+
+/** Deletes the intent row in the publishing transaction; if another attempt (or a repair) took it meanwhile, rolls back. */
+async function dropIntent(tx: Database, intent: VerifiedUpload['intent']): Promise<void> {
+  const dropped = await Upload.deleteWhere(tx, { id: intent.id, holder: intent.holder });
+  if (dropped !== 1) throw new TakenOver('this upload was taken over by another connection while it was published; try again');
+}
+
+/**
+ * The intent row of an original client's upload (which has no upload row while its bytes
+ * come): held by this attempt, so no resume or repair touches it until the publish ends.
+ */
+export async function recordLegacyIntent(
+  { app, user }: UserContext,
+  tempPath: string,
+  file: { fileMd5: string; size: number },
+): Promise<VerifiedUpload['intent']> {
+  const now = new Date();
+  const holder = randomUUID();
+  const row = Upload.from({
+    user_id: user.id,
+    sha256: null,
+    file_md5: file.fileMd5,
+    temp_name: app.media.tempNameOf(tempPath),
+    total_size: file.size,
+    received_bytes: file.size,
+    holder,
+    create_time: now,
+    updated_time: now,
+  });
+  await row.save(app.db);
+  return { id: row.id, holder, tempName: row.temp_name };
 }

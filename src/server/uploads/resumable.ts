@@ -1,33 +1,21 @@
 /**
- * Resumable uploads. An upload that declares its SHA-256, before its bytes (`sha256`) or
- * after them (`sha256_trailer`, so the client reads and hashes the file once, while
- * sending), is tracked in the `upload` table (one row per admin and file) with its bytes in
- * media/.incoming/, so when it is cut (client killed, network lost, disk full, server
- * restarted) the same admin can continue it later, on any node sharing the database and
- * the media directory. The partial becomes a video only when the server's SHA-256 of the
- * whole file matches the declared one.
- *
- * A partial is found by the file's SHA-256, or by its size and quick fingerprint (`file_md5`)
- * when the client has not hashed the file (a trailer upload, or one cut before its trailer).
- * A fingerprint can match a different file; that costs nothing but time: the whole file is
- * checked at the end, and a mismatch drops the partial (INTEGRITY) so the client starts over.
- *
- * One writer at a time: an attempt takes the row by writing its random `holder` token with
- * a compare-and-set, refreshes `updated_time` while bytes flow, and clears the token when it
- * ends. A holder silent for longer than the lease is presumed dead (its node crashed) and
- * may be replaced; if it was only slow, its next refresh finds the token changed and stops.
+ * Resumable uploads (a declared `sha256`, or `sha256_trailer`): a cut upload keeps its bytes
+ * and its `upload` row, so the same admin continues it later on any node sharing the database
+ * and media; it becomes a video only when the SHA-256 of the whole file matches.
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { DuplicateKeyError } from '../../orm/index.js';
 import { Movie, Upload } from '../../orm/models/index.js';
+import { encodeFrame } from '../../protocol/frame.js';
 import { uploadTrailerSchema, type Reply, type Request } from '../../protocol/messages.js';
-import type { Sha256Sink } from '../../transfer/sha256-sink.js';
-import type { IncomingBody } from '../connection.js';
+import { hashFilePrefix } from '../../transfer/file-hash.js';
+import type { IncomingBody } from '../incoming-body.js';
 import type { App, UserContext } from '../context.js';
-import { BadRequest, CineboxError, Conflict, IntegrityError, ResumeMismatch, StorageFull } from '../errors.js';
-import { publishMovie } from './publish.js';
-import { assertWithinQuota } from '../handlers/quotas.js';
+import { BadRequest, Conflict, IntegrityError, ResumeMismatch, StorageFull, TakenOver } from '../errors.js';
+import { isDiskFull } from '../media-store.js';
+import { crashPoint } from './crash-points.js';
+import { findDuplicate, publishMovie } from './publish.js';
+import { assertWithinQuota } from './quota.js';
 
 type UploadRequest = Request<'update_movie'>;
 
@@ -40,7 +28,8 @@ export interface UploadKey {
 
 /**
  * This admin's upload of the file, if any: by SHA-256; else (or when none is declared) a
- * partial of the same size and fingerprint, the most recent first.
+ * partial of the same size and fingerprint, the most recent first. A fingerprint may match
+ * another file: that costs only time, the whole file is checked at the end (INTEGRITY).
  */
 export async function findUpload(app: App, userId: number, key: UploadKey): Promise<Upload | undefined> {
   if (key.sha256) {
@@ -52,7 +41,12 @@ export async function findUpload(app: App, userId: number, key: UploadKey): Prom
   return candidates.sort((a, b) => b.updated_time.getTime() - a.updated_time.getTime())[0];
 }
 
-/** One attempt at writing an upload: the row it holds and where its bytes go. */
+/**
+ * One attempt at writing an upload: the row it holds (its random `holder` token, set by
+ * compare-and-set and refreshed while bytes flow) and where its bytes go. A holder silent
+ * past the lease is presumed dead and may be replaced; if it was only slow, its next
+ * refresh finds the token changed and it stops.
+ */
 interface Attempt {
   row: Upload;
   holder: string;
@@ -66,7 +60,29 @@ interface Attempt {
 export async function heldOffset(app: App, row: Upload, size: number): Promise<number> {
   if (isLive(app, row, new Date())) throw busy();
   if (row.total_size !== size) return 0;
-  return Math.min(await app.media.sizeOf(app.media.incomingPathOf(row.temp_name)), row.total_size);
+  const path = app.media.incomingPathOf(row.temp_name);
+  const held = (await app.media.sizeOf(path)) || ((await cutPublishOf(app, row))?.size ?? 0); // claim moves it back
+  return Math.min(held, row.total_size);
+}
+
+/**
+ * The stored file of this upload's publish when a crash cut it between the rename and the
+ * commit (its partial is then gone and no movie row names the file): see publish.ts.
+ */
+async function cutPublishOf(app: App, row: Upload): Promise<{ name: string; size: number } | undefined> {
+  for (const file of await app.media.storedFromTemp(row.temp_name)) {
+    if (!(await Movie.selectOne(app.db, { path: file.name }))) return file;
+  }
+  return undefined;
+}
+
+/** Puts a cut publish's file back as the partial (the attempt holds the row): the resume keeps every byte. */
+async function recoverCutPublish(app: App, attempt: Attempt): Promise<void> {
+  if ((await app.media.sizeOf(attempt.path)) > 0) return;
+  const cut = await cutPublishOf(app, attempt.row);
+  if (!cut) return;
+  await app.media.moveBackToIncoming(cut.name, attempt.row.temp_name);
+  app.log.warn({ upload: attempt.row.id, file: cut.name, bytes: cut.size }, 'a publish cut by a crash: file moved back to its partial');
 }
 
 /** Some attempt holds the row and refreshed it within the lease. */
@@ -114,7 +130,12 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
   const movie = await publish(ctx, attempt, req, sha256, total);
   const seconds = (performance.now() - started) / 1000;
   conn.log.info({ user: user.id, movie: movie.id, bytes: req.file_size, offset, seconds }, 'upload stored');
-  return { flag: true, msg: offset > 0 ? `uploaded (resumed at byte ${offset})` : 'uploaded', movie_id: movie.id, sha256, offset };
+  const reply = { flag: true, msg: offset > 0 ? `uploaded (resumed at byte ${offset})` : 'uploaded', movie_id: movie.id, sha256, offset };
+  crashPoint('mid-reply', () => {
+    const frame = encodeFrame(reply);
+    conn.socket.write(frame.subarray(0, frame.length >> 1));
+  });
+  return reply;
 }
 
 /** A resumed upload arrives in pieces, each under the connection's limit: the whole must be too. */
@@ -162,6 +183,7 @@ async function claim(ctx: UserContext, found: Upload | undefined, key: UploadKey
   const taken = await Upload.updateWhere(app.db, { holder, updated_time: now }, { id: row.id, holder: row.holder });
   if (taken === 0) throw busy();
   const attempt = { row, holder, path: app.media.incomingPathOf(row.temp_name) };
+  await recoverCutPublish(app, attempt).catch((error: Error) => app.log.warn({ err: error.message, upload: row!.id }, 'could not move a cut publish back'));
   const held = Math.min(await app.media.sizeOf(attempt.path), row.total_size);
   const sameFile = row.total_size === total;
   if (offset > 0 && (!sameFile || offset > held)) {
@@ -198,25 +220,31 @@ async function receiveBytes(
 ): Promise<{ sha256: string; trailed?: string }> {
   const { app, body } = ctx;
   if (offset > 0) await app.media.truncateTo(attempt.path, offset);
-  const file = await app.media.openUpload(attempt.path, { start: offset, expectedBytes: attempt.row.total_size });
+  const file = await app.media.openPartial(attempt.path, { start: offset, expectedBytes: attempt.row.total_size });
   let failure: Error | undefined;
-  let written = 0;
+  let beating = false;
+  // The row records only bytes the file holds on stable storage (synced first, then
+  // recorded), so after a crash or a power cut it never claims more than the partial has.
   const heartbeat = setInterval(() => {
-    const set = { received_bytes: offset + written, updated_time: new Date() };
-    Upload.updateWhere(app.db, set, { id: attempt.row.id, holder: attempt.holder }).then(
-      (kept) => {
-        if (kept === 0) failure ??= busy();
-      },
-      (error: Error) => ctx.conn.log.warn({ err: error.message }, 'upload heartbeat failed'),
-    );
+    if (beating) return;
+    beating = true;
+    file
+      .syncedLength()
+      .then((held) => Upload.updateWhere(app.db, { received_bytes: held, updated_time: new Date() }, { id: attempt.row.id, holder: attempt.holder }))
+      .then(
+        (kept) => {
+          if (kept === 0) failure ??= busy();
+        },
+        (error: Error) => ctx.conn.log.warn({ err: error.message }, 'upload heartbeat failed'),
+      )
+      .finally(() => (beating = false));
   }, (app.config.uploadLeaseSeconds * 1000) / 3);
   try {
     // The bytes held are hashed again first, read back from the disk: a partial changed
     // there since cannot pass. The sink's file position is already past them.
-    if (offset > 0) await hashHeldBytes(attempt.path, offset, file);
+    if (offset > 0) await hashFilePrefix(attempt.path, offset, file);
     await body?.consume((chunk) => {
       if (failure) throw failure;
-      written += chunk.length;
       return file.write(chunk) ? undefined : file.drained();
     });
     const sha256 = await file.finish();
@@ -229,12 +257,6 @@ async function receiveBytes(
     throw failure ?? error;
   } finally {
     clearInterval(heartbeat);
-  }
-}
-
-async function hashHeldBytes(path: string, length: number, sink: Sha256Sink): Promise<void> {
-  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 })) {
-    if (!sink.hashOnly(chunk as Buffer)) await sink.drained();
   }
 }
 
@@ -260,72 +282,30 @@ async function abandon(app: App, attempt: Attempt): Promise<void> {
   await app.media.discard(attempt.path);
 }
 
-/** Renames the verified partial into the store and swaps the upload row for a movie row. */
+/** Renames the verified partial into the store and swaps the upload row for a movie row (publish.ts). */
 async function publish(ctx: UserContext, attempt: Attempt, req: UploadRequest, sha256: string, total: number): Promise<Movie> {
   const { app } = ctx;
-  const duplicate = await Movie.selectOne(app.db, { sha256, is_delete: 0 });
+  const duplicate = await findDuplicate(app.db, { sha256, fileMd5: req.file_md5 });
   if (duplicate) {
     await abandon(app, attempt);
     throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
   }
   try {
-    return await publishMovie(
-      ctx,
-      { tempPath: attempt.path, name: req.file_name, isFree: req.is_free, fileMd5: req.file_md5, sha256, size: total },
-      (tx) => Upload.deleteWhere(tx, { id: attempt.row.id }),
-    );
+    return await publishMovie(ctx, {
+      tempPath: attempt.path,
+      intent: { id: attempt.row.id, holder: attempt.holder, tempName: attempt.row.temp_name },
+      name: req.file_name,
+      isFree: req.is_free,
+      fileMd5: req.file_md5,
+      sha256,
+      size: total,
+    });
   } catch (error) {
-    // A lost race leaves nothing worth resuming; any other failure keeps the bytes for a retry.
+    // Taken over: the partial is someone else's now. A lost race leaves nothing worth
+    // resuming; any other failure keeps the bytes for a retry.
+    if (error instanceof TakenOver) throw error;
     if (error instanceof Conflict) await abandon(app, attempt);
     else await release(app, attempt);
     throw error;
   }
-}
-
-function isDiskFull(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
-}
-
-/** The reply for a write error of the legacy (non-resumable) upload path. */
-export function storageError(error: unknown): unknown {
-  if (isDiskFull(error) && !(error instanceof CineboxError)) return new StorageFull("the server's storage is full, try again later");
-  return error;
-}
-
-/**
- * Deletes uploads nobody touched for `uploadExpirySeconds` (row, then file) and temp files
- * under .incoming that no row names and that are as old (cut uploads of original clients).
- */
-export async function sweepExpiredUploads(app: App, now = Date.now()): Promise<number> {
-  const cutoff = now - app.config.uploadExpirySeconds * 1000;
-  let removed = 0;
-  for (const row of await Upload.select(app.db)) {
-    if (row.updated_time.getTime() >= cutoff) continue;
-    // Matching the old time too: a resume that took the row meanwhile keeps it.
-    const deleted = await Upload.deleteWhere(app.db, { id: row.id, updated_time: row.updated_time });
-    if (deleted === 0) continue;
-    await app.media.discard(app.media.incomingPathOf(row.temp_name));
-    removed++;
-  }
-  const files = await app.media.listIncoming();
-  const named = new Set((await Upload.select(app.db)).map((row) => row.temp_name));
-  for (const file of files) {
-    if (named.has(file.name) || file.mtimeMs >= cutoff) continue;
-    await app.media.discard(app.media.incomingPathOf(file.name));
-    removed++;
-  }
-  if (removed > 0) app.log.info({ removed }, 'expired uploads removed');
-  return removed;
-}
-
-/** Sweeps now and then every so often; the timer never keeps the process alive. */
-export function startUploadJanitor(app: App): { stop(): void } {
-  const sweep = () =>
-    sweepExpiredUploads(app).catch((error: Error) => app.log.warn({ err: error.message }, 'upload sweep failed'));
-  void sweep();
-  const everyMs = Math.min(app.config.uploadExpirySeconds * 250, 3600 * 1000);
-  const timer = setInterval(sweep, Math.max(everyMs, 1000));
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
 }

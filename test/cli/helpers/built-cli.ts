@@ -1,6 +1,7 @@
 /**
  * The built `cinebox` bin for child-process tests. It is compiled once per change of src/
- * into node_modules/.cache (never the shared dist/, which someone may be building too);
+ * into node_modules/.cache, one folder per checkout (never the shared dist/, which someone
+ * may be building too);
  * test files running in parallel take turns through a lock directory and reuse the build.
  */
 import { execFile } from 'node:child_process';
@@ -13,7 +14,9 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const cacheDir = join(repoRoot, 'node_modules/.cache/cinebox-cli-test');
+// One build per checkout: worktrees whose node_modules is the same symlinked folder must not
+// rebuild each other's copy while a test runs from it.
+const cacheDir = join(repoRoot, 'node_modules/.cache/cinebox-cli-test', createHash('sha256').update(repoRoot).digest('hex').slice(0, 12));
 const outDir = join(cacheDir, 'dist');
 const lockDir = join(cacheDir, 'lock');
 const stampFile = join(cacheDir, 'stamp');

@@ -42,7 +42,7 @@ export async function runAdminMenu(ctx: MenuContext, options: AdminMenuOptions):
 const OTHER_PATH = '\u0000other';
 
 /** Regular, visible files in `dir`, with their sizes. */
-export async function filesIn(dir: string): Promise<{ name: string; path: string; size: number }[]> {
+async function filesIn(dir: string): Promise<{ name: string; path: string; size: number }[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   const files = entries.filter((e) => e.isFile() && !e.name.startsWith('.')).sort((a, b) => a.name.localeCompare(b.name));
   return Promise.all(files.map(async (e) => ({ name: e.name, path: join(dir, e.name), size: (await stat(join(dir, e.name))).size })));

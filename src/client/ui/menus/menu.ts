@@ -70,7 +70,7 @@ function choiceOf(client: CineboxClient, item: MenuItem): Choice<MenuItem> {
   return { name: item.name, value: item, ...(disabled ? { disabled } : {}) };
 }
 
-export function messageOf(error: unknown): string {
+function messageOf(error: unknown): string {
   if (error instanceof ServerError || error instanceof ConnectionError) return error.message;
   if (error instanceof Error) return error.message;
   return String(error);
@@ -113,7 +113,7 @@ export async function showNotices(ctx: MenuContext): Promise<void> {
   ctx.io.print(notices.length ? noticesTable(notices, ctx.io.columns) : 'no notices yet');
 }
 
-export const BACK = Symbol('back');
+const BACK = Symbol('back');
 
 /** An arrow-key pick from a list, with a way back; undefined when the person goes back. */
 export async function pick<T>(ctx: MenuContext, message: string, choices: Choice<T>[]): Promise<T | undefined> {

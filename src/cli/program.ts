@@ -1,0 +1,79 @@
+/**
+ * The `cinebox` command tree: one yargs program, one module per command. Built here, apart
+ * from the bin (main.ts), so tests can parse and run it in-process.
+ */
+import yargs, { type CommandModule } from 'yargs';
+
+/**
+ * Each command's module, loaded only when that command runs (all of them for the top-level
+ * help or a mistyped command), so `cinebox user list` starts without loading the server and
+ * its database drivers: scripts and cron call the clients often.
+ */
+const commands: Record<string, () => Promise<unknown>> = {
+  server: () => import('./commands/server.js'),
+  admin: () => import('./commands/admin.js'),
+  user: () => import('./commands/user.js'),
+  'create-admin': () => import('./commands/create-admin.js'),
+  schema: () => import('./commands/schema.js'),
+  fsck: () => import('./commands/fsck.js'),
+};
+
+/** The program for `argv` (the arguments after `cinebox`); parse it with `.parseAsync()`. */
+export async function buildCli(argv: string[]) {
+  const named = argv.find((arg) => !arg.startsWith('-'));
+  const wanted = named !== undefined && Object.hasOwn(commands, named) ? [commands[named]] : Object.values(commands);
+  const modules = await Promise.all(wanted.map((load) => load()));
+  const cli = yargs(argv);
+  return cli
+    .scriptName('cinebox')
+    .env('CINEBOX')
+    // getOptions() is yargs API that its type definitions leave out.
+    .middleware((args) => dropForeignEnv(args, (cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key), true)
+    // Each is a command module (command, describe, builder, handler) typed in its own file.
+    .command(modules as CommandModule[])
+    .demandCommand(1, 'name a command, e.g. `cinebox server`')
+    .fail(reportFailure)
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .epilogue('Every option can also be set as CINEBOX_<OPTION> (e.g. CINEBOX_PORT=1688).');
+}
+
+/**
+ * A usage mistake (unknown flag, missing command) shows the help, as yargs does; a command
+ * that fails while running (the port is taken, the database is unreachable) says so in one
+ * line instead of burying the reason under the whole option list.
+ */
+function reportFailure(message: string | undefined, error: Error | undefined, cli: { showHelp(): unknown }): never {
+  if (error && error.name !== 'YError') {
+    console.error(`cinebox: ${describeFailure(error)}`);
+  } else {
+    cli.showHelp();
+    console.error(`\n${message ?? error?.message ?? 'invalid arguments'}`);
+  }
+  process.exit(1);
+}
+
+function describeFailure(error: Error & { code?: string; port?: number }): string {
+  if (error.code === 'EADDRINUSE') {
+    return `${error.port ? `port ${error.port}` : 'the port'} is already in use (another cinebox server? choose one with --port)`;
+  }
+  return error.message;
+}
+
+/**
+ * `.env('CINEBOX')` turns every CINEBOX_* variable into an argument, and `.strict()` would
+ * then reject a variable meant for another command (CINEBOX_NAME, set for the clients,
+ * would stop `cinebox server`). Typos on the command line stay errors; variables that
+ * name no option of the command being run are simply not its business.
+ */
+function dropForeignEnv(args: Record<string, unknown>, known: Record<string, unknown>): void {
+  for (const key of Object.keys(args)) {
+    if (key === '_' || key === '$0' || Object.hasOwn(known, key)) continue;
+    const kebab = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const envName = `CINEBOX_${kebab.replace(/-/g, '_').toUpperCase()}`;
+    if (process.env[envName] !== undefined && !process.argv.some((a) => a === `--${kebab}` || a.startsWith(`--${kebab}=`))) delete args[key];
+  }
+}
