@@ -172,11 +172,25 @@ export function usersTable(users: UserRow[], width = 80, now = new Date()): stri
       { header: 'VIP', value: (u) => (Number(u.is_vip) ? 'yes' : '') },
       { header: 'Locked', value: (u) => lockLabel(u, now) },
       { header: 'Failed', value: (u) => (Number(u.failed_logins) ? String(u.failed_logins) : ''), align: 'right' },
-      { header: 'Policy (* = set for them)', value: (u) => (u.policy ? policyLine(u.policy) : ''), flex: true },
-      { header: 'Today', value: (u) => (u.usage_today ? `${formatBytes(u.usage_today.bytes)}, ${u.usage_today.count}` : '') },
       { header: 'Registered', value: (u) => formatTime(u.register_time) },
     ],
     users,
+    width,
+  );
+}
+
+/** The viewers' policies and today's usage (`cinebox admin users`, below the accounts); empty from a server without policies. */
+export function viewerPoliciesTable(users: UserRow[], width = 80): string {
+  const viewers = users.filter((u) => u.policy);
+  if (viewers.length === 0) return '';
+  return renderTable<UserRow>(
+    [
+      { header: 'Viewer', value: (u) => u.name, flex: true },
+      { header: 'Policy (* = set for them)', value: (u) => policyLine(u.policy!), flex: true },
+      { header: 'Today', value: (u) => `${formatBytes(u.usage_today?.bytes ?? 0)}, ${u.usage_today?.count ?? 0}` },
+      { header: 'Sessions', value: (u) => String(u.sessions ?? 0), align: 'right' },
+    ],
+    viewers,
     width,
   );
 }

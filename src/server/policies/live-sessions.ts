@@ -23,6 +23,8 @@ import type { App } from '../context.js';
 export const NODE_NAME = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
 const rowOf = new WeakMap<Session, number>();
+/** The row of each connection's current viewer session, deleted when the connection closes (one listener per connection). */
+const rowOfConnection = new WeakMap<Connection, number>();
 const rows = new IdLoader(LiveSession);
 
 export const SESSION_ENDED = 'this session was ended: your account logged in elsewhere and has reached its limit of sessions; log in again';
@@ -32,7 +34,13 @@ export async function openLiveSession(app: App, conn: Connection, user: User, ma
   const session = conn.session!;
   const row = await LiveSession.from({ user_id: user.id, node: NODE_NAME, created_at: new Date() }).save(app.db);
   rowOf.set(session, row.id);
-  conn.closedSignal.addEventListener('abort', () => void endRow(app, row.id, conn), { once: true });
+  if (!rowOfConnection.has(conn)) {
+    conn.closedSignal.addEventListener('abort', () => {
+      const id = rowOfConnection.get(conn);
+      if (id !== undefined) void endRow(app, id, conn);
+    }, { once: true });
+  }
+  rowOfConnection.set(conn, row.id);
   if (maxSessions <= 0) return 0;
   const held = await LiveSession.select(app.db, { user_id: user.id }, { columns: ['id'], orderBy: [['id', 'desc']] });
   const ended = held.slice(maxSessions).map((r) => r.id);
@@ -47,6 +55,7 @@ export async function endLiveSession(app: App, conn: Connection, session: Sessio
   const id = session && rowOf.get(session);
   if (id === undefined) return;
   rowOf.delete(session!);
+  if (rowOfConnection.get(conn) === id) rowOfConnection.delete(conn);
   await endRow(app, id, conn);
 }
 
