@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,idle,durable,policy] [-- --keep] [-- --clean]`
+ * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,catalog,idle,durable,policy] [-- --keep] [-- --clean]`
  *
  * Loopback benchmark of cinebox against baselines measured in the same run:
  *   (a) single-stream verified upload / download vs a minimal Node file->socket->file pipe;
@@ -9,7 +9,8 @@
  *   (d) (a)-(c) across file sizes and client counts (1, 10, 100);
  *   (e) 10,000 idle connections held open: does the server still answer, at what RSS;
  *   (f) what durable uploads cost (fsync of file and directory, SQLite
- *       synchronous=FULL) next to the same uploads on a `--durable false` server.
+ *       synchronous=FULL) next to the same uploads on a `--durable false` server;
+ *   (g) catalog: get_movie_list at 100,000 videos, a 50-video page and a name search (lib/catalog.mjs);
  *   (p) a viewer policy's speed limit: its accuracy over a 30 s download at 10 MiB/s, and its
  *       server CPU per GiB next to an unthrottled (VIP) download of the same file.
  * The cinebox server and the baselines run as child processes (RSS from /proc); the clients
@@ -26,6 +27,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { MachineMonitor, freePort, killAllChildrenNow, pageReporting, settleDisk, startChild, tail, WARM_MAX_BYTES, warmPageCache } from './lib/proc.mjs';
+import { catalogPhase } from './lib/catalog.mjs';
 import { renderMarkdown, renderSummary } from './lib/report.mjs';
 import { MiB, mapLimit, mbps, median, now, ratio, sizeLabel, latencySummary } from './lib/stats.mjs';
 
@@ -152,6 +154,7 @@ async function main() {
   if (runs('transfers')) results.transfers = await phase('transfers', () => transfersPhase(sources));
   if (runs('concurrent')) results.concurrent = await phase('concurrent', () => concurrentPhase(sources, results.transfers));
   if (runs('rate')) results.rate = await phase('rate', () => ratePhase());
+  if (runs('catalog')) results.catalog = await phase('catalog', () => catalogPhase(catalogContext()));
   if (runs('idle')) results.idle = await phase('idle', () => idlePhase());
   if (runs('durable')) results.durable = await phase('durable', () => durablePhase());
   if (runs('policy')) results.policy = await phase('policy', () => policyPhase());
@@ -866,6 +869,15 @@ async function ratePhase() {
   return { replyBytes: sqlite.replyBytes, moviesListed: RATE_SEED_MOVIES, echo: { rows: echoRows }, sqlite, mysql };
 }
 
+// ---------------------------------------------------------------- (g): catalog (lib/catalog.mjs)
+
+function catalogContext() {
+  return {
+    root: ROOT, work: WORK, W, log, startCinebox, startChild, freePort, rateSeries, writeFile,
+    serverNodeArgs: SERVER_NODE_ARGS, viewerPassword: VIEWER.password, levels: [50],
+  };
+}
+
 // ---------------------------------------------------------------- (e): idle connections
 
 async function idlePhase() {
@@ -1040,6 +1052,18 @@ function evaluateTargets(results) {
     if (s1) targets.push({ id: 'c-latency', what: 'get_movie_list, one client, SQLite: mean round trip', target: '< 1 ms', value: s1.meanMs, shown: `mean ${s1.meanMs.toFixed(3)} ms, p99 ${s1.p99Ms.toFixed(3)} ms`, pass: s1.meanMs < 1 });
     const m50 = rate.mysql.rows?.find((r) => r.clients === 50);
     targets.push({ id: 'c-mysql', what: 'get_movie_list, 50 clients, MySQL', target: 'report only', value: m50?.rps ?? null, shown: m50 ? `${Math.round(m50.rps)} req/s (${ratio(m50.rps, e50?.rps).toFixed(2)}x echo)` : `skipped: ${rate.mysql.skipped}`, pass: null });
+  }
+  const catalog = results.catalog;
+  if (catalog) {
+    const at = (series) => series.rows.find((r) => r.clients === 50);
+    const echo50 = at(catalog.echo)?.rps;
+    const row = (id, what, target, min, series) => {
+      const r = ratio(at(series)?.rps, echo50);
+      targets.push({ id, what, target, value: r, shown: `${Math.round(at(series)?.rps)} req/s (${r.toFixed(2)}x echo ${Math.round(echo50)})`, pass: r >= min });
+    };
+    row('f-full-list', `get_movie_list, full list of ${catalog.fullListVideos}, 50 clients, SQLite`, '>= 0.80x echo', 0.8, catalog.fullList);
+    row('f-page', `get_movie_list, page of ${catalog.page} at ${catalog.videos} videos, 50 clients, SQLite`, '>= 0.60x echo', 0.6, catalog.pageAt100k);
+    row('f-search', `get_movie_list, name search at ${catalog.videos} videos, 50 clients, SQLite`, '>= 0.20x echo', 0.2, catalog.searchAt100k);
   }
   const idle = results.idle;
   if (idle) {

@@ -92,6 +92,24 @@ CREATE TABLE IF NOT EXISTS `upload` (
   KEY `idx_upload_user_id_file_md5` (`user_id`, `file_md5`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+CREATE TABLE IF NOT EXISTS `media_facts` (
+  `movie_id` INT NOT NULL,
+  `name_key` VARCHAR(512) NOT NULL,
+  `probed` TINYINT NOT NULL DEFAULT 0,
+  `format` VARCHAR(16) NULL,
+  `container` VARCHAR(64) NULL,
+  `duration_ms` BIGINT NULL,
+  `width` INT NULL,
+  `height` INT NULL,
+  `video_codec` VARCHAR(32) NULL,
+  `audio_codec` VARCHAR(32) NULL,
+  `bit_rate` BIGINT NULL,
+  `streamable` TINYINT NULL,
+  `probed_at` DATETIME(3) NULL,
+  PRIMARY KEY (`movie_id`),
+  KEY `idx_media_facts_name_key_movie_id` (`name_key`, `movie_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 CREATE TABLE IF NOT EXISTS `viewer_policy` (
   `user_id` INT NOT NULL,
   `downloads` TINYINT NULL,

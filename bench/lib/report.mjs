@@ -1,4 +1,5 @@
 /** Markdown rendering of a benchmark result (bench/results/*.md and the stdout summary). */
+import { catalogSection } from './catalog.mjs';
 import { fmt, fmtRatio, mb, ratio } from './stats.mjs';
 
 const table = (head, rows) =>
@@ -204,7 +205,7 @@ function environmentSection(r) {
     ...(r.otherLoad
       ? [
           `- Other load on this shared machine (CPU of processes other than the bench, its servers and baselines, incl. kernel writeback), as a share of both cores: ` +
-            `${['transfers', 'concurrent', 'rate', 'idle', 'durable', 'policy', 'run'].filter((k) => Number.isFinite(r.otherLoad[k])).map((k) => `${k} ${r.otherLoad[k].toFixed(0)}%`).join(', ')}; ` +
+            `${['transfers', 'concurrent', 'rate', 'catalog', 'idle', 'durable', 'policy', 'run'].filter((k) => Number.isFinite(r.otherLoad[k])).map((k) => `${k} ${r.otherLoad[k].toFixed(0)}%`).join(', ')}; ` +
             `peak ${fmt(r.otherLoad.peakPct, 0)}% over 0.5 s; 1-min load average ${fmt(r.otherLoad.loadavgAtStart, 2)} at start, ${fmt(r.otherLoad.loadavgAtEnd, 2)} at end.`,
         ]
       : []),
@@ -233,6 +234,7 @@ export function renderMarkdown(r) {
   if (r.transfers) parts.push('', transfersSection(r.transfers));
   if (r.concurrent) parts.push('', concurrentSection(r.concurrent));
   if (r.rate) parts.push('', rateSection(r.rate));
+  if (r.catalog) parts.push('', catalogSection(r.catalog, { table, rps, ms, fmtRatio, ratio }));
   if (r.idle) parts.push('', idleSection(r.idle));
   if (r.durable) parts.push('', durableSection(r.durable));
   if (r.policy) parts.push('', policySection(r.policy));

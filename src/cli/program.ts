@@ -2,7 +2,7 @@
  * The `cinebox` command tree: one yargs program, one module per command. Built here, apart
  * from the bin (main.ts), so tests can parse and run it in-process.
  */
-import yargs, { type CommandModule } from 'yargs';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 
 /**
  * Each command's module, loaded only when that command runs (all of them for the top-level
@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<unknown>> = {
   admin: () => import('./commands/admin.js'),
   user: () => import('./commands/user.js'),
   'create-admin': () => import('./commands/create-admin.js'),
+  media: () => import('./commands/media.js'),
   schema: () => import('./commands/schema.js'),
   fsck: () => import('./commands/fsck.js'),
 };
@@ -23,12 +24,8 @@ export async function buildCli(argv: string[]) {
   const named = argv.find((arg) => !arg.startsWith('-'));
   const wanted = named !== undefined && Object.hasOwn(commands, named) ? [commands[named]] : Object.values(commands);
   const modules = await Promise.all(wanted.map((load) => load()));
-  const cli = yargs(argv);
-  return cli
+  return withCineboxEnv(yargs(argv))
     .scriptName('cinebox')
-    .env('CINEBOX')
-    // getOptions() is yargs API that its type definitions leave out.
-    .middleware((args) => dropForeignEnv(args, (cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key), true)
     // Each is a command module (command, describe, builder, handler) typed in its own file.
     .command(modules as CommandModule[])
     .demandCommand(1, 'name a command, e.g. `cinebox server`')
@@ -61,6 +58,13 @@ function describeFailure(error: Error & { code?: string; port?: number }): strin
     return `${error.port ? `port ${error.port}` : 'the port'} is already in use (another cinebox server? choose one with --port)`;
   }
   return error.message;
+}
+
+/** CINEBOX_* variables as arguments, minus those that name no option of the command being run. */
+export function withCineboxEnv<T extends Argv>(cli: T): T {
+  // getOptions() is yargs API that its type definitions leave out.
+  const options = () => (cli as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key;
+  return cli.env('CINEBOX').middleware((args) => dropForeignEnv(args, options()), true) as T;
 }
 
 /**

@@ -3,7 +3,7 @@
  * menus and the scriptable commands both use this class, so neither builds requests nor
  * touches a socket; an empty list comes back as `[]`, not as the server's "no videos yet".
  */
-import { FREE_LABEL, type MovieDetails, type Reply } from '../protocol/messages.js';
+import { FREE_LABEL, type MovieDetails, type MovieOrder, type Reply } from '../protocol/messages.js';
 import { wirePassword } from '../protocol/wire-password.js';
 import { ClientConnection, ServerError, type ConnectOptions } from './connection.js';
 import { downloadMovie, type DownloadOptions, type DownloadResult } from './download.js';
@@ -14,6 +14,23 @@ export type MovieFilter = 'all' | 'free' | 'charge';
 
 /** A listed video; size, hash and time are missing when the server predates `details`. */
 export type MovieRow = Pick<MovieDetails, 'id' | 'name' | 'is_free'> & Partial<Omit<MovieDetails, 'id' | 'name' | 'is_free'>>;
+
+/** One page of the list (`moviePage`). */
+export interface MoviePageQuery {
+  filter?: MovieFilter;
+  /** Names containing this (case-insensitive). */
+  search?: string;
+  limit?: number;
+  /** The `nextAfter` of the page before. */
+  after?: number;
+  order?: MovieOrder;
+}
+
+export interface MoviePage {
+  movies: MovieRow[];
+  /** Pass as `after` for the next page; null on the last page (and from servers without pages). */
+  nextAfter: number | null;
+}
 
 export interface NoticeRow {
   id?: number;
@@ -160,6 +177,35 @@ export class CineboxClient {
     if (Array.isArray(reply.movies)) return reply.movies as MovieDetails[];
     // An original server: [name, label, id] triples only.
     return (reply.movie_list as [string, string, number][]).map(([name, label, id]) => ({ id, name, is_free: label === FREE_LABEL ? 1 : 0 }));
+  }
+
+  /**
+   * One page, with media facts. A server without pages answers with its whole list (it
+   * ignores the new fields), so the page is then everything and there is no next one.
+   */
+  async moviePage(query: MoviePageQuery = {}): Promise<MoviePage> {
+    const fields = {
+      movie_type: query.filter ?? 'all',
+      details: true,
+      facts: true,
+      ...(query.search !== undefined ? { search: query.search } : {}),
+      ...(query.limit !== undefined ? { limit: query.limit } : {}),
+      ...(query.after !== undefined ? { after: query.after } : {}),
+      ...(query.order !== undefined ? { order: query.order } : {}),
+    };
+    const reply = await emptyWhenNotFound(this.conn.call('get_movie_list', fields));
+    if (!reply) return { movies: [], nextAfter: null };
+    const movies = Array.isArray(reply.movies)
+      ? (reply.movies as MovieDetails[])
+      : (reply.movie_list as [string, string, number][]).map(([name, label, id]) => ({ id, name, is_free: label === FREE_LABEL ? (1 as const) : (0 as const) }));
+    return { movies, nextAfter: typeof reply.next_after === 'number' ? reply.next_after : null };
+  }
+
+  /** A live video by id (with its facts), or undefined. */
+  async findMovie(id: number, filter: MovieFilter = 'all'): Promise<MovieRow | undefined> {
+    // In id order, the first video after id - 1 is this one if it is live; an old server sends every video.
+    const page = await this.moviePage({ filter, after: id > 1 ? id - 1 : undefined, limit: 1, order: 'oldest' });
+    return page.movies.find((m) => m.id === id);
   }
 
   async notices(): Promise<NoticeRow[]> {

@@ -18,6 +18,8 @@ export interface DownloadOptions {
   resume?: boolean;
   /** Told when the bytes continue a partial file, from `offset` of `total`. */
   onResume?: (offset: number, total: number) => void;
+  /** Told where the bytes are going before they come (the `.part`, a prefix of the file at every moment): play.ts follows it. */
+  onTarget?: (partPath: string, total: number) => void;
 }
 
 export interface DownloadResult {
@@ -139,6 +141,7 @@ async function downloadOnce(
       await hashFilePrefix(partPath, start, file); // the bytes already here, read back: the whole file is checked
       options.onResume?.(start, total);
     }
+    options.onTarget?.(partPath, total);
     return target;
   };
 

@@ -5,6 +5,7 @@ export {
   type ExecuteResult,
   DuplicateKeyError,
   fromSqlDateTime,
+  quoteIdentifier,
   toSqlDateTime,
 } from './database.js';
 export {

@@ -27,6 +27,10 @@ const count = z.number().int().nonnegative().max(2 ** 31 - 1);
 
 const userTypeSchema = z.enum(['admin', 'user']);
 const movieTypeSchema = z.enum(['all', 'free', 'charge']);
+export const movieOrderSchema = z.enum(['oldest', 'newest', 'name']);
+export type MovieOrder = z.output<typeof movieOrderSchema>;
+/** The largest page `get_movie_list` returns for `limit`. */
+export const MAX_PAGE = 1000;
 
 export const requestSchemas = {
   register: z.object({
@@ -70,6 +74,18 @@ export const requestSchemas = {
     session,
     movie_type: movieTypeSchema,
     details: z.boolean().optional(),
+    // With any of the fields below the reply is one page (docs/PROTOCOL.md): `next_after`
+    // for the next page, and an empty page is not an error.
+    /** Each of `movies` (which it implies) carries `facts` (what ffprobe found, or null). */
+    facts: z.boolean().optional(),
+    /** Only names containing this, ignoring case and width (ＡＢＣ = abc); Chinese as typed. */
+    search: text(255).optional(),
+    /** At most this many videos. */
+    limit: z.number().int().min(1).max(MAX_PAGE).optional(),
+    /** Keyset cursor: the videos after this one in the chosen order (the last id of the page before). */
+    after: id.optional(),
+    /** 'oldest' (by id, as the original list), 'newest' first, or by 'name'. */
+    order: movieOrderSchema.optional(),
   }),
   delete_movie: z.object({ session, movie_id: id }),
   release_notice: z.object({ session, title: text(255), content: text(10_000) }),
@@ -133,6 +149,24 @@ export interface MovieDetails {
   size: number;
   sha256: string;
   create_time: string;
+  /** With `facts: true`: what ffprobe found, or null when the video was not probed. */
+  facts?: MediaFactsWire | null;
+}
+
+/** What ffprobe found in a video (`get_movie_list` with `facts: true`); 'unknown' = it could not read it. */
+export interface MediaFactsWire {
+  format: 'video' | 'audio' | 'image' | 'unknown';
+  /** ffprobe's format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2". */
+  container: string | null;
+  duration_ms: number | null;
+  width: number | null;
+  height: number | null;
+  video_codec: string | null;
+  audio_codec: string | null;
+  /** Bits per second. */
+  bit_rate: number | null;
+  /** A player can start before the whole file has arrived. */
+  streamable: boolean | null;
 }
 
 /** The labels the original clients print for free and paid videos. */

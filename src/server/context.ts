@@ -5,6 +5,7 @@ import type { User } from '../orm/models/index.js';
 import type { ServerConfig } from './config.js';
 import type { Connection } from './connection.js';
 import type { IncomingBody } from './incoming-body.js';
+import type { FactsRecorder } from './media/facts.js';
 import type { MediaStore } from './media-store.js';
 
 export interface App {
@@ -12,6 +13,8 @@ export interface App {
   db: Database;
   media: MediaStore;
   log: Logger;
+  /** Probes published videos with ffprobe and stores their facts. */
+  facts: FactsRecorder;
 }
 
 export interface HandlerContext {

@@ -19,6 +19,7 @@ import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
+import { startMediaFacts } from './media/setup.js';
 import { checkStore } from './fsck/check-store.js';
 import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
 import { startUploadJanitor } from './uploads/janitor.js';
@@ -43,7 +44,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   await ensureSchema(db, allModels);
   const media = new MediaStore(config.mediaDir, { durable: config.durable });
   await media.init();
-  const app: App = { config, db, media, log };
+  const facts = await startMediaFacts(db, config, log);
+  const app: App = { config, db, media, log, facts };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);
@@ -129,6 +131,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     (finished ??= stopped.then(async () => {
       janitor.stop();
       scrubber.stop();
+      await facts.idle(); // a running probe ends within its timeout
       await db.close();
       log.info('stopped');
     }));

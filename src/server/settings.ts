@@ -116,6 +116,23 @@ export const SETTINGS = {
     describe: 'Every so long this node hashes every live video and logs what is wrong (`cinebox fsck --full` without repairs); 0 = no scheduled scrub',
   },
   scrubBytesPerSecond: { flag: 'scrub-rate', kind: 'size', unit: 'size per second', default: 32 * 1024 ** 2, describe: 'How fast the scheduled scrub may read, so it leaves the disk to the transfers' },
+  ffprobePath: { flag: 'ffprobe', kind: 'text', default: 'ffprobe', describe: "The ffprobe program that reads media facts (docs/media.md); '' = do not probe (no warning)" },
+  // ffprobe reads headers only (~0.2 s here); 30 s leaves room for a slow disk or a huge moov.
+  probeTimeoutSeconds: {
+    flag: 'probe-timeout',
+    kind: 'duration',
+    default: 30,
+    check: (seconds) => (seconds > 0 ? undefined : 'must be above 0'),
+    describe: 'A running ffprobe is killed after this long; the video then has no facts until `cinebox media scan`',
+  },
+  probeConcurrency: { flag: 'probe-concurrency', kind: 'integer', default: 2, min: 1, describe: 'ffprobe runs at once; more wait their turn' },
+  // Off: the original server stored any file, and admins are trusted; "unknown format" shows what it is.
+  refuseNonVideo: {
+    flag: 'refuse-non-video',
+    kind: 'boolean',
+    default: false,
+    describe: 'Refuse uploads ffprobe does not read as a video (audio only, a still image, unreadable); with no answer from ffprobe the upload is accepted',
+  },
   // Viewer policies by class (docs/policies.md says why these defaults); `cinebox admin policy` overrides them per viewer.
   normalDownloads: { flag: 'normal-downloads', kind: 'text', default: 'on', choices: ['on', 'off'], describe: 'Whether normal viewers may download' },
   normalSpeedBps: { flag: 'normal-speed', ...SPEED, default: 2 * MiB, describe: "Download speed of a normal viewer, shared by the account's downloads on a node (`unlimited` or 0 = no limit)" },
@@ -133,7 +150,6 @@ export const SETTINGS = {
     describe: "IANA time zone whose midnight resets the viewers' daily allowances, e.g. `Europe/Berlin` (unset: the system's zone)",
   },
 } as const satisfies Record<string, Setting>;
-
 
 type Settings = typeof SETTINGS;
 export type SettingName = keyof Settings;

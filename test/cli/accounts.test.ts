@@ -83,7 +83,7 @@ describe('cinebox admin users / lock / unlock (child processes, no terminal)', {
   it('unlocks the viewer: they are back', async () => {
     const done = await cinebox(['admin', 'unlock', 'alice'], admin);
     expect(done).toMatchObject({ code: 0, stdout: 'unlocked alice\n', stderr: '' });
-    expect(await json(['user', 'list'], viewer)).toEqual({ movies: [] });
+    expect(await json(['user', 'list'], viewer)).toEqual({ movies: [], next_after: null });
   });
 
   it('shows a temporary lock after failed logins, and unlock clears it and the count', async () => {

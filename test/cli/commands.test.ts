@@ -93,6 +93,7 @@ describe('cinebox admin/user subcommands (child processes, no terminal)', { time
 
   it('registers a viewer who lists the videos as a table and as JSON', async () => {
     expect((await cinebox(['user', 'register'], viewer)).code).toBe(0);
+    await world.server.app.facts.idle(); // both files are random bytes: "unknown format" once probed
     const [table, all, charge, free] = await Promise.all([
       cinebox(['user', 'list'], viewer),
       json(['user', 'list'], viewer),
@@ -100,14 +101,18 @@ describe('cinebox admin/user subcommands (child processes, no terminal)', { time
       json(['user', 'list', '--free'], viewer),
     ]);
     expect(table.code).toBe(0);
-    expect(linesOf(table.stdout)[0]).toMatch(/^ID\s+Name\s+Type\s+Size\s+Uploaded$/);
-    expect(table.stdout).toMatch(/ 1 {2}free\.mp4 +free +2\.1 MB {2}\d{4}-\d\d-\d\d \d\d:\d\d/);
+    expect(linesOf(table.stdout)[0]).toMatch(/^ID\s+Name\s+Type\s+Size\s+Length\s+Picture\s+Uploaded$/);
+    expect(table.stdout).toMatch(/ 1 {2}free\.mp4 +free +2\.1 MB {2}unknown format +\d{4}-\d\d-\d\d \d\d:\d\d/);
     expect(table.stdout).toMatch(/ 2 {2}付费电影\.mkv +paid +1\.0 MB/);
 
-    expect(all.movies).toEqual([
-      { id: 1, name: 'free.mp4', is_free: 1, size: 2 * 1024 * 1024 + 3, sha256: await sha256(freePath), create_time: expect.any(String) },
-      { id: 2, name: '付费电影.mkv', is_free: 0, size: 1024 * 1024 + 7, sha256: await sha256(paidPath), create_time: expect.any(String) },
-    ]);
+    const unknown = { format: 'unknown', container: null, duration_ms: null, width: null, height: null, video_codec: null, audio_codec: null, bit_rate: null, streamable: null };
+    expect(all).toEqual({
+      movies: [
+        { id: 1, name: 'free.mp4', is_free: 1, size: 2 * 1024 * 1024 + 3, sha256: await sha256(freePath), create_time: expect.any(String), facts: unknown },
+        { id: 2, name: '付费电影.mkv', is_free: 0, size: 1024 * 1024 + 7, sha256: await sha256(paidPath), create_time: expect.any(String), facts: unknown },
+      ],
+      next_after: null,
+    });
     expect(charge.movies.map((m: { id: number }) => m.id)).toEqual([2]);
     expect(free.movies.map((m: { id: number }) => m.id)).toEqual([1]);
   });

@@ -81,7 +81,7 @@ describe('viewer subcommands in-process, against a real server', () => {
     expect(JSON.parse(registered.stdout)).toEqual({ registered: true, name: 'ina', role: 'user' });
     const listed = await run(['user', 'list', ...account(world.server.port)]);
     expect(listed.exitCode).toBe(0);
-    expect(JSON.parse(listed.stdout)).toEqual({ movies: [] });
+    expect(JSON.parse(listed.stdout)).toEqual({ movies: [], next_after: null });
   });
 
   it('exits 1 with a wrong password', async () => {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configurationTable, CONFIGURATION_PART } from '../../src/cli/docs/configuration.js';
 import { generatedPart } from '../../src/cli/docs/generated-section.js';
 import * as serverCommand from '../../src/cli/commands/server.js';
+import { withCineboxEnv } from '../../src/cli/program.js';
 import { formatDuration, parseDuration } from '../../src/cli/durations.js';
 import { envNameOf, resolveServerConfig } from '../../src/cli/server-settings.js';
 import { formatSize, parseSize } from '../../src/cli/sizes.js';
@@ -41,8 +42,7 @@ async function parsed(argv: string[], env: Record<string, string> = {}): Promise
   Object.assign(process.env, env);
   try {
     let config: ServerConfig | undefined;
-    const cli = yargs()
-      .env('CINEBOX')
+    const cli = withCineboxEnv(yargs())
       .command({ ...serverCommand, handler: (args) => void (config = serverCommand.configFromArgs(args)) })
       .strict()
       .fail((message, error) => {

@@ -72,7 +72,12 @@ describe.each(databaseKinds)('uploads dropped mid-way (%s)', (kind) => {
     for (const name of changes.files!.added!) expect(name).toMatch(/^\.incoming\/[0-9a-f-]{36}\.part$/);
 
     // Each kept partial holds exactly the bytes its declared file's client sent, recorded in a
-    // released upload row.
+    // released upload row (a cut upload syncs its partial before it lets go of the row).
+    await waitFor(
+      async () => (await arena.rows<{ n: number }>('SELECT COUNT(*) AS n FROM upload WHERE holder IS NOT NULL'))[0].n == 0,
+      15_000,
+      'the cut uploads to release their rows',
+    );
     const rows = await arena.rows<{ sha256: string; temp_name: string; holder: string | null; total_size: number; received_bytes: number }>(
       'SELECT sha256, temp_name, holder, total_size, received_bytes FROM upload',
     );

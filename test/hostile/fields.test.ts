@@ -46,7 +46,9 @@ type Rule =
   | { kind: 'flag01'; nullable?: boolean }
   /** Only the literal `true` (a switch that is either on or absent). */
   | { kind: 'true' }
-  | { kind: 'boolean' };
+  | { kind: 'boolean' }
+  /** An integer from min to max (a page size). */
+  | { kind: 'integer'; min: number; max: number };
 type FieldRule = Rule & { optional?: boolean };
 
 const CONTROL_CHARACTERS = [...Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)), '\u007f'];
@@ -76,7 +78,16 @@ const RULES: Record<MessageType, Record<string, FieldRule>> = {
     offset: optionalBytes,
     sha256_trailer: trailerSwitch,
   },
-  get_movie_list: { session, movie_type: { kind: 'oneOf', values: ['all', 'free', 'charge'] }, details: { kind: 'boolean', optional: true } },
+  get_movie_list: {
+    session,
+    movie_type: { kind: 'oneOf', values: ['all', 'free', 'charge'] },
+    details: { kind: 'boolean', optional: true },
+    facts: { kind: 'boolean', optional: true },
+    search: { ...text(255), optional: true },
+    limit: { kind: 'integer', min: 1, max: 1000, optional: true },
+    after: { kind: 'id', optional: true },
+    order: { kind: 'oneOf', values: ['oldest', 'newest', 'name'], optional: true },
+  },
   delete_movie: { session, movie_id: { kind: 'id' } },
   release_notice: { session, title: text(255), content: text(10_000) },
   buy_vip: { session },
@@ -129,6 +140,8 @@ function satisfies(rule: FieldRule, value: unknown): boolean {
       return value === true;
     case 'boolean':
       return typeof value === 'boolean';
+    case 'integer':
+      return integerIn(rule.min, rule.max);
   }
 }
 
@@ -140,7 +153,7 @@ const asStored = (rule: FieldRule, value: unknown) => (rule.kind === 'text' && t
 const HUNDRED_KIB = 'x'.repeat(100 * 1024);
 const maxLengthOf = (rule: FieldRule) => (rule.kind === 'text' || rule.kind === 'string' ? rule.max : undefined);
 const isFreeText = (rule: FieldRule) => rule.kind === 'text' || rule.kind === 'string';
-const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'count' || rule.kind === 'fileSize';
+const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize' || rule.kind === 'integer' || rule.kind === 'count';
 
 interface Mutation {
   name: string;
@@ -169,9 +182,11 @@ const MUTATIONS: Mutation[] = [
   { name: 'SQL quotes', value: () => `o'brien"; DROP TABLE user; -- ' OR '1'='1` },
   { name: 'negative', appliesTo: isNumeric, value: () => -1 },
   // (A file_size of 0 would announce no body; the upload cases are about fields, not bodies.)
-  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'count', value: () => 0 },
+  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'integer' || rule.kind === 'count', value: () => 0 },
   { name: 'fractional', appliesTo: isNumeric, value: () => 1.5 },
   { name: 'past 2^31 - 1', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'count', value: () => MAX_ID + 1 },
+  { name: 'at the maximum', appliesTo: (rule) => rule.kind === 'integer', value: (_base, rule) => (rule.kind === 'integer' ? rule.max : 0) },
+  { name: 'one past the maximum', appliesTo: (rule) => rule.kind === 'integer', value: (_base, rule) => (rule.kind === 'integer' ? rule.max + 1 : 0) },
   { name: 'past 2^53', appliesTo: isNumeric, value: () => 2 ** 53 },
 ];
 

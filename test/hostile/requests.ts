@@ -78,7 +78,7 @@ export function baseRequest(type: string, c: BaseContext): Record<string, unknow
     login: { name: c.loginName, password: c.loginPassword, user_type: 'user' },
     server_info: {},
     logout: s,
-    get_movie_list: { ...s, movie_type: 'all', details: true },
+    get_movie_list: { ...s, movie_type: 'all', details: true, facts: true, search: c.unique, limit: 10, after: 2 ** 31 - 1, order: 'newest' },
     check_notice: s,
     check_movie: { ...s, file_md5: 'abc', sha256: c.bodySha256, size: c.bodySize, sha256_trailer: true },
     update_movie: { ...s, file_name: `${c.unique}.mp4`, file_size: c.bodySize, file_md5: c.bodySha256.slice(0, 32), is_free: 1, sha256: c.bodySha256, offset: 0, sha256_trailer: true },

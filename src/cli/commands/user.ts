@@ -8,6 +8,7 @@ import * as history from './user/history.js';
 import * as status from './user/status.js';
 import { listCommand } from './shared/list.js';
 import { noticesCommand } from './shared/notices.js';
+import * as play from './user/play.js';
 import { registerCommand } from './shared/register.js';
 
 export const command = 'user';
@@ -16,9 +17,11 @@ export const describe = 'Viewer client: the menu, or subcommands';
 export function builder(yargs: Argv) {
   return withClientOptions(yargs)
     .option('out', { alias: 'o', type: 'string', default: 'downloads', describe: 'Folder for downloads (created when missing)' })
+    .option('player', { type: 'string', describe: 'Player for `play` and the menu (default: mpv, ffplay or vlc, the first on PATH); it gets `-` (stdin) or the file' })
     .command(registerCommand('user'))
     .command(listCommand('user'))
     .command(download)
+    .command(play)
     .command(history)
     .command(noticesCommand('user'))
     .command(buyVip)
@@ -26,11 +29,12 @@ export function builder(yargs: Argv) {
     .example('$0 user', 'open the menu')
     .example('$0 user list --free --name alice', 'the free videos')
     .example('$0 user download 3 -o ~/Videos', 'download video #3')
+    .example('$0 user play 3', 'watch video #3 while it downloads')
     .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
 }
 
 type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
 
 export function handler(args: Args): Promise<void> {
-  return runMenuCommand(args, (ctx) => runUserMenu(ctx, { outDir: args.out, name: args.name, password: args.password }));
+  return runMenuCommand(args, (ctx) => runUserMenu(ctx, { outDir: args.out, player: args.player, name: args.name, password: args.password }));
 }

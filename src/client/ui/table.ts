@@ -5,7 +5,8 @@
  */
 import stringWidth from 'string-width';
 import type { HistoryRow, MovieRow, NoticeRow, UserRow } from '../cinebox-client.js';
-import { formatBytes, formatTime } from './units.js';
+import type { MediaFactsWire } from '../../protocol/messages.js';
+import { formatBytes, formatDuration, formatTime } from './units.js';
 import { policyLine } from './policy-view.js';
 
 export interface Column<T> {
@@ -132,11 +133,32 @@ export function moviesTable(movies: MovieRow[], width = 80): string {
       { header: 'Name', value: (m) => m.name, flex: true },
       { header: 'Type', value: (m) => (m.is_free ? 'free' : 'paid') },
       { header: 'Size', value: (m) => (m.size === undefined ? '' : formatBytes(m.size)), align: 'right' },
+      ...(movies.some((m) => m.facts) ? factColumns : []),
       { header: 'Uploaded', value: (m) => formatTime(m.create_time) },
     ],
     movies,
     width,
   );
+}
+
+/** Duration and picture size, shown when the server has media facts for any of the videos. */
+const factColumns: Column<MovieRow>[] = [
+  { header: 'Length', value: (m) => lengthLabel(m.facts), align: 'right' },
+  { header: 'Picture', value: (m) => pictureLabel(m.facts) },
+];
+
+/** "1:02:03"; "unknown format" when ffprobe could not read it; '' when it was not probed. */
+export function lengthLabel(facts: MediaFactsWire | null | undefined): string {
+  if (!facts) return '';
+  if (facts.format === 'unknown') return 'unknown format';
+  return facts.duration_ms === null ? '' : formatDuration(facts.duration_ms / 1000);
+}
+
+/** "1920x1080", "audio" for sound only. */
+export function pictureLabel(facts: MediaFactsWire | null | undefined): string {
+  if (!facts || facts.format === 'unknown') return '';
+  if (facts.width !== null && facts.height !== null) return `${facts.width}x${facts.height}`;
+  return facts.format === 'audio' ? 'audio' : '';
 }
 
 export function noticesTable(notices: NoticeRow[], width = 80): string {

@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import type { CineboxClient, UploadResult } from '../cinebox-client.js';
 import type { Countdown, ProgressView, Tracker } from './progress.js';
-import type { DownloadResult } from '../download.js';
+import type { DownloadOptions, DownloadResult } from '../download.js';
 import { formatBytesOf } from './units.js';
 
 /** The person pressed Ctrl-C during a transfer; the connection is closed. */
@@ -75,12 +75,15 @@ export async function downloadWatched(
   movie: { id: number; name?: string; is_free: 0 | 1 },
   outDir: string,
   view: ProgressView,
+  /** More hooks into the download (play.ts follows the `.part`). */
+  extra: Pick<DownloadOptions, 'onTarget'> = {},
 ): Promise<DownloadResult> {
   const tracker = view.transfer(`download ${movie.name ?? `#${movie.id}`}`);
   let countdown: Countdown | undefined;
   try {
     const result = await cancelOnCtrlC(client, () =>
       client.download(movie.id, movie.is_free ? 'free' : 'charge', {
+        ...extra,
         outDir,
         onWait: (seconds) => (countdown = view.countdown(seconds, WAIT_MESSAGE)),
         onResume: (offset, total) => view.note(`resuming ${movie.name ?? `#${movie.id}`}: ${formatBytesOf(offset, total)} already here`),

@@ -2,6 +2,7 @@ import { DownloadRecord } from './download-record.js';
 import { DownloadUsage } from './download-usage.js';
 import { LiveSession } from './live-session.js';
 import { LoginFailure } from './login-failure.js';
+import { MediaFacts } from './media-facts.js';
 import { Movie } from './movie.js';
 import { Notice } from './notice.js';
 import { Purchase } from './purchase.js';
@@ -9,9 +10,9 @@ import { Upload } from './upload.js';
 import { User } from './user.js';
 import { ViewerPolicy } from './viewer-policy.js';
 
-export { DownloadRecord, LoginFailure, Movie, Notice, Purchase, Upload, User };
+export { DownloadRecord, LoginFailure, MediaFacts, Movie, Notice, Purchase, Upload, User };
 export { DownloadUsage, LiveSession, ViewerPolicy };
 export type { UserType } from './user.js';
 
 /** Every table, in creation order (sql/schema.sql follows it). */
-export const allModels = [User, Movie, Notice, DownloadRecord, Purchase, LoginFailure, Upload, ViewerPolicy, DownloadUsage, LiveSession];
+export const allModels = [User, Movie, Notice, DownloadRecord, Purchase, LoginFailure, Upload, MediaFacts, ViewerPolicy, DownloadUsage, LiveSession];

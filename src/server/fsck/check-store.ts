@@ -14,6 +14,9 @@ import { Movie, Upload } from '../../orm/models/index.js';
 import { createSha256Sink } from '../../transfer/sha256-sink.js';
 import type { App } from '../context.js';
 
+/** What the check needs of a node (`cinebox fsck` has no prober, the check never probes). */
+type StoreApp = Omit<App, 'facts'>;
+
 export type ProblemKind =
   /** A live video's file is not in the store. */
   | 'missing-file'
@@ -68,7 +71,7 @@ export interface FsckReport {
   seconds: number;
 }
 
-export async function checkStore(app: App, options: FsckOptions = {}): Promise<FsckReport> {
+export async function checkStore(app: StoreApp, options: FsckOptions = {}): Promise<FsckReport> {
   const started = performance.now();
   const level = options.repair ?? 'none';
   const problems: Problem[] = [];
@@ -193,7 +196,7 @@ export async function checkStore(app: App, options: FsckOptions = {}): Promise<F
  * Puts a cut publish's file back as its upload's partial, holding the row meanwhile (so no
  * resume starts on it and a publish still running elsewhere cannot commit), then frees it.
  */
-async function moveBack(app: App, row: Upload, storedName: string, size: number): Promise<string | undefined> {
+async function moveBack(app: StoreApp, row: Upload, storedName: string, size: number): Promise<string | undefined> {
   const holder = randomUUID();
   const taken = await Upload.updateWhere(app.db, { holder, updated_time: new Date() }, { id: row.id, holder: row.holder, updated_time: row.updated_time });
   if (taken === 0) return undefined; // someone resumed it meanwhile: theirs now
@@ -206,7 +209,7 @@ async function moveBack(app: App, row: Upload, storedName: string, size: number)
 }
 
 /** Hides a video whose file is bad (as a delete does) and quarantines the file, if any. */
-async function hide(app: App, movie: Movie, path: string | undefined): Promise<string> {
+async function hide(app: StoreApp, movie: Movie, path: string | undefined): Promise<string> {
   await Movie.updateWhere(app.db, { is_delete: 1, live_sha256: null }, { id: movie.id, is_delete: 0 });
   if (path === undefined) return `video #${movie.id} hidden`;
   return `video #${movie.id} hidden, file moved to ${await app.media.quarantine(path)}`;

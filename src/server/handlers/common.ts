@@ -7,6 +7,7 @@ import type { HandlerContext, UserContext } from '../context.js';
 import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
 import { assertAccountNotLocked, assertAddressAllowed, recordLoginFailure, recordLoginSuccess } from '../auth/login-guard.js';
 import { decoyHash, hashPassword, verifyPassword } from '../auth/passwords.js';
+import { isPageRequest, moviePage } from '../media/page-reply.js';
 import { endLiveSession, openLiveSession } from '../policies/live-sessions.js';
 import { policyOf } from '../policies/policy.js';
 import { SERVER_VERSION } from '../version.js';
@@ -84,7 +85,9 @@ const LIST_COLUMNS = ['id', 'name', 'is_free'] as const;
 const DETAIL_COLUMNS = ['id', 'name', 'is_free', 'size', 'sha256', 'create_time'] as const;
 const BY_ID = [['id', 'asc']] as const;
 
-export async function getMovieList(req: Request<'get_movie_list'>, { app }: UserContext): Promise<Reply> {
+export async function getMovieList(req: Request<'get_movie_list'>, ctx: UserContext): Promise<Reply> {
+  if (isPageRequest(req)) return moviePage(req, ctx);
+  const { app } = ctx;
   const where: Partial<Record<'is_delete' | 'is_free', number>> = { is_delete: 0 };
   if (req.movie_type !== 'all') where.is_free = req.movie_type === 'free' ? 1 : 0;
   if (req.details) {

@@ -2,6 +2,7 @@
  * The last step of every upload: rename the verified temp file into the media store and
  * swap its upload row for a movie row. The database decides races: `live_sha256` is unique,
  * so of two uploads of the same file that finish together one wins and the other gets CONFLICT.
+ * The movie's media_facts row (media/facts.ts) is inserted in the same transaction.
  */
 import { randomUUID } from 'node:crypto';
 import { DuplicateKeyError, type Database } from '../../orm/index.js';
@@ -9,6 +10,7 @@ import { Movie, Upload } from '../../orm/models/index.js';
 import type { UserContext } from '../context.js';
 import { Conflict, TakenOver } from '../errors.js';
 import { crashPoint } from './crash-points.js';
+import { assertVideo, newFactsRow } from '../media/facts.js';
 
 export interface VerifiedUpload {
   tempPath: string;
@@ -47,6 +49,9 @@ export async function publishMovie(
   { app, user }: UserContext,
   upload: VerifiedUpload,
 ): Promise<Movie> {
+  // Probed before it is stored only when the operator refuses non-videos; else after, in the background.
+  const probed = app.config.refuseNonVideo ? await app.facts.prober.probe(upload.tempPath) : undefined;
+  if (probed) assertVideo(probed);
   const storedName = app.media.storedNameFor(upload.intent.tempName, upload.name);
   crashPoint('before-rename');
   const storedPath = await app.media.moveIntoStore(upload.tempPath, storedName);
@@ -68,6 +73,7 @@ export async function publishMovie(
     crashPoint('after-dir-sync');
     await app.db.transaction(async (tx) => {
       await movie.save(tx);
+      await newFactsRow(movie, probed).save(tx);
       await dropIntent(tx, upload.intent);
     });
   } catch (error) {
@@ -80,6 +86,7 @@ export async function publishMovie(
     throw error;
   }
   crashPoint('after-commit');
+  if (!probed || probed.outcome === 'not-probed') app.facts.probeLater(movie.id, storedPath);
   return movie;
 }
 

@@ -14,6 +14,7 @@ import type { App, UserContext } from '../context.js';
 import { BadRequest, Conflict, IntegrityError, ResumeMismatch, StorageFull, TakenOver } from '../errors.js';
 import { isDiskFull } from '../media-store.js';
 import { crashPoint } from './crash-points.js';
+import { NotAVideo } from '../media/facts.js';
 import { findDuplicate, publishMovie } from './publish.js';
 import { assertWithinQuota } from './quota.js';
 
@@ -304,7 +305,7 @@ async function publish(ctx: UserContext, attempt: Attempt, req: UploadRequest, s
     // Taken over: the partial is someone else's now. A lost race leaves nothing worth
     // resuming; any other failure keeps the bytes for a retry.
     if (error instanceof TakenOver) throw error;
-    if (error instanceof Conflict) await abandon(app, attempt);
+    if (error instanceof Conflict || error instanceof NotAVideo) await abandon(app, attempt);
     else await release(app, attempt);
     throw error;
   }

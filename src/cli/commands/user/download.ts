@@ -25,11 +25,10 @@ export function handler(args: ArgumentsCamelCase<Args>): Promise<void> {
     const ids = args.ids.map(Number);
     const bad = ids.find((id) => !Number.isInteger(id) || id <= 0);
     if (bad !== undefined) throw new Error(`not a video ID: ${bad}`);
-    const listed = new Map((await client.listMovies('all')).map((m) => [m.id, m]));
     // Every question first, so a script never stops half-way through its downloads.
     const wanted = [];
     for (const id of ids) {
-      const movie = listed.get(id);
+      const movie = await client.findMovie(id); // one row each, not the whole list
       if (!movie) throw new Error(`no video #${id}`);
       if (!movie.is_free) {
         const price = formatCents(await client.paidPriceCents());

@@ -10,7 +10,8 @@ import type { UserRow } from '../../cinebox-client.js';
 import { lockLabel, usersTable } from '../table.js';
 import { formatBytes } from '../units.js';
 import { uploadWatched } from '../watched-transfers.js';
-import { logIn, logOut, movieLabel, pick, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
+import { logIn, logOut, pick, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
+import { pickMovie } from './movie-pages.js';
 import { editViewerPolicy } from './policy-menu.js';
 
 export interface AdminMenuOptions extends Credentials {
@@ -73,12 +74,7 @@ async function upload(ctx: MenuContext, uploadDir: string): Promise<void> {
 }
 
 async function deleteVideo(ctx: MenuContext): Promise<void> {
-  const movies = await ctx.client.listMovies('all');
-  if (movies.length === 0) {
-    ctx.io.print('no videos yet');
-    return;
-  }
-  const movie = await pick(ctx, 'Delete which video?', movies.map((m) => ({ name: movieLabel(m), value: m })));
+  const movie = await pickMovie(ctx, 'Delete which video?', 'all', 'no videos yet');
   if (!movie) return;
   if (!(await ctx.io.prompt.confirm(`Delete #${movie.id} "${movie.name}"? Viewers will no longer see it.`, { default: false }))) return;
   await ctx.client.deleteMovie(movie.id);

@@ -5,10 +5,11 @@
  */
 import type { CineboxClient, MovieRow, Role } from '../../cinebox-client.js';
 import { ConnectionError, ServerError } from '../../connection.js';
-import { moviesTable, noticesTable } from '../table.js';
+import { lengthLabel, noticesTable, pictureLabel } from '../table.js';
 import { formatBytes } from '../units.js';
 import { Interrupted } from '../watched-transfers.js';
 import { isPromptExit, type Choice, type MenuIO } from '../io.js';
+import { browseMovies } from './movie-pages.js';
 
 export interface MenuContext {
   client: CineboxClient;
@@ -104,8 +105,7 @@ export async function logOut(ctx: MenuContext): Promise<void> {
 }
 
 export async function showMovies(ctx: MenuContext): Promise<void> {
-  const movies = await ctx.client.listMovies('all');
-  ctx.io.print(movies.length ? moviesTable(movies, ctx.io.columns) : 'no videos yet');
+  await browseMovies(ctx, 'all');
 }
 
 export async function showNotices(ctx: MenuContext): Promise<void> {
@@ -123,5 +123,6 @@ export async function pick<T>(ctx: MenuContext, message: string, choices: Choice
 
 /** How a video reads in a pick list. */
 export function movieLabel(movie: MovieRow): string {
-  return `#${movie.id}  ${movie.name}${movie.size === undefined ? '' : `  (${formatBytes(movie.size)})`}`;
+  const about = [movie.size === undefined ? '' : formatBytes(movie.size), lengthLabel(movie.facts), pictureLabel(movie.facts)].filter(Boolean);
+  return `#${movie.id}  ${movie.name}${about.length ? `  (${about.join(', ')})` : ''}`;
 }

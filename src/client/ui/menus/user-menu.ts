@@ -7,12 +7,16 @@ import type { MovieRow } from '../../cinebox-client.js';
 import { historyTable } from '../table.js';
 import { formatBytes, formatCents } from '../units.js';
 import { downloadWatched } from '../watched-transfers.js';
-import { logIn, logOut, movieLabel, pick, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
+import { logIn, logOut, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
+import { pickMovie } from './movie-pages.js';
+import { playFromMenu } from './play-menu.js';
 import { showMyStatus } from './policy-menu.js';
 
 export interface UserMenuOptions extends Credentials {
   /** Where downloads go (created when missing). */
   outDir: string;
+  /** The player for "Play" (default: mpv, ffplay or vlc on PATH). */
+  player?: string;
 }
 
 export async function runUserMenu(ctx: MenuContext, options: UserMenuOptions): Promise<number> {
@@ -30,6 +34,7 @@ export async function runUserMenu(ctx: MenuContext, options: UserMenuOptions): P
     { name: 'List all videos', when: 'logged-in', run: () => showMovies(ctx) },
     { name: 'Download a free video', when: 'logged-in', run: () => download(ctx, 'free', options.outDir) },
     { name: 'Download a paid video', when: 'logged-in', run: () => download(ctx, 'charge', options.outDir) },
+    { name: 'Play a video while it downloads', when: 'logged-in', run: () => playFromMenu(ctx, options.outDir, options.player) },
     { name: 'Download history', when: 'logged-in', run: () => showHistory(ctx) },
     { name: 'Notices', when: 'logged-in', run: () => showNotices(ctx) },
     { name: 'My account (allowance, sessions, purchases)', when: 'logged-in', run: () => showMyStatus(ctx) },
@@ -52,16 +57,7 @@ async function buyVip(ctx: MenuContext): Promise<void> {
 }
 
 async function download(ctx: MenuContext, kind: 'free' | 'charge', outDir: string): Promise<void> {
-  const movies = await ctx.client.listMovies(kind);
-  if (movies.length === 0) {
-    ctx.io.print(kind === 'free' ? 'no free videos yet' : 'no paid videos yet');
-    return;
-  }
-  const movie = await pick(
-    ctx,
-    kind === 'free' ? 'Which free video?' : 'Which paid video?',
-    movies.map((m) => ({ name: movieLabel(m), value: m })),
-  );
+  const movie = await pickMovie(ctx, kind === 'free' ? 'Which free video?' : 'Which paid video?', kind, kind === 'free' ? 'no free videos yet' : 'no paid videos yet');
   if (!movie) return;
   if (kind === 'charge' && !(await confirmPayment(ctx, movie))) {
     ctx.io.print('not bought');
@@ -73,7 +69,7 @@ async function download(ctx: MenuContext, kind: 'free' | 'charge', outDir: strin
   ctx.io.print(`saved ${result.path} (${formatBytes(result.size)}, SHA-256 verified${paid})`);
 }
 
-async function confirmPayment(ctx: MenuContext, movie: MovieRow): Promise<boolean> {
+export async function confirmPayment(ctx: MenuContext, movie: MovieRow): Promise<boolean> {
   const info = await ctx.client.serverInfo();
   const vip = ctx.client.account?.isVip;
   const price = await ctx.client.paidPriceCents();

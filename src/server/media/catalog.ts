@@ -1,0 +1,163 @@
+/**
+ * One page of the video list: filtered by type and by a name substring, in one of three
+ * orders, continued from a keyset cursor (`after` = the last id of the page before), so a
+ * page costs the same on page 1 and page 2,000. A join the ORM does not build, so the SQL
+ * is written here; identifiers are constants, every value a parameter.
+ *
+ * Indexes used: movie (is_delete, id) and (is_delete, is_free) for 'oldest'/'newest' (both
+ * engines keep the primary key at the end of a secondary index), media_facts (name_key,
+ * movie_id) for 'name'. A search reads every name_key (a LIKE '%…%' cannot use an index)
+ * but stops as soon as a page is full.
+ */
+import { fromSqlDateTime, quoteIdentifier, type Database, type Dialect } from '../../orm/index.js';
+import { MediaFacts } from '../../orm/models/index.js';
+import type { MovieOrder } from '../../protocol/messages.js';
+import { BadRequest } from '../errors.js';
+import { containsPattern, LIKE_ESCAPE } from './name-key.js';
+
+export interface PageQuery {
+  movieType: 'all' | 'free' | 'charge';
+  search?: string;
+  limit?: number;
+  after?: number;
+  order: MovieOrder;
+  /** Also read size, sha256 and create_time (a page without `details` reads three columns). */
+  details: boolean;
+  facts: boolean;
+}
+
+export interface ListedMovie {
+  id: number;
+  name: string;
+  is_free: number;
+  /** With `details` (or `facts`). */
+  size?: number;
+  sha256?: string;
+  create_time?: Date;
+  /** With `facts`: the stored facts row (undefined when the movie has none). */
+  facts?: Partial<MediaFacts>;
+}
+
+export interface MoviePage {
+  movies: ListedMovie[];
+  /** The cursor of the next page, or null when this page is the last. */
+  nextAfter: number | null;
+}
+
+/** The name of MediaFacts' (name_key, movie_id) index, as schema.ts names it (MariaDB would rather sort than read it for a page with facts). */
+const NAME_INDEX = 'idx_media_facts_name_key_movie_id';
+const FACT_COLUMNS = ['probed', 'format', 'container', 'duration_ms', 'width', 'height', 'video_codec', 'audio_codec', 'bit_rate', 'streamable'] as const;
+
+/** The SELECT for each dialect and query shape, built once (few shapes: 3 orders x 2^4 options), without its LIMIT. */
+const sqlCache = new Map<string, string>();
+
+export async function listPage(db: Database, query: PageQuery): Promise<MoviePage> {
+  const { sql, params } = await pageStatement(db, query);
+  const rows = await db.query<Record<string, unknown>>(sql, params);
+  const movies = rows.map((row) => listedMovie(row, query.details || query.facts, query.facts));
+  const full = query.limit !== undefined && movies.length === query.limit;
+  return { movies, nextAfter: full ? movies[movies.length - 1]!.id : null };
+}
+
+/** The statement `listPage` runs (exported so a test can ask the database for its plan). */
+export async function pageStatement(db: Database, query: PageQuery): Promise<{ sql: string; params: unknown[] }> {
+  const params: unknown[] = [];
+  if (query.movieType !== 'all') params.push(query.movieType === 'free' ? 1 : 0);
+  if (query.search !== undefined) params.push(containsPattern(query.search));
+  if (query.after !== undefined) {
+    if (query.order === 'name') {
+      const key = await cursorKey(db, query.after);
+      params.push(key, key, query.after);
+    } else {
+      params.push(query.after);
+    }
+  }
+  const shape: Shape = {
+    typed: query.movieType !== 'all',
+    search: query.search !== undefined,
+    cursor: query.after !== undefined,
+    details: query.details || query.facts,
+    facts: query.facts,
+    order: query.order,
+  };
+  const cacheKey = `${db.dialect}|${JSON.stringify(shape)}`;
+  let sql = sqlCache.get(cacheKey);
+  if (sql === undefined) sqlCache.set(cacheKey, (sql = buildSql(db.dialect, shape)));
+  // The limit is an integer from the schema (1..MAX_PAGE), not a parameter: MySQL's prepared LIMIT is fussy.
+  return { sql: query.limit === undefined ? sql : `${sql} LIMIT ${Number(query.limit)}`, params };
+}
+
+async function cursorKey(db: Database, after: number): Promise<string> {
+  const row = await MediaFacts.selectOne(db, { movie_id: after });
+  if (!row) throw new BadRequest(`after: no video #${after}`);
+  return row.name_key;
+}
+
+interface Shape {
+  typed: boolean;
+  search: boolean;
+  cursor: boolean;
+  details: boolean;
+  facts: boolean;
+  order: MovieOrder;
+}
+
+function buildSql(dialect: Dialect, shape: Shape): string {
+  const q = (name: string) => quoteIdentifier(dialect, name);
+  const m = (column: string) => `m.${q(column)}`;
+  const f = (column: string) => `f.${q(column)}`;
+  const needsKey = shape.search || shape.order === 'name';
+  const columns = [m('id'), m('name'), m('is_free')];
+  if (shape.details) columns.push(m('size'), m('sha256'), m('create_time'));
+  if (shape.facts) columns.push(...FACT_COLUMNS.map(f));
+  const on = `ON ${f('movie_id')} = ${m('id')}`;
+  // By name: walk the name index and look each movie up by id (the planners would rather
+  // read movie first and sort, a whole-table sort per page); the join order is forced.
+  const from =
+    shape.order === 'name'
+      ? dialect === 'mysql'
+        ? `${q('media_facts')} f FORCE INDEX (${q(NAME_INDEX)}) STRAIGHT_JOIN ${q('movie')} m ${on}`
+        : `${q('media_facts')} f CROSS JOIN ${q('movie')} m ${on}`
+      : needsKey
+        ? `${q('movie')} m JOIN ${q('media_facts')} f ${on}`
+        : shape.facts
+          ? `${q('movie')} m LEFT JOIN ${q('media_facts')} f ${on}`
+          : `${q('movie')} m`;
+  const where = [`${m('is_delete')} = 0`];
+  if (shape.typed) where.push(`${m('is_free')} = ?`);
+  if (shape.search) where.push(`${f('name_key')} LIKE ? ESCAPE '${LIKE_ESCAPE}'`);
+  if (shape.cursor) {
+    if (shape.order === 'oldest') where.push(`${m('id')} > ?`);
+    else if (shape.order === 'newest') where.push(`${m('id')} < ?`);
+    else where.push(`(${f('name_key')} > ? OR (${f('name_key')} = ? AND ${f('movie_id')} > ?))`);
+  }
+  const orderBy =
+    shape.order === 'oldest' ? `${m('id')} ASC` : shape.order === 'newest' ? `${m('id')} DESC` : `${f('name_key')} ASC, ${f('movie_id')} ASC`;
+  return `SELECT ${columns.join(', ')} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${orderBy}`;
+}
+
+function listedMovie(row: Record<string, unknown>, withDetails: boolean, withFacts: boolean): ListedMovie {
+  const movie: ListedMovie = { id: Number(row.id), name: String(row.name), is_free: Number(row.is_free) };
+  if (withDetails) {
+    movie.size = Number(row.size);
+    movie.sha256 = String(row.sha256);
+    movie.create_time = row.create_time instanceof Date ? row.create_time : fromSqlDateTime(String(row.create_time));
+  }
+  if (withFacts && row.probed !== null && row.probed !== undefined) {
+    const number = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+    const string = (value: unknown) => (value === null || value === undefined ? null : String(value));
+    movie.facts = {
+      probed: Number(row.probed),
+      format: string(row.format),
+      container: string(row.container),
+      duration_ms: number(row.duration_ms),
+      width: number(row.width),
+      height: number(row.height),
+      video_codec: string(row.video_codec),
+      audio_codec: string(row.audio_codec),
+      bit_rate: number(row.bit_rate),
+      streamable: number(row.streamable),
+    };
+  }
+  return movie;
+}
