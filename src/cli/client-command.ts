@@ -83,7 +83,7 @@ export async function credentials(args: ClientArgs, newAccount = false): Promise
   return { name: name.trim(), password };
 }
 
-async function connect(args: ClientArgs): Promise<CineboxClient> {
+export async function connect(args: ClientArgs): Promise<CineboxClient> {
   const options: ConnectOptions = { host: args.host, port: args.port, timeoutMs: (args.connectTimeout ?? 10) * 1000 };
   if (args.ca !== undefined) options.tls = { ca: await readFile(args.ca) };
   else if (args.tls) options.tls = true;

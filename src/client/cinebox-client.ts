@@ -3,7 +3,7 @@
  * menus and the scriptable commands both use this class, so neither builds requests nor
  * touches a socket; an empty list comes back as `[]`, not as the server's "no videos yet".
  */
-import { FREE_LABEL, type MovieDetails, type MovieOrder, type Reply } from '../protocol/messages.js';
+import { FREE_LABEL, type EventFrame, type EventsEndedFrame, type EventTopic, type MovieDetails, type MovieOrder, type Reply } from '../protocol/messages.js';
 import { wirePassword } from '../protocol/wire-password.js';
 import { ClientConnection, ServerError, type ConnectOptions } from './connection.js';
 import { downloadMovie, type DownloadOptions, type DownloadResult } from './download.js';
@@ -108,6 +108,16 @@ export interface QuotaResult {
   used_bytes: number;
   is_default: boolean;
   msg: string;
+}
+
+/** What a subscription delivers: events, and the server's word that it ended the stream. */
+export type SubscriptionFrame = EventFrame | EventsEndedFrame;
+
+export interface SubscribeOptions {
+  /** Default: every topic. */
+  topics?: EventTopic[];
+  /** Replay every event after this id first. */
+  since?: number;
 }
 
 export interface UploadResult {
@@ -285,6 +295,41 @@ export class CineboxClient {
 
   download(movieId: number, movieType: 'free' | 'charge', options: DownloadOptions): Promise<DownloadResult> {
     return downloadMovie(this.conn, movieId, movieType, options);
+  }
+
+  /**
+   * Subscribes this connection to live events; `onFrame` gets each one as it arrives, between
+   * replies, while the connection goes on serving requests. Resolves to the server's last
+   * event id at the time (where a subscription without `since` starts).
+   */
+  async subscribe(options: SubscribeOptions, onFrame: (frame: SubscriptionFrame) => void): Promise<{ lastId: number }> {
+    this.conn.onUnasked((frame) => onFrame(frame as unknown as SubscriptionFrame));
+    try {
+      const reply = await this.conn.call('subscribe', {
+        ...(options.topics ? { topics: options.topics } : {}),
+        ...(options.since !== undefined ? { since: options.since } : {}),
+      });
+      return { lastId: Number(reply.last_id) };
+    } catch (error) {
+      this.conn.onUnasked(undefined);
+      throw error;
+    }
+  }
+
+  /** Ends the subscription; events sent before the reply have been delivered by then. */
+  async unsubscribe(): Promise<void> {
+    await this.conn.call('unsubscribe', {});
+    this.conn.onUnasked(undefined);
+  }
+
+  /** One uncached round trip (server_info): keeps an idle connection open and proves it alive. */
+  async ping(): Promise<void> {
+    await this.conn.call('server_info', {});
+  }
+
+  /** Resolves when the connection closes. */
+  get closed(): Promise<void> {
+    return this.conn.closed$;
   }
 
   close(): void {

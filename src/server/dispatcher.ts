@@ -12,6 +12,7 @@ import type { App } from './context.js';
 import { replyForError, UnknownType } from './errors.js';
 import { FileReply } from './downloads/file-reply.js';
 import { routes, type Result } from './handlers.js';
+import { ReplyThen } from './reply-then.js';
 import { sendFile } from './downloads/send-file.js';
 import { ERRORS } from '../protocol/error-codes.js';
 
@@ -31,7 +32,10 @@ export function createDispatcher(app: App) {
     }
     if (body && !body.consumed) await body.discard();
     if (result instanceof FileReply) await sendFile(conn, result);
-    else await conn.send(result);
+    else if (result instanceof ReplyThen) {
+      await conn.send(result.reply);
+      result.afterSent();
+    } else await conn.send(result);
   };
 }
 

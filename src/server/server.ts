@@ -17,6 +17,7 @@ import type { ServerConfig } from './config.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
+import { startEvents } from './events/index.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
 import { startMediaFacts } from './media/setup.js';
@@ -44,8 +45,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   await ensureSchema(db, allModels);
   const media = new MediaStore(config.mediaDir, { durable: config.durable });
   await media.init();
+  const events = await startEvents(config, db, log);
   const facts = await startMediaFacts(db, config, log);
-  const app: App = { config, db, media, log, facts };
+  const app: App = { config, db, media, log, facts, events: events.hub };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);
@@ -132,6 +134,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       janitor.stop();
       scrubber.stop();
       await facts.idle(); // a running probe ends within its timeout
+      await events.stop();
       await db.close();
       log.info('stopped');
     }));

@@ -133,6 +133,23 @@ export const SETTINGS = {
     default: false,
     describe: 'Refuse uploads ffprobe does not read as a video (audio only, a still image, unreadable); with no answer from ffprobe the upload is accepted',
   },
+  redisUrl: { flag: 'redis', kind: 'text', describe: 'Redis (`redis://host:port`) through which several nodes tell each other of new live events; unset = this node alone' },
+  eventRetentionSeconds: {
+    flag: 'event-retention',
+    kind: 'duration',
+    default: 7 * 24 * 3600,
+    check: (seconds) => (seconds > 0 ? undefined : 'must be above 0'),
+    describe: 'Live events are kept this long for clients that catch up with `since`; an older `since` gets `EVENTS_EXPIRED`',
+  },
+  // 1,000 events is hours of a busy shop's notices and videos; the frames are shared by all
+  // subscribers, so a stuck one holds references, not copies.
+  subscriberQueueLimit: {
+    flag: 'subscriber-queue-limit',
+    kind: 'integer',
+    default: 1000,
+    min: 1,
+    describe: "Live events that may wait for one slow subscriber; past it its stream ends with `fell_behind` (it catches up with `since`)",
+  },
   // Viewer policies by class (docs/policies.md says why these defaults); `cinebox admin policy` overrides them per viewer.
   normalDownloads: { flag: 'normal-downloads', kind: 'text', default: 'on', choices: ['on', 'off'], describe: 'Whether normal viewers may download' },
   normalSpeedBps: { flag: 'normal-speed', ...SPEED, default: 2 * MiB, describe: "Download speed of a normal viewer, shared by the account's downloads on a node (`unlimited` or 0 = no limit)" },
@@ -163,6 +180,7 @@ export type ServerConfig = { [K in WithDefault]: ValueOf<Settings[K]> } & { [K i
 /** Rules across settings, checked with each setting's own. */
 export const SETTING_RULES: ReadonlyArray<(config: ServerConfig) => string | undefined> = [
   (config) => (Boolean(config.tlsCert) !== Boolean(config.tlsKey) ? '--tls-cert and --tls-key go together' : undefined),
+  (config) => (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl) ? '--redis must be a redis:// or rediss:// URL' : undefined),
   (config) => (config.timeZone === undefined || knownTimeZone(config.timeZone) ? undefined : `--time-zone: Intl knows no time zone "${config.timeZone}" (use an IANA name such as Europe/Berlin)`),
 ];
 

@@ -48,7 +48,11 @@ type Rule =
   | { kind: 'true' }
   | { kind: 'boolean' }
   /** An integer from min to max (a page size). */
-  | { kind: 'integer'; min: number; max: number };
+  | { kind: 'integer'; min: number; max: number }
+  /** An event id to resume after: an integer from 0 to 2^31 - 1. */
+  | { kind: 'position' }
+  /** A non-empty array of at most two of `notices`, `videos`. */
+  | { kind: 'topics' };
 type FieldRule = Rule & { optional?: boolean };
 
 const CONTROL_CHARACTERS = [...Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)), '\u007f'];
@@ -98,6 +102,8 @@ const RULES: Record<MessageType, Record<string, FieldRule>> = {
   lock_user: { session, name: string(1, 64) },
   unlock_user: { session, name: string(1, 64) },
   set_quota: { session, name: string(1, 64), quota_bytes: { kind: 'bytes', nullable: true } },
+  subscribe: { session, topics: { kind: 'topics', optional: true }, since: { kind: 'position', optional: true } },
+  unsubscribe: { session },
   set_policy: {
     session,
     name: string(1, 64),
@@ -142,6 +148,10 @@ function satisfies(rule: FieldRule, value: unknown): boolean {
       return typeof value === 'boolean';
     case 'integer':
       return integerIn(rule.min, rule.max);
+    case 'position':
+      return integerIn(0, MAX_ID);
+    case 'topics':
+      return Array.isArray(value) && value.length >= 1 && value.length <= 2 && value.every((t) => t === 'notices' || t === 'videos');
   }
 }
 
@@ -153,7 +163,7 @@ const asStored = (rule: FieldRule, value: unknown) => (rule.kind === 'text' && t
 const HUNDRED_KIB = 'x'.repeat(100 * 1024);
 const maxLengthOf = (rule: FieldRule) => (rule.kind === 'text' || rule.kind === 'string' ? rule.max : undefined);
 const isFreeText = (rule: FieldRule) => rule.kind === 'text' || rule.kind === 'string';
-const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize' || rule.kind === 'integer' || rule.kind === 'count';
+const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize' || rule.kind === 'integer' || rule.kind === 'position' || rule.kind === 'count';
 
 interface Mutation {
   name: string;
@@ -182,11 +192,13 @@ const MUTATIONS: Mutation[] = [
   { name: 'SQL quotes', value: () => `o'brien"; DROP TABLE user; -- ' OR '1'='1` },
   { name: 'negative', appliesTo: isNumeric, value: () => -1 },
   // (A file_size of 0 would announce no body; the upload cases are about fields, not bodies.)
-  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'integer' || rule.kind === 'count', value: () => 0 },
+  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'integer' || rule.kind === 'position' || rule.kind === 'count', value: () => 0 },
   { name: 'fractional', appliesTo: isNumeric, value: () => 1.5 },
-  { name: 'past 2^31 - 1', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'count', value: () => MAX_ID + 1 },
+  { name: 'past 2^31 - 1', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'position' || rule.kind === 'count', value: () => MAX_ID + 1 },
   { name: 'at the maximum', appliesTo: (rule) => rule.kind === 'integer', value: (_base, rule) => (rule.kind === 'integer' ? rule.max : 0) },
   { name: 'one past the maximum', appliesTo: (rule) => rule.kind === 'integer', value: (_base, rule) => (rule.kind === 'integer' ? rule.max + 1 : 0) },
+  { name: 'an unknown topic', appliesTo: (rule) => rule.kind === 'topics', value: () => ['notices', 'gossip'] },
+  { name: 'an empty list', appliesTo: (rule) => rule.kind === 'topics', value: () => [] },
   { name: 'past 2^53', appliesTo: isNumeric, value: () => 2 ** 53 },
 ];
 

@@ -29,6 +29,8 @@ export const ROLE_OF: Record<string, Role> = {
   buy_vip: 'viewer',
   download_movie: 'viewer',
   download_movie_record: 'viewer',
+  subscribe: 'loggedIn',
+  unsubscribe: 'loggedIn',
   user_status: 'viewer',
 };
 
@@ -91,6 +93,8 @@ export function baseRequest(type: string, c: BaseContext): Record<string, unknow
     buy_vip: s,
     download_movie: { ...s, movie_id: c.freeMovieId, movie_type: 'free', offset: 0 },
     download_movie_record: s,
+    subscribe: { ...s, topics: ['notices', 'videos'], since: 0 },
+    unsubscribe: s,
     set_policy: { ...s, name: GHOST, downloads: 1, speed_bps: 1024, daily_bytes: 1024, daily_count: 1, max_sessions: 1 },
     user_status: s,
   };

@@ -10,6 +10,7 @@ import * as lock from './admin/lock.js';
 import * as notice from './admin/notice.js';
 import { noticesCommand } from './shared/notices.js';
 import { registerCommand } from './shared/register.js';
+import { watchCommand } from './shared/watch.js';
 import * as unlock from './admin/unlock.js';
 import * as upload from './admin/upload.js';
 import * as users from './admin/users.js';
@@ -27,12 +28,14 @@ export function builder(yargs: Argv) {
     .command(notice)
     .command(listCommand('admin'))
     .command(noticesCommand('admin'))
+    .command(watchCommand('admin'))
     .command(quota)
     .command(users)
     .command(policy)
     .command(lock)
     .command(unlock)
     .example('$0 admin', 'open the menu')
+    .example('$0 admin watch --json', 'follow notices and new videos, one JSON object per line')
     .example('$0 admin upload a.mp4 b.mkv --charge', 'two paid videos')
     .example('$0 admin notice --title Hi --content …', 'publish a notice')
     .example('$0 admin quota alice 2G', "set an admin's storage quota")

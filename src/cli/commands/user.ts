@@ -10,6 +10,7 @@ import { listCommand } from './shared/list.js';
 import { noticesCommand } from './shared/notices.js';
 import * as play from './user/play.js';
 import { registerCommand } from './shared/register.js';
+import { watchCommand } from './shared/watch.js';
 
 export const command = 'user';
 export const describe = 'Viewer client: the menu, or subcommands';
@@ -24,9 +25,11 @@ export function builder(yargs: Argv) {
     .command(play)
     .command(history)
     .command(noticesCommand('user'))
+    .command(watchCommand('user'))
     .command(buyVip)
     .command(status)
     .example('$0 user', 'open the menu')
+    .example('$0 user watch --json', 'follow notices and new videos, one JSON object per line')
     .example('$0 user list --free --name alice', 'the free videos')
     .example('$0 user download 3 -o ~/Videos', 'download video #3')
     .example('$0 user play 3', 'watch video #3 while it downloads')

@@ -1,6 +1,7 @@
 import { DownloadRecord } from './download-record.js';
 import { DownloadUsage } from './download-usage.js';
 import { LiveSession } from './live-session.js';
+import { EventRecord, EventSequence } from './event.js';
 import { LoginFailure } from './login-failure.js';
 import { MediaFacts } from './media-facts.js';
 import { Movie } from './movie.js';
@@ -10,9 +11,9 @@ import { Upload } from './upload.js';
 import { User } from './user.js';
 import { ViewerPolicy } from './viewer-policy.js';
 
-export { DownloadRecord, LoginFailure, MediaFacts, Movie, Notice, Purchase, Upload, User };
+export { DownloadRecord, EventRecord, EventSequence, LoginFailure, MediaFacts, Movie, Notice, Purchase, Upload, User };
 export { DownloadUsage, LiveSession, ViewerPolicy };
 export type { UserType } from './user.js';
 
 /** Every table, in creation order (sql/schema.sql follows it). */
-export const allModels = [User, Movie, Notice, DownloadRecord, Purchase, LoginFailure, Upload, MediaFacts, ViewerPolicy, DownloadUsage, LiveSession];
+export const allModels = [User, Movie, Notice, DownloadRecord, Purchase, LoginFailure, Upload, MediaFacts, EventRecord, EventSequence, ViewerPolicy, DownloadUsage, LiveSession];

@@ -7,6 +7,7 @@ import { receiveLegacy } from '../uploads/legacy.js';
 import { findDuplicate } from '../uploads/publish.js';
 import { assertWithinQuota } from '../uploads/quota.js';
 import { assertUploadSize, findUpload, heldOffset, receiveResumable } from '../uploads/resumable.js';
+import { recordEvent, type StoredEvent } from '../events/event-store.js';
 
 /**
  * check_movie, the step before an upload: refuses a duplicate and, given `size`, an upload
@@ -45,15 +46,25 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
 
 /** Soft delete: the row and the file stay (history keeps its names), lists and downloads skip it. */
 export async function deleteMovie(req: Request<'delete_movie'>, { app, conn, user }: UserContext): Promise<Reply> {
-  const changed = await Movie.updateWhere(app.db, { is_delete: 1, live_sha256: null }, { id: req.movie_id, is_delete: 0 });
-  if (changed === 0) throw new NotFound(`no video #${req.movie_id}`);
+  const event = await app.db.transaction(async (tx): Promise<StoredEvent | undefined> => {
+    const movie = await Movie.selectOne(tx, { id: req.movie_id, is_delete: 0 });
+    const changed = movie ? await Movie.updateWhere(tx, { is_delete: 1, live_sha256: null }, { id: movie.id, is_delete: 0 }) : 0;
+    if (changed === 0) return undefined;
+    return recordEvent(tx, 'video_removed', { movie_id: movie!.id, name: movie!.name, is_free: movie!.is_free, size: movie!.size });
+  });
+  if (!event) throw new NotFound(`no video #${req.movie_id}`);
+  app.events.announce(event);
   conn.log.info({ user: user.id, movie: req.movie_id }, 'video deleted');
   return { flag: true, msg: 'deleted' };
 }
 
 export async function releaseNotice(req: Request<'release_notice'>, { app, conn, user }: UserContext): Promise<Reply> {
   const notice = Notice.from({ title: req.title, content: req.content, user_id: user.id, create_time: new Date() });
-  await notice.save(app.db);
+  const event = await app.db.transaction(async (tx) => {
+    await notice.save(tx);
+    return recordEvent(tx, 'notice', { notice_id: notice.id, title: notice.title, content: notice.content });
+  });
+  app.events.announce(event);
   conn.log.info({ user: user.id, notice: notice.id }, 'notice released');
   return { flag: true, msg: 'notice released', notice_id: notice.id };
 }

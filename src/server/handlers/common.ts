@@ -63,6 +63,7 @@ export async function login(req: Request<'login'>, { app, conn }: HandlerContext
 export async function logout(_req: Request<'logout'>, { app, conn, user }: UserContext): Promise<Reply> {
   await endLiveSession(app, conn, conn.session);
   conn.session = undefined;
+  app.events.unsubscribe(conn); // events are for a logged-in client
   conn.log.info({ user: user.id }, 'logged out');
   return { flag: true, msg: 'logged out' };
 }

@@ -32,11 +32,12 @@ export interface Credentials {
 }
 
 /** Exit codes: 0 quit or Ctrl-C, 2 the connection was lost, 130 a transfer was cancelled. */
-export async function runMenu(ctx: MenuContext, role: Role, items: MenuItem[]): Promise<number> {
+export async function runMenu(ctx: MenuContext, role: Role, items: MenuItem[], onScreen?: () => Promise<void>): Promise<number> {
   const { client, io } = ctx;
   let last: MenuItem | undefined;
   for (;;) {
     try {
+      await onScreen?.();
       const choice = await io.prompt.select(menuTitle(client, role), items.map((item) => choiceOf(client, item)), {
         default: last,
       });
@@ -104,13 +105,20 @@ export async function logOut(ctx: MenuContext): Promise<void> {
   ctx.io.print(`logged out${name ? ` (${name})` : ''}`);
 }
 
-export async function showMovies(ctx: MenuContext): Promise<void> {
-  await browseMovies(ctx, 'all');
+/** Which rows arrived since they were last shown (the viewer's live events), and a way to say they were seen. */
+export interface NewMarks {
+  isNew(id: number | undefined): boolean;
+  seen(): void;
 }
 
-export async function showNotices(ctx: MenuContext): Promise<void> {
+export async function showMovies(ctx: MenuContext, marks?: NewMarks): Promise<void> {
+  await browseMovies(ctx, 'all', marks);
+}
+
+export async function showNotices(ctx: MenuContext, marks?: NewMarks): Promise<void> {
   const notices = await ctx.client.notices();
-  ctx.io.print(notices.length ? noticesTable(notices, ctx.io.columns) : 'no notices yet');
+  ctx.io.print(notices.length ? noticesTable(notices, ctx.io.columns, marks && ((n) => marks.isNew(n.id))) : 'no notices yet');
+  marks?.seen();
 }
 
 const BACK = Symbol('back');
@@ -122,7 +130,7 @@ export async function pick<T>(ctx: MenuContext, message: string, choices: Choice
 }
 
 /** How a video reads in a pick list. */
-export function movieLabel(movie: MovieRow): string {
+export function movieLabel(movie: MovieRow, isNew = false): string {
   const about = [movie.size === undefined ? '' : formatBytes(movie.size), lengthLabel(movie.facts), pictureLabel(movie.facts)].filter(Boolean);
-  return `#${movie.id}  ${movie.name}${about.length ? `  (${about.join(', ')})` : ''}`;
+  return `#${movie.id}  ${movie.name}${about.length ? `  (${about.join(', ')})` : ''}${isNew ? '  · new' : ''}`;
 }

@@ -7,7 +7,8 @@ import type { MovieRow } from '../../cinebox-client.js';
 import { historyTable } from '../table.js';
 import { formatBytes, formatCents } from '../units.js';
 import { downloadWatched } from '../watched-transfers.js';
-import { logIn, logOut, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
+import { Arrivals } from './arrivals.js';
+import { logIn, logOut, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext, type NewMarks } from './menu.js';
 import { pickMovie } from './movie-pages.js';
 import { playFromMenu } from './play-menu.js';
 import { showMyStatus } from './policy-menu.js';
@@ -21,6 +22,15 @@ export interface UserMenuOptions extends Credentials {
 
 export async function runUserMenu(ctx: MenuContext, options: UserMenuOptions): Promise<number> {
   const { client } = ctx;
+  const arrivals = new Arrivals(client);
+  const newVideos: NewMarks = { isNew: (id) => id !== undefined && arrivals.isNewVideo(id), seen: () => arrivals.seenVideos() };
+  const newNotices: NewMarks = { isNew: arrivals.isNewNotice, seen: () => arrivals.seenNotices() };
+  // Each screen first says what arrived while the viewer was choosing (live events).
+  const onScreen = async () => {
+    await arrivals.follow();
+    const news = arrivals.news();
+    if (news) ctx.io.print(news);
+  };
   if (options.name !== undefined && options.password !== undefined) await logIn(ctx, 'user', options).catch((e: Error) => ctx.io.warn(e.message));
   return runMenu(ctx, 'user', [
     { name: 'Register', when: 'logged-out', run: () => register(ctx, 'user') },
@@ -31,16 +41,16 @@ export async function runUserMenu(ctx: MenuContext, options: UserMenuOptions): P
       unavailable: () => (client.account?.isVip ? '(you are a VIP)' : undefined),
       run: () => buyVip(ctx),
     },
-    { name: 'List all videos', when: 'logged-in', run: () => showMovies(ctx) },
-    { name: 'Download a free video', when: 'logged-in', run: () => download(ctx, 'free', options.outDir) },
-    { name: 'Download a paid video', when: 'logged-in', run: () => download(ctx, 'charge', options.outDir) },
+    { name: 'List all videos', when: 'logged-in', run: () => showMovies(ctx, newVideos) },
+    { name: 'Download a free video', when: 'logged-in', run: () => download(ctx, 'free', options.outDir, newVideos) },
+    { name: 'Download a paid video', when: 'logged-in', run: () => download(ctx, 'charge', options.outDir, newVideos) },
     { name: 'Play a video while it downloads', when: 'logged-in', run: () => playFromMenu(ctx, options.outDir, options.player) },
     { name: 'Download history', when: 'logged-in', run: () => showHistory(ctx) },
-    { name: 'Notices', when: 'logged-in', run: () => showNotices(ctx) },
+    { name: 'Notices', when: 'logged-in', run: () => showNotices(ctx, newNotices) },
     { name: 'My account (allowance, sessions, purchases)', when: 'logged-in', run: () => showMyStatus(ctx) },
     { name: 'Log out', when: 'logged-in', run: () => logOut(ctx) },
     { name: 'Quit', run: async () => 'quit' },
-  ]);
+  ], onScreen);
 }
 
 async function buyVip(ctx: MenuContext): Promise<void> {
@@ -56,8 +66,8 @@ async function buyVip(ctx: MenuContext): Promise<void> {
   ctx.io.print(`you are now a VIP (paid ${formatCents(paid)})`);
 }
 
-async function download(ctx: MenuContext, kind: 'free' | 'charge', outDir: string): Promise<void> {
-  const movie = await pickMovie(ctx, kind === 'free' ? 'Which free video?' : 'Which paid video?', kind, kind === 'free' ? 'no free videos yet' : 'no paid videos yet');
+async function download(ctx: MenuContext, kind: 'free' | 'charge', outDir: string, marks: NewMarks): Promise<void> {
+  const movie = await pickMovie(ctx, kind === 'free' ? 'Which free video?' : 'Which paid video?', kind, kind === 'free' ? 'no free videos yet' : 'no paid videos yet', marks);
   if (!movie) return;
   if (kind === 'charge' && !(await confirmPayment(ctx, movie))) {
     ctx.io.print('not bought');
