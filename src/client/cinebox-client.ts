@@ -5,7 +5,7 @@
  */
 import { FREE_LABEL, type EventFrame, type EventsEndedFrame, type EventTopic, type MovieDetails, type MovieOrder, type Reply } from '../protocol/messages.js';
 import { wirePassword } from '../protocol/wire-password.js';
-import { ClientConnection, ServerError, type ConnectOptions } from './connection.js';
+import { ClientConnection, ConnectionError, ServerError, type ConnectOptions } from './connection.js';
 import { downloadMovie, type DownloadOptions, type DownloadResult } from './download.js';
 import { uploadFile, type UploadOptions } from './upload.js';
 
@@ -129,11 +129,41 @@ export class CineboxClient {
   /** Who is logged in on this connection, if anyone. */
   account?: Account;
   private info?: ServerInfo;
+  /**
+   * The last successful login, kept in this process's memory only (never written anywhere),
+   * so `reconnect()` can log in again after a dropped connection; logout forgets it.
+   */
+  private loggedInAs?: { name: string; typedPassword: string; role: Role };
 
-  constructor(private readonly conn: ClientConnection) {}
+  constructor(
+    private conn: ClientConnection,
+    /** How to open another connection to the same server; without it, no reconnect. */
+    private readonly options?: ConnectOptions,
+  ) {}
 
   static async connect(options: ConnectOptions): Promise<CineboxClient> {
-    return new CineboxClient(await ClientConnection.connect(options));
+    return new CineboxClient(await ClientConnection.connect(options), options);
+  }
+
+  /** False once the connection is closed or lost (a server restart, a cancelled transfer). */
+  get connected(): boolean {
+    return !this.conn.isClosed;
+  }
+
+  /**
+   * A new connection to the same server, logged in again as before if someone was. Throws
+   * ConnectionError when the server cannot be reached, ServerError when the login is refused
+   * (then the client is connected but logged out).
+   */
+  async reconnect(): Promise<Account | undefined> {
+    if (!this.options) throw new ConnectionError(`cannot reconnect to ${this.where}`);
+    this.conn.close();
+    this.conn = await ClientConnection.connect(this.options);
+    this.account = undefined;
+    const again = this.loggedInAs;
+    if (!again) return undefined;
+    this.loggedInAs = undefined;
+    return this.login(again.name, again.typedPassword, again.role);
   }
 
   /** "host:port", for messages. */
@@ -153,11 +183,13 @@ export class CineboxClient {
   async login(name: string, typedPassword: string, role: Role): Promise<Account> {
     const reply = await this.conn.call('login', { name, password: wirePassword(typedPassword), user_type: role });
     this.account = { name, role, isVip: Number(reply.is_vip) === 1 };
+    this.loggedInAs = { name, typedPassword, role };
     return this.account;
   }
 
   async logout(): Promise<void> {
     if (!this.account) return;
+    this.loggedInAs = undefined;
     await this.conn.call('logout', {});
     this.account = undefined;
   }

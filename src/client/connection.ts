@@ -164,6 +164,11 @@ export class ClientConnection {
     return new Promise((resolve) => this.socket.once('close', () => resolve()));
   }
 
+  /** The socket closed: by us, by the server, or lost. */
+  get isClosed(): boolean {
+    return this.socket.destroyed || this.reader.ended;
+  }
+
   close(): void {
     this.socket.end();
     this.socket.destroy();

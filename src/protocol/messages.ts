@@ -164,6 +164,8 @@ export interface MovieDetails {
   size: number;
   sha256: string;
   create_time: string;
+  /** For a viewer and a paid video: 1 when this viewer has bought it (downloading it again costs nothing). */
+  bought?: 0 | 1;
   /** With `facts: true`: what ffprobe found, or null when the video was not probed. */
   facts?: MediaFactsWire | null;
 }

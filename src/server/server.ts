@@ -105,7 +105,6 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const server = config.tlsCert && config.tlsKey
     ? createTlsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }, (s) => void onSocket(s))
     : createTcpServer((s) => void onSocket(s));
-  server.on('error', (error) => log.error({ err: error }, 'server error'));
   server.on('tlsClientError', (error: Error, socket: Socket) => {
     log.warn({ addr: socket.remoteAddress, err: error.message }, 'TLS handshake failed');
   });
@@ -117,6 +116,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       resolve();
     });
   });
+  // Only now: a failure to listen (the port is taken) is the caller's to say, in one line, not a logged stack.
+  server.on('error', (error) => log.error({ err: error }, 'server error'));
   const address = server.address() as AddressInfo;
   log.info(
     { host: address.address, port: address.port, db: redactUrl(config.db), media: media.root, tls: Boolean(config.tlsCert), handshake: Boolean(config.clientSecret) },

@@ -54,7 +54,7 @@ export const SETTINGS = {
     kind: 'text',
     default: 'info',
     choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
-    describe: 'Log level (pino; logs are JSON lines on stdout)',
+    describe: 'Log level (pino; pretty lines when stdout is a terminal, JSON lines otherwise)',
   },
   tlsCert: { flag: 'tls-cert', kind: 'text', describe: 'TLS certificate (PEM file); with `--tls-key` the server speaks TLS' },
   tlsKey: { flag: 'tls-key', kind: 'text', describe: 'TLS private key (PEM file)' },

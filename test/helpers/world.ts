@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { ClientConnection, type ConnectOptions } from '../../src/client/connection.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { configWith, type ServerConfig } from '../../src/server/config.js';
+import { createLogger } from '../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { freshDatabaseUrl } from './databases.js';
 
@@ -33,6 +33,8 @@ export interface World {
   loginAs(name: string, role: 'admin' | 'user', password?: string): Promise<ClientConnection>;
   /** The server's log lines (parsed), newest last. */
   logs: Record<string, unknown>[];
+  /** The same lines as written (JSON text), to check what parsing would hide (a repeated key). */
+  logLines: string[];
   /** Writes `size` random bytes to a file under the world's dir. */
   makeFile(name: string, size: number): Promise<string>;
   close(): Promise<void>;
@@ -56,7 +58,16 @@ export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<Se
     ...overrides,
   });
   const logs: Record<string, unknown>[] = [];
-  const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const logLines: string[] = [];
+  // The server's own log setup (ISO times, rounding, no repeated keys), into memory.
+  const log = createLogger('info', {
+    destination: {
+      write: (line: string) => {
+        logLines.push(line);
+        logs.push(JSON.parse(line));
+      },
+    },
+  });
   const server = await startServer(config, log);
   const opened: ClientConnection[] = [];
 
@@ -71,6 +82,7 @@ export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<Se
     server,
     config,
     logs,
+    logLines,
     connect,
     async loginAs(name, role, password = 'secret-' + name) {
       const conn = await connect();

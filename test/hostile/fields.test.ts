@@ -36,7 +36,7 @@ type Rule =
   /** A row id: an integer from 1 to 2^31 - 1. */
   | { kind: 'id' }
   /** A byte count or position: an integer from 0 to 2^53 - 1 (null too, when nullable). */
-  | { kind: 'bytes'; nullable?: boolean }
+  | { kind: 'bytes'; nullable?: boolean; min?: number }
   /** A count of things (downloads, sessions): an integer from 0 to 2^31 - 1 (null too, when nullable). */
   | { kind: 'count'; nullable?: boolean }
   /** An upload's size: an integer from 0; one that is no byte count breaks the framing before any rule is read. */
@@ -64,6 +64,8 @@ const session = string(1, 128);
 const userType: FieldRule = { kind: 'oneOf', values: ['admin', 'user'] };
 const optionalSha256: FieldRule = { kind: 'sha256', optional: true };
 const optionalBytes: FieldRule = { kind: 'bytes', optional: true };
+/** The size of a file meant for upload: an empty file is not a video. */
+const optionalVideoSize: FieldRule = { kind: 'bytes', optional: true, min: 1 };
 const trailerSwitch: FieldRule = { kind: 'true', optional: true };
 
 const RULES: Record<MessageType, Record<string, FieldRule>> = {
@@ -71,7 +73,7 @@ const RULES: Record<MessageType, Record<string, FieldRule>> = {
   login: { name: string(0, 256), password: string(0, 256), user_type: userType },
   logout: { session },
   server_info: {},
-  check_movie: { session, file_md5: string(1, 64), sha256: optionalSha256, size: optionalBytes, sha256_trailer: trailerSwitch },
+  check_movie: { session, file_md5: string(1, 64), sha256: optionalSha256, size: optionalVideoSize, sha256_trailer: trailerSwitch },
   update_movie: {
     session,
     file_name: text(255),
@@ -133,7 +135,7 @@ function satisfies(rule: FieldRule, value: unknown): boolean {
     case 'id':
       return integerIn(1, MAX_ID);
     case 'bytes':
-      return (rule.nullable === true && value === null) || integerIn(0, Number.MAX_SAFE_INTEGER);
+      return (rule.nullable === true && value === null) || integerIn(rule.min ?? 0, Number.MAX_SAFE_INTEGER);
     case 'fileSize':
       return integerIn(0, Number.MAX_SAFE_INTEGER);
     case 'sha256':

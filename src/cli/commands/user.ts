@@ -2,6 +2,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { runUserMenu } from '../../client/ui/menus/user-menu.js';
 import { runMenuCommand, withClientOptions } from '../client-command.js';
+import { EXIT_CODES_HELP } from '../exit-codes.js';
 import * as buyVip from './user/buy-vip.js';
 import * as download from './user/download.js';
 import * as history from './user/history.js';
@@ -33,7 +34,7 @@ export function builder(yargs: Argv) {
     .example('$0 user list --free --name alice', 'the free videos')
     .example('$0 user download 3 -o ~/Videos', 'download video #3')
     .example('$0 user play 3', 'watch video #3 while it downloads')
-    .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
+    .epilogue(EXIT_CODES_HELP);
 }
 
 type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;

@@ -19,6 +19,8 @@ export class FileReply {
     readonly waitSeconds: number,
     /** Runs once every byte was handed to the socket (e.g. write the download record). */
     readonly onSent?: () => Promise<void>,
+    /** Who asked, for the log line of the transfer. */
+    readonly userId?: number,
     /** The viewer policy's say: the speed budget to pace by, the allowance to settle at the end. */
     readonly grant?: DownloadGrant,
   ) {}

@@ -2,12 +2,15 @@
 import { Movie, Notice } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
 import type { UserContext } from '../context.js';
-import { Conflict, NotFound } from '../errors.js';
+import { BadRequest, Conflict, NotFound } from '../errors.js';
 import { receiveLegacy } from '../uploads/legacy.js';
 import { findDuplicate } from '../uploads/publish.js';
 import { assertWithinQuota } from '../uploads/quota.js';
 import { assertUploadSize, findUpload, heldOffset, receiveResumable } from '../uploads/resumable.js';
 import { recordEvent, type StoredEvent } from '../events/event-store.js';
+
+/** A 0-byte upload would be a video nobody can play; the clients refuse it before sending, too. Worded as a field error (`<type>: <field> <problem>`). */
+const emptyVideo = (type: string, field: string) => `${type}: ${field} is 0: an empty file is not a video`;
 
 /**
  * check_movie, the step before an upload: refuses a duplicate and, given `size`, an upload
@@ -18,6 +21,7 @@ import { recordEvent, type StoredEvent } from '../events/event-store.js';
  * `sha256_needed`: the client hashes the file and asks again.
  */
 export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext): Promise<Reply> {
+  if (req.size === 0) throw new BadRequest(emptyVideo('check_movie', 'size'));
   const fingerprintOnly = req.sha256_trailer === true && !req.sha256;
   const existing = await findDuplicate(ctx.app.db, { sha256: req.sha256, fileMd5: req.file_md5 });
   if (existing && fingerprintOnly) {
@@ -40,6 +44,7 @@ export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext):
 
 /** update_movie: resumable with a declared `sha256` (or `sha256_trailer`), else the original clients' upload. */
 export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext): Promise<Reply> {
+  if (req.file_size === 0 && !req.offset) throw new BadRequest(emptyVideo('update_movie', 'file_size')); // a resume may have nothing left to send
   if (req.sha256 || req.sha256_trailer) return receiveResumable(req, ctx);
   return receiveLegacy(req, ctx);
 }

@@ -1,7 +1,7 @@
 /** The functions every role shares: accounts, sessions, the video list and notices. */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { DuplicateKeyError } from '../../orm/index.js';
-import { Movie, Notice, User } from '../../orm/models/index.js';
+import { Movie, Notice, Purchase, User } from '../../orm/models/index.js';
 import { CHARGE_LABEL, FREE_LABEL, type MovieDetails, type Reply, type Request } from '../../protocol/messages.js';
 import type { HandlerContext, UserContext } from '../context.js';
 import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
@@ -88,17 +88,31 @@ const BY_ID = [['id', 'asc']] as const;
 
 export async function getMovieList(req: Request<'get_movie_list'>, ctx: UserContext): Promise<Reply> {
   if (isPageRequest(req)) return moviePage(req, ctx);
-  const { app } = ctx;
+  const { app, user } = ctx;
   const where: Partial<Record<'is_delete' | 'is_free', number>> = { is_delete: 0 };
   if (req.movie_type !== 'all') where.is_free = req.movie_type === 'free' ? 1 : 0;
   if (req.details) {
     const movies = await Movie.select(app.db, where, { columns: DETAIL_COLUMNS, orderBy: BY_ID });
     if (movies.length === 0) throw new NotFound('no videos yet');
-    return { flag: true, movie_list: movies.map(listEntry), movies: movies.map(movieDetails) };
+    const bought = await boughtAmong(app, user, movies);
+    const details = movies.map((m) => (bought ? { ...movieDetails(m), ...(m.is_free ? {} : { bought: bought.has(m.id) ? 1 : 0 }) } : movieDetails(m)));
+    return { flag: true, movie_list: movies.map(listEntry), movies: details };
   }
   const movies = await Movie.select(app.db, where, { columns: LIST_COLUMNS, orderBy: BY_ID });
   if (movies.length === 0) throw new NotFound('no videos yet');
   return { flag: true, movie_list: movies.map(listEntry) };
+}
+
+/**
+ * Which of these paid videos a viewer has bought, so a client does not ask them to pay
+ * again (undefined for an admin, who buys nothing).
+ */
+export async function boughtAmong(app: UserContext['app'], user: User, movies: Pick<Movie, 'id' | 'is_free'>[]): Promise<Set<number> | undefined> {
+  if (user.user_type !== 'user') return undefined;
+  const paid = movies.filter((m) => !m.is_free).map((m) => m.id);
+  if (paid.length === 0) return new Set();
+  const rows = await Purchase.select(app.db, { user_id: user.id, movie_id: paid }, { columns: ['movie_id'] });
+  return new Set(rows.map((r) => r.movie_id));
 }
 
 /** The original's list row: [name, label, id]. */

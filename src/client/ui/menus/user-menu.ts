@@ -80,6 +80,11 @@ async function download(ctx: MenuContext, kind: 'free' | 'charge', outDir: strin
 }
 
 export async function confirmPayment(ctx: MenuContext, movie: MovieRow): Promise<boolean> {
+  // The server's list says so (a resumed or repeated download is never charged again): no question.
+  if (movie.bought) {
+    ctx.io.print(`"${movie.name}" is already yours (bought before): no charge`);
+    return true;
+  }
   const info = await ctx.client.serverInfo();
   const vip = ctx.client.account?.isVip;
   const price = await ctx.client.paidPriceCents();
