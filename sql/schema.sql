@@ -138,3 +138,32 @@ CREATE TABLE IF NOT EXISTS `event_sequence` (
   `last_id` INT NOT NULL,
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `viewer_policy` (
+  `user_id` INT NOT NULL,
+  `downloads` TINYINT NULL,
+  `speed_bps` BIGINT NULL,
+  `daily_bytes` BIGINT NULL,
+  `daily_count` INT NULL,
+  `max_sessions` INT NULL,
+  PRIMARY KEY (`user_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `download_usage` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `user_id` INT NOT NULL,
+  `day` VARCHAR(10) NOT NULL,
+  `bytes` BIGINT NOT NULL DEFAULT 0,
+  `count` INT NOT NULL DEFAULT 0,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_download_usage_user_id_day` (`user_id`, `day`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `live_session` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `user_id` INT NOT NULL,
+  `node` VARCHAR(64) NOT NULL,
+  `created_at` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `idx_live_session_user_id` (`user_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

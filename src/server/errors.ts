@@ -42,6 +42,8 @@ export class StorageFull extends kind(ERRORS.STORAGE_FULL) {}
 export class ResumeMismatch extends kind(ERRORS.RESUME_MISMATCH) {}
 export class Busy extends kind(ERRORS.BUSY) {}
 export class EventsExpired extends kind(ERRORS.EVENTS_EXPIRED) {}
+export class DailyLimitReached extends kind(ERRORS.DAILY_LIMIT) {}
+export class DownloadsDisabled extends kind(ERRORS.DOWNLOADS_OFF) {}
 
 export interface ErrorReply {
   flag: false;

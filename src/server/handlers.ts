@@ -10,6 +10,7 @@ import * as blocks from './handlers/blocks.js';
 import * as admin from './handlers/admin.js';
 import * as common from './handlers/common.js';
 import * as events from './handlers/events.js';
+import * as policies from './handlers/policies.js';
 import * as quotas from './handlers/quotas.js';
 import type { HandlerContext, UserContext } from './context.js';
 import { BadRequest } from './errors.js';
@@ -66,9 +67,11 @@ export const routes: Record<MessageType, Route> = {
   set_quota: asAdmin('set_quota', quotas.setQuota),
   list_blocks: asAdmin('list_blocks', blocks.listBlocks),
   unblock_address: asAdmin('unblock_address', blocks.unblockAddress),
+  set_policy: asAdmin('set_policy', policies.setPolicy),
   buy_vip: asViewer('buy_vip', viewer.buyVip),
   download_movie: asViewer('download_movie', viewer.downloadMovie),
   download_movie_record: asViewer('download_movie_record', viewer.downloadHistory),
   subscribe: loggedIn('subscribe', events.subscribe),
   unsubscribe: loggedIn('unsubscribe', events.unsubscribe),
+  user_status: asViewer('user_status', policies.userStatus),
 };

@@ -32,7 +32,10 @@ export interface Setting {
 }
 
 const KiB = 1024;
+const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
+const SPEED = { kind: 'size', unit: 'size per second', unlimited: true } as const;
+const DAILY = { kind: 'size', unlimited: true } as const;
 
 export const SETTINGS = {
   host: { flag: 'host', kind: 'text', default: '0.0.0.0', describe: 'Address to listen on' },
@@ -158,6 +161,22 @@ export const SETTINGS = {
     min: 1,
     describe: "Live events that may wait for one slow subscriber; past it its stream ends with `fell_behind` (it catches up with `since`)",
   },
+  // Viewer policies by class (docs/policies.md says why these defaults); `cinebox admin policy` overrides them per viewer.
+  normalDownloads: { flag: 'normal-downloads', kind: 'text', default: 'on', choices: ['on', 'off'], describe: 'Whether normal viewers may download' },
+  normalSpeedBps: { flag: 'normal-speed', ...SPEED, default: 2 * MiB, describe: "Download speed of a normal viewer, shared by the account's downloads on a node (`unlimited` or 0 = no limit)" },
+  normalDailyBytes: { flag: 'normal-daily', ...DAILY, default: 2 * GiB, describe: 'Bytes a normal viewer may download a day (`unlimited` or 0 = no limit)' },
+  normalDailyCount: { flag: 'normal-daily-count', kind: 'integer', default: 50, describe: 'Downloads a normal viewer may make a day (0 = no limit)' },
+  normalMaxSessions: { flag: 'normal-max-sessions', kind: 'integer', default: 2, describe: 'Live sessions of a normal viewer; a login past it ends the oldest (0 = no limit)' },
+  vipDownloads: { flag: 'vip-downloads', kind: 'text', default: 'on', choices: ['on', 'off'], describe: 'Whether VIP viewers may download' },
+  vipSpeedBps: { flag: 'vip-speed', ...SPEED, default: 0, describe: "Download speed of a VIP viewer, shared by the account's downloads on a node (`unlimited` or 0 = no limit)" },
+  vipDailyBytes: { flag: 'vip-daily', ...DAILY, default: 0, describe: 'Bytes a VIP viewer may download a day (`unlimited` or 0 = no limit)' },
+  vipDailyCount: { flag: 'vip-daily-count', kind: 'integer', default: 0, describe: 'Downloads a VIP viewer may make a day (0 = no limit)' },
+  vipMaxSessions: { flag: 'vip-max-sessions', kind: 'integer', default: 4, describe: 'Live sessions of a VIP viewer; a login past it ends the oldest (0 = no limit)' },
+  timeZone: {
+    flag: 'time-zone',
+    kind: 'text',
+    describe: "IANA time zone whose midnight resets the viewers' daily allowances, e.g. `Europe/Berlin` (unset: the system's zone)",
+  },
 } as const satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;
@@ -173,4 +192,14 @@ export type ServerConfig = { [K in WithDefault]: ValueOf<Settings[K]> } & { [K i
 export const SETTING_RULES: ReadonlyArray<(config: ServerConfig) => string | undefined> = [
   (config) => (Boolean(config.tlsCert) !== Boolean(config.tlsKey) ? '--tls-cert and --tls-key go together' : undefined),
   (config) => (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl) ? '--redis must be a redis:// or rediss:// URL' : undefined),
+  (config) => (config.timeZone === undefined || knownTimeZone(config.timeZone) ? undefined : `--time-zone: Intl knows no time zone "${config.timeZone}" (use an IANA name such as Europe/Berlin)`),
 ];
+
+function knownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}

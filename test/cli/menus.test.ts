@@ -82,6 +82,7 @@ describe('the admin and viewer menus, driven by a script', () => {
       '- List all videos',
       '- Notices',
       '- Users',
+      "- A viewer's policy",
       '- Lock a user',
       '- Unlock a user',
       '- Login blocks',

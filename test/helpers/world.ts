@@ -16,6 +16,14 @@ import { freshDatabaseUrl } from './databases.js';
 
 export const ADMIN_CODE = 'let-me-in';
 
+/** The normal class without limits (docs/policies.md has the real defaults). */
+export const UNLIMITED_NORMAL_VIEWERS: Partial<ServerConfig> = {
+  normalSpeedBps: 0,
+  normalDailyBytes: 0,
+  normalDailyCount: 0,
+  normalMaxSessions: 0,
+};
+
 export interface World {
   dir: string;
   server: RunningServer;
@@ -46,6 +54,8 @@ export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<Se
     logLevel: 'silent',
     // Real scrypt at a lower cost: suites log in hundreds of times (story.test checks the default).
     scryptN: 1024,
+    // Normal viewers unlimited, as before viewer policies: suites that test a policy set it.
+    ...UNLIMITED_NORMAL_VIEWERS,
     ...overrides,
   });
   const logs: Record<string, unknown>[] = [];

@@ -27,11 +27,13 @@ export const ROLE_OF: Record<string, Role> = {
   set_quota: 'admin',
   list_blocks: 'admin',
   unblock_address: 'admin',
+  set_policy: 'admin',
   buy_vip: 'viewer',
   download_movie: 'viewer',
   download_movie_record: 'viewer',
   subscribe: 'loggedIn',
   unsubscribe: 'loggedIn',
+  user_status: 'viewer',
 };
 
 export const messageTypes = Object.keys(requestSchemas) as MessageType[];
@@ -97,6 +99,8 @@ export function baseRequest(type: string, c: BaseContext): Record<string, unknow
     download_movie_record: s,
     subscribe: { ...s, topics: ['notices', 'videos'], since: 0 },
     unsubscribe: s,
+    set_policy: { ...s, name: GHOST, downloads: 1, speed_bps: 1024, daily_bytes: 1024, daily_count: 1, max_sessions: 1 },
+    user_status: s,
   };
   const base = bases[type];
   if (!base) throw new Error(`test/hostile/requests.ts: no valid base request for "${type}"`);

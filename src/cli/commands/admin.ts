@@ -2,6 +2,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { runAdminMenu } from '../../client/ui/menus/admin-menu.js';
 import { runMenuCommand, withClientOptions } from '../client-command.js';
+import * as policy from './admin/policy.js';
 import { EXIT_CODES_HELP } from '../exit-codes.js';
 import * as quota from './admin/quota.js';
 import * as blocks from './admin/blocks.js';
@@ -33,6 +34,7 @@ export function builder(yargs: Argv) {
     .command(watchCommand('admin'))
     .command(quota)
     .command(users)
+    .command(policy)
     .command(lock)
     .command(unlock)
     .command(blocks)
@@ -43,6 +45,7 @@ export function builder(yargs: Argv) {
     .example('$0 admin upload a.mp4 b.mkv', 'two free videos')
     .example('$0 admin upload a.mp4 --charge', 'a paid video')
     .example('$0 admin quota alice 2G', "set an admin's storage quota")
+    .example('$0 admin policy bob --speed 1M --daily 5G', "a viewer's speed and daily allowance")
     .example('$0 admin lock alice', 'lock an account out (see unlock)')
     .example('$0 admin unblock 192.0.2.7', 'lift a login block (see blocks)')
     .epilogue(EXIT_CODES_HELP);

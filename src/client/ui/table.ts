@@ -7,6 +7,7 @@ import stringWidth from 'string-width';
 import type { BlockRow, HistoryRow, MovieRow, NoticeRow, UserRow } from '../cinebox-client.js';
 import type { MediaFactsWire } from '../../protocol/messages.js';
 import { formatBytes, formatDuration, formatTime } from './units.js';
+import { policyLine } from './policy-view.js';
 
 export interface Column<T> {
   header: string;
@@ -217,6 +218,22 @@ export function blocksTable(blocks: BlockRow[], width = 80): string {
       { header: 'Until', value: (b) => formatTime(b.blocked_until) },
     ],
     blocks,
+    width,
+  );
+}
+
+/** The viewers' policies and today's usage (`cinebox admin users`, below the accounts); empty from a server without policies. */
+export function viewerPoliciesTable(users: UserRow[], width = 80): string {
+  const viewers = users.filter((u) => u.policy);
+  if (viewers.length === 0) return '';
+  return renderTable<UserRow>(
+    [
+      { header: 'Viewer', value: (u) => u.name, flex: true },
+      { header: 'Policy (* = set for them)', value: (u) => policyLine(u.policy!), flex: true },
+      { header: 'Today', value: (u) => `${formatBytes(u.usage_today?.bytes ?? 0)}, ${u.usage_today?.count ?? 0}` },
+      { header: 'Sessions', value: (u) => String(u.sessions ?? 0), align: 'right' },
+    ],
+    viewers,
     width,
   );
 }

@@ -9,11 +9,13 @@ import { User } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
 import type { UserContext } from '../context.js';
 import { BadRequest, Forbidden, NotFound } from '../errors.js';
+import { policySummaries } from './policies.js';
 
 const OPERATOR_ONLY = 'only the operator can lock or unlock an admin account (`cinebox account NAME --lock|--unlock` on the server)';
 
 export async function listUsers(_req: Request<'list_users'>, { app }: UserContext): Promise<Reply> {
   const users = await User.select(app.db, {}, { orderBy: [['id', 'asc']] });
+  const policies = await policySummaries(app, users);
   return {
     flag: true,
     users: users.map((u) => ({
@@ -25,6 +27,7 @@ export async function listUsers(_req: Request<'list_users'>, { app }: UserContex
       failed_logins: u.failed_logins,
       locked_until: u.locked_until?.toISOString() ?? null,
       register_time: u.register_time.toISOString(),
+      ...policies.get(u.id),
     })),
   };
 }

@@ -9,6 +9,8 @@ import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
 import { admitGuess } from '../auth/login-guard.js';
 import { decoyHash, hashPassword, verifyPassword, type HashScheduler } from '../auth/passwords.js';
 import { isPageRequest, moviePage } from '../media/page-reply.js';
+import { endLiveSession, openLiveSession } from '../policies/live-sessions.js';
+import { policyOf } from '../policies/policy.js';
 import { SERVER_VERSION } from '../version.js';
 
 export async function register(req: Request<'register'>, { app, conn }: HandlerContext): Promise<Reply> {
@@ -77,7 +79,9 @@ export async function login(req: Request<'login'>, { app, conn }: HandlerContext
     throw new Forbidden(wrongClient(user), { user_type: user.user_type });
   }
   const token = randomBytes(32).toString('base64url');
+  await endLiveSession(app, conn, conn.session);
   conn.session = { token, userId: user.id, lastUsed: Date.now() };
+  if (user.user_type === 'user') await openLiveSession(app, conn, user, (await policyOf(app, user)).max_sessions);
   conn.log.info({ user: user.id, name: user.name, role: user.user_type }, 'logged in');
   return { flag: true, msg: 'logged in', session: token, is_vip: user.is_vip };
 }
@@ -89,6 +93,7 @@ function wrongClient(user: User): string {
 }
 
 export async function logout(_req: Request<'logout'>, { app, conn, user }: UserContext): Promise<Reply> {
+  await endLiveSession(app, conn, conn.session);
   conn.session = undefined;
   app.events.unsubscribe(conn); // events are for a logged-in client
   conn.log.info({ user: user.id }, 'logged out');

@@ -13,6 +13,7 @@ import { formatBytes } from '../units.js';
 import { uploadWatched } from '../watched-transfers.js';
 import { logIn, logOut, pick, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
 import { pickMovie } from './movie-pages.js';
+import { editViewerPolicy } from './policy-menu.js';
 
 export interface AdminMenuOptions extends Credentials {
   /** The folder offered for uploads (created when missing). */
@@ -32,6 +33,7 @@ export async function runAdminMenu(ctx: MenuContext, options: AdminMenuOptions):
     { name: 'List all videos', when: 'logged-in', run: () => showMovies(ctx) },
     { name: 'Notices', when: 'logged-in', run: () => showNotices(ctx) },
     { name: 'Users', when: 'logged-in', run: () => showUsers(ctx) },
+    { name: "A viewer's policy", when: 'logged-in', run: () => editViewerPolicy(ctx) },
     { name: 'Lock a user', when: 'logged-in', run: () => lockUser(ctx) },
     { name: 'Unlock a user', when: 'logged-in', run: () => unlockUser(ctx) },
     { name: 'Login blocks', when: 'logged-in', run: () => showBlocks(ctx) },
