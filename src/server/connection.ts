@@ -170,6 +170,11 @@ export class Connection {
     return this.out.send(reply);
   }
 
+  /** An already encoded frame (an event: the same bytes for every subscriber), through the same writer. */
+  sendFrame(frame: Buffer): Promise<void> {
+    return this.out.sendEncoded(frame);
+  }
+
   /** Sends a last error frame, then closes once it is flushed. */
   closeWith(reply: object): void {
     this.out.end(reply);

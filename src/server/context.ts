@@ -6,6 +6,7 @@ import type { ServerConfig } from './config.js';
 import type { Connection } from './connection.js';
 import type { IncomingBody } from './incoming-body.js';
 import type { FactsRecorder } from './media/facts.js';
+import type { ListCache } from './media/list-cache.js';
 import type { MediaStore } from './media-store.js';
 
 export interface App {
@@ -15,6 +16,8 @@ export interface App {
   log: Logger;
   /** Probes published videos with ffprobe and stores their facts. */
   facts: FactsRecorder;
+  /** The plain video list in memory; every change to the listed videos invalidates it. */
+  catalog: ListCache;
 }
 
 export interface HandlerContext {

@@ -31,6 +31,11 @@ export class OutboundWriter {
     return this.inTurn(() => this.writeFrame(frame));
   }
 
+  /** Writes a frame encoded once for many connections (a pushed event), after what is queued before it. */
+  sendEncoded(frame: Buffer): Promise<void> {
+    return this.inTurn(() => this.writeBytes(frame));
+  }
+
   /** Writes `header`, then runs `body` with the socket to itself; frames sent meanwhile wait until it is done. */
   sendWithBody<T>(header: object, body: (out: BodyWriter) => Promise<T>): Promise<T> {
     return this.inTurn(async () => {
@@ -62,9 +67,13 @@ export class OutboundWriter {
     return run;
   }
 
-  private async writeFrame(frame: object): Promise<void> {
+  private writeFrame(frame: object): Promise<void> {
+    return this.writeBytes(encodeFrame(frame));
+  }
+
+  private async writeBytes(frame: Buffer): Promise<void> {
     if (this.closed.aborted || this.ended) throw new ConnectionClosed();
-    if (!this.socket.write(encodeFrame(frame))) await drained(this.socket, () => new ConnectionClosed());
+    if (!this.socket.write(frame)) await drained(this.socket, () => new ConnectionClosed());
   }
 
   private writeChunk(chunk: Buffer): Promise<void> {

@@ -211,6 +211,7 @@ async function moveBack(app: StoreApp, row: Upload, storedName: string, size: nu
 /** Hides a video whose file is bad (as a delete does) and quarantines the file, if any. */
 async function hide(app: StoreApp, movie: Movie, path: string | undefined): Promise<string> {
   await Movie.updateWhere(app.db, { is_delete: 1, live_sha256: null }, { id: movie.id, is_delete: 0 });
+  app.catalog.invalidate();
   if (path === undefined) return `video #${movie.id} hidden`;
   return `video #${movie.id} hidden, file moved to ${await app.media.quarantine(path)}`;
 }

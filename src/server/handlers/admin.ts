@@ -47,6 +47,7 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
 export async function deleteMovie(req: Request<'delete_movie'>, { app, conn, user }: UserContext): Promise<Reply> {
   const changed = await Movie.updateWhere(app.db, { is_delete: 1, live_sha256: null }, { id: req.movie_id, is_delete: 0 });
   if (changed === 0) throw new NotFound(`no video #${req.movie_id}`);
+  app.catalog.invalidate();
   conn.log.info({ user: user.id, movie: req.movie_id }, 'video deleted');
   return { flag: true, msg: 'deleted' };
 }

@@ -1,12 +1,13 @@
 /** The functions every role shares: accounts, sessions, the video list and notices. */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { DuplicateKeyError } from '../../orm/index.js';
+import { DuplicateKeyError, type Database } from '../../orm/index.js';
 import { Movie, Notice, User } from '../../orm/models/index.js';
 import { CHARGE_LABEL, FREE_LABEL, type MovieDetails, type Reply, type Request } from '../../protocol/messages.js';
 import type { HandlerContext, UserContext } from '../context.js';
 import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
 import { assertAccountNotLocked, assertAddressAllowed, recordLoginFailure, recordLoginSuccess } from '../auth/login-guard.js';
 import { decoyHash, hashPassword, verifyPassword } from '../auth/passwords.js';
+import { EncodedReply } from '../encoded-reply.js';
 import { isPageRequest, moviePage } from '../media/page-reply.js';
 import { SERVER_VERSION } from '../version.js';
 
@@ -80,17 +81,22 @@ const LIST_COLUMNS = ['id', 'name', 'is_free'] as const;
 const DETAIL_COLUMNS = ['id', 'name', 'is_free', 'size', 'sha256', 'create_time'] as const;
 const BY_ID = [['id', 'asc']] as const;
 
-export async function getMovieList(req: Request<'get_movie_list'>, ctx: UserContext): Promise<Reply> {
+export async function getMovieList(req: Request<'get_movie_list'>, ctx: UserContext): Promise<Reply | EncodedReply> {
   if (isPageRequest(req)) return moviePage(req, ctx);
   const { app } = ctx;
+  const details = req.details === true;
+  return new EncodedReply(await app.catalog.frame(`${req.movie_type}|${details}`, () => readMovieList(app.db, req.movie_type, details)));
+}
+
+async function readMovieList(db: Database, movieType: Request<'get_movie_list'>['movie_type'], details: boolean): Promise<Reply> {
   const where: Partial<Record<'is_delete' | 'is_free', number>> = { is_delete: 0 };
-  if (req.movie_type !== 'all') where.is_free = req.movie_type === 'free' ? 1 : 0;
-  if (req.details) {
-    const movies = await Movie.select(app.db, where, { columns: DETAIL_COLUMNS, orderBy: BY_ID });
+  if (movieType !== 'all') where.is_free = movieType === 'free' ? 1 : 0;
+  if (details) {
+    const movies = await Movie.select(db, where, { columns: DETAIL_COLUMNS, orderBy: BY_ID });
     if (movies.length === 0) throw new NotFound('no videos yet');
     return { flag: true, movie_list: movies.map(listEntry), movies: movies.map(movieDetails) };
   }
-  const movies = await Movie.select(app.db, where, { columns: LIST_COLUMNS, orderBy: BY_ID });
+  const movies = await Movie.select(db, where, { columns: LIST_COLUMNS, orderBy: BY_ID });
   if (movies.length === 0) throw new NotFound('no videos yet');
   return { flag: true, movie_list: movies.map(listEntry) };
 }

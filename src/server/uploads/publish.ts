@@ -86,6 +86,7 @@ export async function publishMovie(
     throw error;
   }
   crashPoint('after-commit');
+  app.catalog.invalidate();
   if (!probed || probed.outcome === 'not-probed') app.facts.probeLater(movie.id, storedPath);
   return movie;
 }
