@@ -23,7 +23,7 @@ const nameOf = (i) => `${WORDS[i % WORDS.length]} ${(i * 7919) % 10_000}`;
 export async function seedCatalog(root, dbUrl, count) {
   const { openDatabase, ensureSchema } = await import(join(root, 'dist/orm/index.js'));
   const { allModels, Movie } = await import(join(root, 'dist/orm/models/index.js'));
-  const { newFactsRow } = await import(join(root, 'dist/server/media/facts.js'));
+  const { insertFactsRows } = await import(join(root, 'dist/server/media/facts.js'));
   const db = await openDatabase(dbUrl);
   try {
     await ensureSchema(db, allModels);
@@ -44,7 +44,7 @@ export async function seedCatalog(root, dbUrl, count) {
             user_id: 1,
           });
           await movie.save(tx);
-          await newFactsRow(movie).save(tx);
+          await insertFactsRows(tx, movie);
         }
       });
     }

@@ -10,7 +10,7 @@ import { Movie, Upload } from '../../orm/models/index.js';
 import type { UserContext } from '../context.js';
 import { Conflict, TakenOver } from '../errors.js';
 import { crashPoint } from './crash-points.js';
-import { assertVideo, newFactsRow } from '../media/facts.js';
+import { assertVideo, insertFactsRows } from '../media/facts.js';
 
 export interface VerifiedUpload {
   tempPath: string;
@@ -73,7 +73,7 @@ export async function publishMovie(
     crashPoint('after-dir-sync');
     await app.db.transaction(async (tx) => {
       await movie.save(tx);
-      await newFactsRow(movie, probed).save(tx);
+      await insertFactsRows(tx, movie, probed);
       await dropIntent(tx, upload.intent);
     });
   } catch (error) {
