@@ -19,7 +19,7 @@ import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
-import { ListCache } from './media/list-cache.js';
+import { ListCache, movieTableVersion } from './media/list-cache.js';
 import { startMediaFacts } from './media/setup.js';
 import { checkStore } from './fsck/check-store.js';
 import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
@@ -46,7 +46,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const media = new MediaStore(config.mediaDir, { durable: config.durable });
   await media.init();
   const facts = await startMediaFacts(db, config, log);
-  const app: App = { config, db, media, log, facts, catalog: new ListCache() };
+  const app: App = { config, db, media, log, facts, catalog: new ListCache(movieTableVersion(db)) };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);

@@ -2,15 +2,19 @@
  * The plain list is served from memory (src/server/media/list-cache.ts) and must never be
  * stale after a commit: a viewer who listed before a publish, a delete or an fsck hide sees
  * the change in the very next list, on SQLite and MySQL. The original reply stays byte for
- * byte what a fresh read gives.
+ * byte what a fresh read gives. Two nodes on one database: a change through one is in the
+ * other's next list (the cache checks the movie table's version on every request).
  */
 import { rm } from 'node:fs/promises';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClientConnection } from '../../src/client/connection.js';
+import { ClientConnection } from '../../src/client/connection.js';
 import { uploadFile } from '../../src/client/upload.js';
 import { Movie } from '../../src/orm/models/index.js';
 import { checkStore } from '../../src/server/fsck/check-store.js';
 import { ListCache } from '../../src/server/media/list-cache.js';
+import { wirePassword } from '../../src/protocol/wire-password.js';
+import { startServer } from '../../src/server/server.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
 
@@ -62,6 +66,24 @@ describe.each(databaseKinds)('the list from memory (%s)', (kind) => {
     expect(ids(await list({ details: true }))).toEqual([second]);
   });
 
+  it('two nodes on one database: a publish or delete through one is in the other\'s next list', async () => {
+    const other = await startServer({ ...world.config, port: 0 }, pino({ level: 'silent' }));
+    try {
+      const otherViewer = await ClientConnection.connect({ host: '127.0.0.1', port: other.port });
+      const login = await otherViewer.call('login', { name: 'watcher', password: wirePassword('secret-watcher'), user_type: 'user' });
+      otherViewer.session = String(login.session);
+      const otherList = async () => ids(await otherViewer.call('get_movie_list', { movie_type: 'all' }));
+      const before = await otherList(); // cached on the other node now
+      const added = await upload('through-a.mp4', true);
+      expect(await otherList()).toEqual([...before, added]);
+      await admin.call('delete_movie', { movie_id: added });
+      expect(await otherList()).toEqual(before);
+      otherViewer.close();
+    } finally {
+      await other.close();
+    }
+  });
+
   it('the reply from memory is what a fresh read sends', async () => {
     const cached = await list({ details: true });
     world.server.app.catalog.invalidate();
@@ -72,7 +94,7 @@ describe.each(databaseKinds)('the list from memory (%s)', (kind) => {
 describe('ListCache', () => {
   it('keeps nothing read across a change, and re-reads when the version moves', async () => {
     let version = 1;
-    const cache = new ListCache(async () => version);
+    const cache = new ListCache(async () => String(version));
     let reads = 0;
     let release!: () => void;
     const slow = () => new Promise<object>((resolve) => (release = () => resolve({ n: ++reads })));

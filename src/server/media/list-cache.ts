@@ -7,13 +7,30 @@
  * frame are read after its version, so a change committed meanwhile only makes the tag older
  * than the rows (a needless re-read), never newer.
  */
+import { quoteIdentifier, type Database } from '../../orm/index.js';
 import { encodeFrame } from '../../protocol/frame.js';
 
 /** The version the database is at; read per request (reads of one turn share one statement). */
-export type ReadVersion = () => Promise<number>;
+export type ReadVersion = () => Promise<string>;
+
+/**
+ * The movie table's version as every node sees it: how many rows, how many hidden. Movie rows
+ * are only ever inserted (never removed) and hidden (is_delete 0 -> 1, never back), and a
+ * listed column never changes, so every publish or hide on any node, committed in any order,
+ * moves one of the two counts. One index scan per turn (a covering read of (is_delete, id)),
+ * less than the list itself reads.
+ */
+export function movieTableVersion(db: Database): ReadVersion {
+  const q = (name: string) => quoteIdentifier(db.dialect, name);
+  const sql = `SELECT COUNT(*) AS n, SUM(${q('is_delete')}) AS d FROM ${q('movie')}`;
+  return async () => {
+    const row = (await db.query<{ n: unknown; d: unknown }>(sql))[0];
+    return `${Number(row?.n ?? 0)}/${Number(row?.d ?? 0)}`;
+  };
+}
 
 interface Entry {
-  version: number;
+  version: string;
   generation: number;
   frame: Buffer;
 }
@@ -23,7 +40,7 @@ export class ListCache {
   private generation = 0;
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly readVersion: ReadVersion = async () => 0) {}
+  constructor(private readonly readVersion: ReadVersion = async () => '') {}
 
   /**
    * The encoded reply for `shape`, from memory when nothing changed since it was read, else
