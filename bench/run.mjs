@@ -270,7 +270,7 @@ async function prepareSources() {
 
 // ---------------------------------------------------------------- servers
 
-async function startCinebox(label, { db, mediaDir, extraArgs = [] }) {
+async function startCinebox(label, { db, mediaDir, extraArgs = [], listenTimeoutMs }) {
   const port = await freePort();
   phaseFlags[label] = extraArgs.join(' ') || '(defaults)';
   const profile = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(WORK, 'prof'), '--cpu-prof-name', `${label}.cpuprofile`] : [];
@@ -279,6 +279,7 @@ async function startCinebox(label, { db, mediaDir, extraArgs = [] }) {
     name: `cinebox server (${label})`,
     cwd: ROOT,
     nodeArgs,
+    timeoutMs: listenTimeoutMs,
     args: [
       'dist/cli/main.js',
       'server',
