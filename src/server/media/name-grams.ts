@@ -10,7 +10,14 @@ import { quoteIdentifier, type Database } from '../../orm/index.js';
 
 export const GRAM = 3;
 /** How far the rarity of a gram is counted (an index range of at most this many entries each). */
-const COUNT_CAP = 1000;
+const COUNT_CAP = 5000;
+/**
+ * Counted rarities are remembered per database handle: they only choose which grams to join
+ * (any choice gives the same results), so an old count costs speed, never correctness.
+ */
+const COUNT_TTL_MS = 10 * 60_000;
+const COUNTS_KEPT = 50_000;
+const rememberedCounts = new WeakMap<Database, Map<string, { n: number; at: number }>>();
 /** Grams joined per search: the rarest few narrow enough, LIKE does the rest. */
 const JOINED_GRAMS = 3;
 /** Distinct grams of a long term whose rarity is counted. */
@@ -47,8 +54,35 @@ export async function searchGrams(db: Database, folded: string): Promise<string[
   const grams = gramsOf(folded).slice(0, COUNTED_GRAMS);
   const q = (name: string) => quoteIdentifier(db.dialect, name);
   const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${q('name_gram')} WHERE ${q('gram')} = ? LIMIT ${COUNT_CAP}) c`;
+  let remembered = rememberedCounts.get(db);
+  if (remembered === undefined) rememberedCounts.set(db, (remembered = new Map()));
+  const known = remembered;
+  const now = Date.now();
+  const counts = await Promise.all(
+    grams.map(async (gram) => {
+      const kept = known.get(gram);
+      if (kept !== undefined && now - kept.at < COUNT_TTL_MS) return kept.n;
+      const n = Number((await db.query<{ n: unknown }>(sql, [gram]))[0]?.n ?? 0);
+      if (known.size >= COUNTS_KEPT) known.clear();
+      known.set(gram, { n, at: now });
+      return n;
+    }),
+  );
+  // A remembered 0 may be out of date (a video published since): only a fresh count says "no match".
+  if (counts.some((n) => n === 0)) {
+    for (const gram of grams) known.delete(gram);
+    return fresh(db, sql, grams);
+  }
+  return rarest(grams, counts);
+}
+
+async function fresh(db: Database, sql: string, grams: string[]): Promise<string[]> {
   const counts = await Promise.all(grams.map(async (gram) => Number((await db.query<{ n: unknown }>(sql, [gram]))[0]?.n ?? 0)));
   if (counts.some((n) => n === 0)) return [];
+  return rarest(grams, counts);
+}
+
+function rarest(grams: string[], counts: number[]): string[] {
   return grams
     .map((gram, i) => ({ gram, n: counts[i]! }))
     .sort((a, b) => a.n - b.n)
