@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,catalog,idle,durable] [-- --keep] [-- --clean]`
+ * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,catalog,idle,durable,events] [-- --keep] [-- --clean]`
  *
  * Loopback benchmark of cinebox against baselines measured in the same run:
  *   (a) single-stream verified upload / download vs a minimal Node file->socket->file pipe;
@@ -11,6 +11,8 @@
  *   (f) what durable uploads cost (fsync of file and directory, SQLite
  *       synchronous=FULL) next to the same uploads on a `--durable false` server;
  *   (g) catalog: get_movie_list at 100,000 videos, a 50-video page and a name search (lib/catalog.mjs).
+ *   (h) 10,000 subscribers, one notice: time until the first and the last has it, vs Redis
+ *       pub/sub fanning one message out to as many connections, in the same run.
  * The cinebox server and the baselines run as child processes (RSS from /proc); the clients
  * run here through the built client library (dist/). Results: bench/results/*.json + *.md.
  */
@@ -81,6 +83,7 @@ const plan = QUICK
       rateWarmupMs: 300,
       rateMeasureMs: 1500,
       idleConnections: 2000,
+      eventSubscribers: 2000,
       watchdogMs: 4 * 60_000,
     }
   : {
@@ -98,6 +101,7 @@ const plan = QUICK
       rateWarmupMs: 1000,
       rateMeasureMs: 4000,
       idleConnections: 10_000,
+      eventSubscribers: 10_000,
       watchdogMs: 15 * 60_000,
     };
 
@@ -116,6 +120,7 @@ const t0 = now();
 
 // dist/ is imported lazily so a missing build gives a clear message instead of a stack trace.
 let W;
+let F;
 /** The `cinebox server` flags this build knows (the CLI grows; the bench passes only what exists). */
 let serverFlags = new Set();
 const supports = (flag) => serverFlags.has(flag);
@@ -125,6 +130,7 @@ const phaseFlags = {};
 async function main() {
   if (!existsSync(join(ROOT, 'dist/client/upload.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it)');
   W = await import('./lib/workloads.mjs');
+  F = await import('./lib/fanout.mjs');
   const help = execFileSync(process.execPath, ['dist/cli/main.js', 'server', '--help'], { cwd: ROOT, encoding: 'utf8' });
   serverFlags = new Set([...help.matchAll(/--([a-z][a-z0-9-]+)/g)].map((m) => m[1]));
   await mkdir(WORK, { recursive: true });
@@ -153,6 +159,7 @@ async function main() {
   if (runs('catalog')) results.catalog = await phase('catalog', () => catalogPhase(catalogContext()));
   if (runs('idle')) results.idle = await phase('idle', () => idlePhase());
   if (runs('durable')) results.durable = await phase('durable', () => durablePhase());
+  if (runs('events')) results.events = await phase('events', () => eventsPhase());
   results.otherLoad.run = machine.since(whole);
   results.otherLoad.peakPct = machine.peakOtherPct;
   results.otherLoad.loadavgAtEnd = loadavg()[0];
@@ -974,6 +981,77 @@ async function durablePhase() {
   return { rows };
 }
 
+// ---------------------------------------------------------------- (h): live events fan-out
+
+async function eventsPhase() {
+  const count = plan.eventSubscribers;
+  log(`phase events: ${count} subscribers on one node, one notice; then Redis pub/sub to ${count} connections`);
+  // Cheap login hashes for the bench's viewer (its 10,000 logins are untimed setup); no request-rate cap.
+  const extraArgs = ['--scrypt-n', '1024', ...(supports('max-request-rate') ? ['--max-request-rate', '0'] : [])];
+  const server = await startCinebox('events', { db: `sqlite:${join(WORK, 'events.db')}`, mediaDir: join(WORK, 'media-events'), extraArgs });
+  await ensureAccounts(server.port);
+  const admin = await loginAdmin(server.port);
+  await sleep(300);
+  const rssBefore = server.mon.memory().rss;
+  let t = now();
+  const subscribers = await F.openCineboxSubscribers(server.port, count, VIEWER);
+  const setupSeconds = (now() - t) / 1000;
+  await sleep(1500);
+  const rssSubscribed = server.mon.memory().rss;
+  const title = 'bench fan-out';
+  const cinebox = await F.measureArrivals(subscribers, () => admin.call('release_notice', { title, content: 'one notice for every subscriber' }));
+  const decoded = cinebox.received.map(F.firstHeader);
+  cinebox.correct = decoded.filter((h) => h?.type === 'event' && h.kind === 'notice' && h.data?.title === title).length;
+  const eventJson = JSON.stringify(decoded.find(Boolean) ?? {});
+  delete cinebox.received;
+  const rssAfter = server.mon.memory().rss;
+  for (const socket of subscribers) socket.destroy();
+  W.closeClient(admin);
+  await sleep(500);
+  await server.stop();
+
+  const redisPort = await freePort();
+  let redis;
+  try {
+    redis = await F.startRedis(redisPort, count);
+  } catch (error) {
+    log(`  redis baseline skipped: ${error.message}`);
+    return { subscribers: count, setupSeconds, serverRssBefore: rssBefore, serverRssSubscribed: rssSubscribed, serverRssAfterEvent: rssAfter, bytesPerSubscriber: (rssSubscribed - rssBefore) / count, cinebox, redis: { skipped: error.message } };
+  }
+  cleanups.push(() => redis.stop());
+  const redisSubscribers = await F.openRedisSubscribers(redisPort, count, 'bench-events');
+  const publisher = await new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port: redisPort });
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+  const redisResult = await F.measureArrivals(redisSubscribers, () => F.redisPublish(publisher, 'bench-events', eventJson));
+  redisResult.correct = redisResult.received.filter((b) => b.includes(eventJson)).length;
+  delete redisResult.received;
+  redisResult.messageBytes = Buffer.byteLength(eventJson);
+  for (const socket of redisSubscribers) socket.destroy();
+  publisher.destroy();
+  await redis.stop();
+
+  const result = {
+    subscribers: count,
+    setupSeconds,
+    serverRssBefore: rssBefore,
+    serverRssSubscribed: rssSubscribed,
+    serverRssAfterEvent: rssAfter,
+    bytesPerSubscriber: (rssSubscribed - rssBefore) / count,
+    cinebox,
+    redis: redisResult,
+    lastRatio: ratio(cinebox.maxMs, redisResult.maxMs),
+  };
+  log(
+    `  cinebox: ${cinebox.reached}/${count} reached (${cinebox.correct} verified); release_notice answered at ${cinebox.triggerMs.toFixed(1)} ms; first ${cinebox.firstMs.toFixed(1)} ms, p50 ${cinebox.p50Ms.toFixed(1)}, p99 ${cinebox.p99Ms.toFixed(1)}, last ${cinebox.maxMs.toFixed(1)} ms; ` +
+      `server RSS ${(rssBefore / 1e6).toFixed(0)} -> ${(rssSubscribed / 1e6).toFixed(0)} MB with ${count} subscribers (${(result.bytesPerSubscriber / 1024).toFixed(1)} KiB each)`,
+  );
+  log(`  redis:   ${redisResult.reached}/${count} reached (${redisResult.correct} verified); first ${redisResult.firstMs.toFixed(1)} ms, p50 ${redisResult.p50Ms.toFixed(1)}, p99 ${redisResult.p99Ms.toFixed(1)}, last ${redisResult.maxMs.toFixed(1)} ms; cinebox/redis last ${result.lastRatio.toFixed(2)}x`);
+  return result;
+}
+
 // ---------------------------------------------------------------- targets and output
 
 function evaluateTargets(results) {
@@ -1013,6 +1091,13 @@ function evaluateTargets(results) {
   if (idle) {
     const ok = idle.check.answered && idle.stillOpen === idle.connections;
     targets.push({ id: 'e-idle', what: `${idle.connections} idle connections: fresh login + list answered, all still open`, target: 'answers', value: ok, shown: `${ok ? 'answered' : 'FAILED ' + (idle.check.error ?? '')}; server RSS ${(idle.serverRssOpen / 1e6).toFixed(0)} MB (${(idle.bytesPerConnection / 1024).toFixed(1)} KiB/conn)`, pass: ok });
+  }
+  const ev = results.events;
+  if (ev) {
+    const c = ev.cinebox;
+    const all = c.reached === ev.subscribers && c.correct === ev.subscribers;
+    targets.push({ id: 'h-fanout', what: `${ev.subscribers} subscribers, one notice: the last has it`, target: '< 0.5 s', value: c.maxMs, shown: `${all ? '' : `ONLY ${c.correct}/${ev.subscribers}; `}last ${c.maxMs.toFixed(0)} ms (first ${c.firstMs.toFixed(1)}, p50 ${c.p50Ms.toFixed(0)}, p99 ${c.p99Ms.toFixed(0)} ms)`, pass: all && c.maxMs < 500 });
+    if (Number.isFinite(ev.lastRatio)) targets.push({ id: 'h-vs-redis', what: `the same fan-out vs Redis pub/sub to ${ev.subscribers} connections`, target: '<= 2x', value: ev.lastRatio, shown: `${ev.lastRatio.toFixed(2)}x (Redis last ${ev.redis.maxMs.toFixed(0)} ms)`, pass: ev.lastRatio <= 2 });
   }
   return targets;
 }

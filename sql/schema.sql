@@ -109,3 +109,18 @@ CREATE TABLE IF NOT EXISTS `media_facts` (
   PRIMARY KEY (`movie_id`),
   KEY `idx_media_facts_name_key_movie_id` (`name_key`, `movie_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `event` (
+  `id` INT NOT NULL,
+  `kind` VARCHAR(32) NOT NULL,
+  `payload` TEXT NOT NULL,
+  `create_time` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `idx_event_create_time` (`create_time`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `event_sequence` (
+  `id` INT NOT NULL,
+  `last_id` INT NOT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -191,7 +191,7 @@ function environmentSection(r) {
     ...(r.otherLoad
       ? [
           `- Other load on this shared machine (CPU of processes other than the bench, its servers and baselines, incl. kernel writeback), as a share of both cores: ` +
-            `${['transfers', 'concurrent', 'rate', 'catalog', 'idle', 'run'].filter((k) => Number.isFinite(r.otherLoad[k])).map((k) => `${k} ${r.otherLoad[k].toFixed(0)}%`).join(', ')}; ` +
+            `${['transfers', 'concurrent', 'rate', 'catalog', 'idle', 'events', 'run'].filter((k) => Number.isFinite(r.otherLoad[k])).map((k) => `${k} ${r.otherLoad[k].toFixed(0)}%`).join(', ')}; ` +
             `peak ${fmt(r.otherLoad.peakPct, 0)}% over 0.5 s; 1-min load average ${fmt(r.otherLoad.loadavgAtStart, 2)} at start, ${fmt(r.otherLoad.loadavgAtEnd, 2)} at end.`,
         ]
       : []),
@@ -200,6 +200,25 @@ function environmentSection(r) {
     `- cinebox server flags beyond the bench defaults (\`--host 127.0.0.1 --free-wait 0 --log-level warn\`, SQLite or MySQL, temp media dir): ${Object.entries(r.serverFlags ?? {}).map(([k, v]) => `${k}: ${v}`).join('; ')}.`,
     ...(Object.keys(r.serverEnv ?? {}).length ? [`- Server environment (as \`npm start\` sets it, plus any --server-env): ${JSON.stringify(r.serverEnv)}.`] : []),
     ...(r.serverNodeArgs?.length ? [`- Node flags of every server child, cinebox and baselines alike (as \`npm start\` runs cinebox): \`${r.serverNodeArgs.join(' ')}\`.`] : []),
+  ].join('\n');
+}
+
+function eventsSection(e) {
+  const row = (label, x) =>
+    x?.skipped
+      ? `| ${label} | skipped: ${x.skipped} | | | | |`
+      : `| ${label} | ${x.reached}/${e.subscribers} (${x.correct} verified) | ${fmt(x.firstMs, 1)} | ${fmt(x.p50Ms, 1)} | ${fmt(x.p99Ms, 1)} | ${fmt(x.maxMs, 1)} |`;
+  return [
+    `## Live events: one notice to ${e.subscribers} subscribers (h)`,
+    '',
+    '| fan-out | reached | first ms | p50 ms | p99 ms | last ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    row('cinebox (one node, SQLite; t = 0 when release_notice is sent)', e.cinebox),
+    row('Redis pub/sub (private redis-server; t = 0 when PUBLISH is sent)', e.redis),
+    '',
+    `- release_notice was answered (its transaction committed, durable by default) at ${fmt(e.cinebox.triggerMs, 1)} ms; from the first subscriber to the last: cinebox ${fmt(e.cinebox.maxMs - e.cinebox.firstMs, 1)} ms, Redis ${fmt(e.redis.maxMs - e.redis.firstMs, 1)} ms.`,
+    `- cinebox's last subscriber vs Redis's: ${fmtRatio(e.lastRatio)}. Both sides are raw sockets in the bench process stamping the first byte of the message; the Redis message is the cinebox event frame's JSON (${e.redis?.messageBytes ?? '?'} bytes).`,
+    `- Server RSS: ${mb(e.serverRssBefore)} before, ${mb(e.serverRssSubscribed)} with ${e.subscribers} subscribers (${fmt(e.bytesPerSubscriber / 1024, 1)} KiB each, connection and session included), ${mb(e.serverRssAfterEvent)} after the event. Subscribing them took ${fmt(e.setupSeconds, 1)} s (login + subscribe each; untimed setup).`,
   ].join('\n');
 }
 
@@ -223,6 +242,7 @@ export function renderMarkdown(r) {
   if (r.catalog) parts.push('', catalogSection(r.catalog, { table, rps, ms, fmtRatio, ratio }));
   if (r.idle) parts.push('', idleSection(r.idle));
   if (r.durable) parts.push('', durableSection(r.durable));
+  if (r.events) parts.push('', eventsSection(r.events));
   parts.push('', environmentSection(r), '');
   return parts.join('\n');
 }

@@ -1,19 +1,19 @@
 /**
  * What every `cinebox admin …` / `cinebox user …` command shares: the connection options,
  * credentials from flags, CINEBOX_* variables or a prompt, `--json` output, and one place
- * that turns any failure into one line on stderr and an exit code.
- *
- * Exit codes: 0 done; 1 the server refused (or a local problem, e.g. a missing file);
- * 2 the server could not be reached or the connection was lost; 130 cancelled (Ctrl-C).
+ * that turns any failure into one line on stderr (or a JSON error on stdout) and an exit
+ * code from the table in exit-codes.ts.
  */
 import { readFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { CineboxClient, type Role } from '../client/cinebox-client.js';
-import { ConnectionError, type ConnectOptions } from '../client/connection.js';
-import { inquirerPrompter, isPromptExit, terminalIO, type Prompter } from '../client/ui/io.js';
+import type { ConnectOptions } from '../client/connection.js';
+import { inquirerPrompter, terminalIO, type Prompter } from '../client/ui/io.js';
 import { progressView, type ProgressView } from '../client/ui/progress.js';
-import { Interrupted } from '../client/ui/watched-transfers.js';
 import { DEFAULT_PORT } from '../protocol/defaults.js';
+import { EXIT, failureOf, report, UsageError, type ExitCode, type Failure } from './exit-codes.js';
+
+export { UsageError } from './exit-codes.js';
 
 export interface ClientArgs {
   host: string;
@@ -42,21 +42,16 @@ export function withClientOptions<T>(yargs: Argv<T>) {
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' });
 }
 
-/** A mistake in how the command was called (missing credentials, no terminal to confirm on). */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
 export interface CommandContext {
   client: CineboxClient;
   progress: ProgressView;
   /** Human output; silent with --json. */
   say(text: string): void;
-  /** A problem with one item of several (one line on stderr); the command then exits 1. */
-  complain(text: string): void;
+  /**
+   * One item of several failed (one line on stderr); the others go on. The command then
+   * exits with the highest exit code among the failed items. Returns the failure, for --json.
+   */
+  complain(error: unknown, item?: string): Failure;
   /** Asks on a terminal unless --yes; with neither, fails telling how to say yes. */
   confirm(question: string, yes: boolean | undefined): Promise<boolean>;
   columns: number;
@@ -83,7 +78,7 @@ export async function credentials(args: ClientArgs, newAccount = false): Promise
   return { name: name.trim(), password };
 }
 
-async function connect(args: ClientArgs): Promise<CineboxClient> {
+export async function connect(args: ClientArgs): Promise<CineboxClient> {
   const options: ConnectOptions = { host: args.host, port: args.port, timeoutMs: (args.connectTimeout ?? 10) * 1000 };
   if (args.ca !== undefined) options.tls = { ca: await readFile(args.ca) };
   else if (args.tls) options.tls = true;
@@ -99,22 +94,24 @@ export async function runClientCommand(
   action: (ctx: CommandContext) => Promise<unknown>,
 ): Promise<void> {
   let client: CineboxClient | undefined;
-  let complained = false;
+  let worst: ExitCode = EXIT.ok;
   try {
+    // Missing credentials are a usage mistake, told before any connection is tried.
+    const account = login ? await credentials(args) : undefined;
     client = await connect(args);
-    if (login) {
-      const { name, password } = await credentials(args);
-      await client.login(name, password, role);
-    }
+    if (account) await client.login(account.name, account.password, role);
     const ctx: CommandContext = {
       client,
       progress: progressView(args.json ? process.stderr : process.stdout, { quiet: args.quiet }),
       say: (text) => {
         if (!args.json) process.stdout.write(`${text}\n`);
       },
-      complain: (text) => {
-        complained = true;
-        process.stderr.write(`cinebox: ${oneLine(text)}\n`);
+      complain: (error, item) => {
+        const failure = failureOf(error);
+        if (item !== undefined && !failure.message.startsWith(`${item}: `)) failure.message = `${item}: ${failure.message}`;
+        worst = Math.max(worst, failure.exit) as ExitCode;
+        process.stderr.write(`cinebox: ${failure.message}\n`);
+        return failure;
       },
       confirm: async (question, yes) => {
         if (yes) return true;
@@ -125,9 +122,9 @@ export async function runClientCommand(
     };
     const result = await action(ctx);
     if (args.json && result !== undefined) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    if (complained) process.exitCode = 1;
+    if (worst !== EXIT.ok) process.exitCode = worst;
   } catch (error) {
-    fail(error);
+    fail(error, args.json);
   } finally {
     client?.close();
   }
@@ -139,7 +136,7 @@ export async function runMenuCommand(
   menu: (ctx: { client: CineboxClient; io: ReturnType<typeof terminalIO> }) => Promise<number>,
 ): Promise<void> {
   if (!hasTerminal() || !process.stdout.isTTY) {
-    fail(new UsageError('the menu needs a terminal; for scripts use a subcommand (see --help)'));
+    fail(new UsageError('the menu needs a terminal; for scripts use a subcommand (see --help)'), args.json);
     return;
   }
   let client: CineboxClient | undefined;
@@ -147,24 +144,14 @@ export async function runMenuCommand(
     client = await connect(args);
     process.exitCode = await menu({ client, io: terminalIO({ quiet: args.quiet }) });
   } catch (error) {
-    fail(error);
+    fail(error, args.json);
   } finally {
     client?.close();
   }
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+/** One line on stderr (or a JSON error on stdout), never a stack trace; the exit code says what kind of failure it was. */
+export function fail(error: unknown, json = false): void {
+  report(error, json);
 }
 
-/** One line on stderr, never a stack trace; the exit code says what kind of failure it was. */
-export function fail(error: unknown): void {
-  if (isPromptExit(error) || error instanceof Interrupted) {
-    process.stderr.write('cinebox: cancelled\n');
-    process.exitCode = 130;
-    return;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`cinebox: ${oneLine(message)}\n`);
-  process.exitCode = error instanceof ConnectionError ? 2 : 1;
-}

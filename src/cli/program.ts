@@ -3,6 +3,8 @@
  * from the bin (main.ts), so tests can parse and run it in-process.
  */
 import yargs, { type Argv, type CommandModule } from 'yargs';
+import { LocalMistake } from '../client/local-mistake.js';
+import { EXIT, report, UsageError, wantsJson } from './exit-codes.js';
 
 /**
  * Each command's module, loaded only when that command runs (all of them for the top-level
@@ -39,25 +41,35 @@ export async function buildCli(argv: string[]) {
 }
 
 /**
- * A usage mistake (unknown flag, missing command) shows the help, as yargs does; a command
- * that fails while running (the port is taken, the database is unreachable) says so in one
- * line instead of burying the reason under the whole option list.
+ * A usage mistake (unknown flag, missing command) shows the help, as yargs does, and exits 2;
+ * a command that fails while running (the port is taken, the database is unreachable) says
+ * so in one line instead of burying the reason under the whole option list. With --json,
+ * stdout gets the one JSON error object either way. Exit codes: exit-codes.ts.
  */
-function reportFailure(message: string | undefined, error: Error | undefined, cli: { showHelp(): unknown }): never {
+function reportFailure(message: string | undefined, error: Error | undefined, cli: { showHelp(level: string): unknown }): never {
+  const json = wantsJson(process.argv);
   if (error && error.name !== 'YError') {
-    console.error(`cinebox: ${describeFailure(error)}`);
+    report(describeFailure(error), json);
   } else {
-    cli.showHelp();
-    console.error(`\n${message ?? error?.message ?? 'invalid arguments'}`);
+    cli.showHelp('error');
+    const reason = message ?? error?.message ?? 'invalid arguments';
+    if (json) report(new UsageError(reason), true);
+    else console.error(`\n${reason}`);
+    process.exitCode = EXIT.usage;
   }
-  process.exit(1);
+  process.exit();
 }
 
-function describeFailure(error: Error & { code?: string; port?: number }): string {
+/** Why a server could not start, as the operator can act on it. */
+function describeFailure(error: Error & { code?: string; port?: number }): unknown {
   if (error.code === 'EADDRINUSE') {
-    return `${error.port ? `port ${error.port}` : 'the port'} is already in use (another cinebox server? choose one with --port)`;
+    const port = error.port ? `port ${error.port}` : 'the port';
+    return new LocalMistake(`${port} is already in use (another cinebox server? choose another with --port)`, 'PORT_IN_USE');
   }
-  return error.message;
+  if (error.code === 'EACCES' && error.port !== undefined) {
+    return new LocalMistake(`port ${error.port} needs more privileges than this user has (choose one above 1023 with --port)`, 'PERMISSION_DENIED');
+  }
+  return error;
 }
 
 /** CINEBOX_* variables as arguments, minus those that name no option of the command being run. */

@@ -3,9 +3,9 @@
  * menus and the scriptable commands both use this class, so neither builds requests nor
  * touches a socket; an empty list comes back as `[]`, not as the server's "no videos yet".
  */
-import { FREE_LABEL, type MovieDetails, type MovieOrder, type Reply } from '../protocol/messages.js';
+import { FREE_LABEL, type EventFrame, type EventsEndedFrame, type EventTopic, type MovieDetails, type MovieOrder, type Reply } from '../protocol/messages.js';
 import { wirePassword } from '../protocol/wire-password.js';
-import { ClientConnection, ServerError, type ConnectOptions } from './connection.js';
+import { ClientConnection, ConnectionError, ServerError, type ConnectOptions } from './connection.js';
 import { downloadMovie, type DownloadOptions, type DownloadResult } from './download.js';
 import { uploadFile, type UploadOptions } from './upload.js';
 
@@ -81,6 +81,16 @@ export interface QuotaResult {
   msg: string;
 }
 
+/** What a subscription delivers: events, and the server's word that it ended the stream. */
+export type SubscriptionFrame = EventFrame | EventsEndedFrame;
+
+export interface SubscribeOptions {
+  /** Default: every topic. */
+  topics?: EventTopic[];
+  /** Replay every event after this id first. */
+  since?: number;
+}
+
 export interface UploadResult {
   movieId: number;
   sha256: string;
@@ -90,11 +100,41 @@ export class CineboxClient {
   /** Who is logged in on this connection, if anyone. */
   account?: Account;
   private info?: ServerInfo;
+  /**
+   * The last successful login, kept in this process's memory only (never written anywhere),
+   * so `reconnect()` can log in again after a dropped connection; logout forgets it.
+   */
+  private loggedInAs?: { name: string; typedPassword: string; role: Role };
 
-  constructor(private readonly conn: ClientConnection) {}
+  constructor(
+    private conn: ClientConnection,
+    /** How to open another connection to the same server; without it, no reconnect. */
+    private readonly options?: ConnectOptions,
+  ) {}
 
   static async connect(options: ConnectOptions): Promise<CineboxClient> {
-    return new CineboxClient(await ClientConnection.connect(options));
+    return new CineboxClient(await ClientConnection.connect(options), options);
+  }
+
+  /** False once the connection is closed or lost (a server restart, a cancelled transfer). */
+  get connected(): boolean {
+    return !this.conn.isClosed;
+  }
+
+  /**
+   * A new connection to the same server, logged in again as before if someone was. Throws
+   * ConnectionError when the server cannot be reached, ServerError when the login is refused
+   * (then the client is connected but logged out).
+   */
+  async reconnect(): Promise<Account | undefined> {
+    if (!this.options) throw new ConnectionError(`cannot reconnect to ${this.where}`);
+    this.conn.close();
+    this.conn = await ClientConnection.connect(this.options);
+    this.account = undefined;
+    const again = this.loggedInAs;
+    if (!again) return undefined;
+    this.loggedInAs = undefined;
+    return this.login(again.name, again.typedPassword, again.role);
   }
 
   /** "host:port", for messages. */
@@ -114,11 +154,13 @@ export class CineboxClient {
   async login(name: string, typedPassword: string, role: Role): Promise<Account> {
     const reply = await this.conn.call('login', { name, password: wirePassword(typedPassword), user_type: role });
     this.account = { name, role, isVip: Number(reply.is_vip) === 1 };
+    this.loggedInAs = { name, typedPassword, role };
     return this.account;
   }
 
   async logout(): Promise<void> {
     if (!this.account) return;
+    this.loggedInAs = undefined;
     await this.conn.call('logout', {});
     this.account = undefined;
   }
@@ -244,6 +286,41 @@ export class CineboxClient {
 
   download(movieId: number, movieType: 'free' | 'charge', options: DownloadOptions): Promise<DownloadResult> {
     return downloadMovie(this.conn, movieId, movieType, options);
+  }
+
+  /**
+   * Subscribes this connection to live events; `onFrame` gets each one as it arrives, between
+   * replies, while the connection goes on serving requests. Resolves to the server's last
+   * event id at the time (where a subscription without `since` starts).
+   */
+  async subscribe(options: SubscribeOptions, onFrame: (frame: SubscriptionFrame) => void): Promise<{ lastId: number }> {
+    this.conn.onUnasked((frame) => onFrame(frame as unknown as SubscriptionFrame));
+    try {
+      const reply = await this.conn.call('subscribe', {
+        ...(options.topics ? { topics: options.topics } : {}),
+        ...(options.since !== undefined ? { since: options.since } : {}),
+      });
+      return { lastId: Number(reply.last_id) };
+    } catch (error) {
+      this.conn.onUnasked(undefined);
+      throw error;
+    }
+  }
+
+  /** Ends the subscription; events sent before the reply have been delivered by then. */
+  async unsubscribe(): Promise<void> {
+    await this.conn.call('unsubscribe', {});
+    this.conn.onUnasked(undefined);
+  }
+
+  /** One uncached round trip (server_info): keeps an idle connection open and proves it alive. */
+  async ping(): Promise<void> {
+    await this.conn.call('server_info', {});
+  }
+
+  /** Resolves when the connection closes. */
+  get closed(): Promise<void> {
+    return this.conn.closed$;
   }
 
   close(): void {

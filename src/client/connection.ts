@@ -9,7 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { drained } from '../transfer/drain.js';
 import { handshakeProof, NONCE_BYTES, readExactly } from '../protocol/handshake.js';
 import { encodeFrame, FrameReader, type DecodedEvent } from '../protocol/index.js';
-import type { MessageType, Reply, RequestInput } from '../protocol/messages.js';
+import { isEventFrame, type MessageType, type Reply, type RequestInput } from '../protocol/messages.js';
 
 export interface ConnectOptions {
   host: string;
@@ -45,6 +45,9 @@ export class ConnectionError extends Error {
 /** Sees each body chunk before its sink; a returned promise pauses reading until it settles (backpressure). */
 export type ChunkHook = (chunk: Buffer) => void | Promise<void>;
 
+/** Gets the frames of a subscription (`event`, `events_ended`), whenever they arrive. */
+export type UnaskedListener = (frame: Record<string, unknown>) => void;
+
 /** Fields of a request other than `type` and `session` (the client adds those). */
 export type Fields<T extends MessageType> = Omit<RequestInput<T>, 'type' | 'session'>;
 
@@ -52,6 +55,9 @@ export class ClientConnection {
   private readonly reader: FrameReader;
   private failure?: Error;
   private queue: Promise<unknown> = Promise.resolve();
+  /** A reply header taken off the decoder while looking for events, kept for its reader. */
+  private held?: DecodedEvent;
+  private unasked?: UnaskedListener;
   /** The session token of the last successful login on this connection. */
   session?: string;
 
@@ -61,6 +67,8 @@ export class ClientConnection {
   ) {
     socket.setNoDelay(true);
     this.reader = new FrameReader(socket, { maxHeaderBytes: 16 * 1024 * 1024, highWaterMark: 4 * 1024 * 1024 });
+    // After the reader's own listener: the chunk is decoded by now.
+    socket.on('data', () => this.takeUnasked());
     socket.on('error', (error) => (this.failure ??= new ConnectionError(`connection to ${where} failed: ${error.message}`)));
   }
 
@@ -141,6 +149,26 @@ export class ClientConnection {
     });
   }
 
+  /**
+   * Where event frames go. They may arrive at any time between replies (never inside one);
+   * with no listener they are dropped.
+   */
+  onUnasked(listener: UnaskedListener | undefined): void {
+    this.unasked = listener;
+    this.takeUnasked();
+  }
+
+  /** Resolves when the connection closes (a watcher waits on it). */
+  get closed$(): Promise<void> {
+    if (this.reader.ended) return Promise.resolve();
+    return new Promise((resolve) => this.socket.once('close', () => resolve()));
+  }
+
+  /** The socket closed: by us, by the server, or lost. */
+  get isClosed(): boolean {
+    return this.socket.destroyed || this.reader.ended;
+  }
+
   close(): void {
     this.socket.end();
     this.socket.destroy();
@@ -148,8 +176,27 @@ export class ClientConnection {
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
     const run = this.queue.then(task, task);
-    this.queue = run.catch(() => undefined);
+    this.queue = run.catch(() => undefined).finally(() => this.takeUnasked());
     return run;
+  }
+
+  /**
+   * Hands complete event frames at the front of the decoder to the listener, between replies
+   * only: it stops at a body, and at a reply header (kept in `held` for its reader).
+   */
+  private takeUnasked(): void {
+    try {
+      while (!this.held && !this.reader.inBody) {
+        const event = this.reader.next();
+        if (!event) return;
+        if (event.kind === 'header' && isEventFrame(event.header)) this.unasked?.(event.header);
+        else this.held = event;
+      }
+    } catch (error) {
+      // Broken framing from the server: the reader reports it as the connection's failure.
+      this.failure ??= new ConnectionError(`protocol error from ${this.where}: ${(error as Error).message}`);
+      this.socket.destroy();
+    }
   }
 
   private async readReply(): Promise<Reply> {
@@ -178,7 +225,13 @@ export class ClientConnection {
 
   private async nextEvent(): Promise<DecodedEvent> {
     for (;;) {
-      const event = this.reader.next();
+      const held = this.held;
+      this.held = undefined;
+      const event = held ?? this.reader.next();
+      if (event?.kind === 'header' && isEventFrame(event.header)) {
+        this.unasked?.(event.header);
+        continue;
+      }
       if (event) return event;
       if (this.reader.ended) throw this.lost();
       await this.reader.more();

@@ -54,7 +54,8 @@ export async function downloadMovie(
   options: DownloadOptions,
 ): Promise<DownloadResult> {
   await mkdir(options.outDir, { recursive: true });
-  const partial = options.resume === false ? undefined : await findPartial(options.outDir, movieId);
+  // Found even with resume off: it is ours to replace, not a stranger's file to step around.
+  const partial = await findPartial(options.outDir, movieId);
   const first = await downloadOnce(conn, movieId, movieType, options, partial);
   if (first !== 'restart') return first;
   const again = await downloadOnce(conn, movieId, movieType, options, undefined);
@@ -66,6 +67,8 @@ export async function downloadMovie(
 interface PartialDownload {
   recordPath: string;
   partPath: string;
+  /** The name the verified file was to get. */
+  finalName: string;
   size: number;
   sha256: string;
   totalSize: number;
@@ -74,6 +77,8 @@ interface PartialDownload {
 interface PartialRecord {
   movie_id: number;
   part: string;
+  /** The final name it is a part of (records from before it had `NAME.part` only). */
+  name?: string;
   sha256: string;
   total_size: number;
 }
@@ -89,7 +94,8 @@ async function findPartial(outDir: string, movieId: number): Promise<PartialDown
     if (record.movie_id !== movieId || basename(record.part) !== record.part || !record.part.endsWith('.part')) return undefined;
     const partPath = join(outDir, record.part);
     const { size } = await stat(partPath);
-    return { recordPath, partPath, size, sha256: String(record.sha256), totalSize: Number(record.total_size) };
+    const finalName = typeof record.name === 'string' ? basename(record.name) : record.part.slice(0, -'.part'.length);
+    return { recordPath, partPath, finalName, size, sha256: String(record.sha256), totalSize: Number(record.total_size) };
   } catch {
     return undefined; // no record, no part, or an unreadable record: start from 0
   }
@@ -121,17 +127,22 @@ async function downloadOnce(
     const start = Number(reply.offset ?? 0); // a server without resume sends everything
     const total = reply.total_size !== undefined ? Number(reply.total_size) : start + Number(reply.file_size ?? 0);
     const finalPath = join(options.outDir, localNameFor(String(reply.file_name ?? ''), movieId));
-    const partPath = `${finalPath}.part`;
     const continues =
-      partial !== undefined && partial.partPath === partPath && partial.sha256 === reply.sha256 && partial.totalSize === total && start <= partial.size;
+      partial !== undefined &&
+      options.resume !== false &&
+      partial.finalName === basename(finalPath) &&
+      partial.sha256 === reply.sha256 &&
+      partial.totalSize === total &&
+      start <= partial.size;
     if (start > 0 && !continues) {
       restart = true;
       return undefined;
     }
-    if (partial && partial.partPath !== partPath) await removeQuietly(partial.partPath);
+    if (partial && !continues) await removeQuietly(partial.partPath); // ours (its record names it), and of no use now
+    const partPath = continues ? partial.partPath : await unclaimedPartPath(finalPath);
     const recordPath = recordPathFor(options.outDir, movieId);
     if (typeof reply.sha256 === 'string') {
-      const record: PartialRecord = { movie_id: movieId, part: basename(partPath), sha256: reply.sha256, total_size: total };
+      const record: PartialRecord = { movie_id: movieId, part: basename(partPath), name: basename(finalPath), sha256: reply.sha256, total_size: total };
       await writeFile(recordPath, JSON.stringify(record));
     }
     if (start > 0) await truncate(partPath, start);
@@ -150,7 +161,7 @@ async function downloadOnce(
     session: conn.session,
     movie_id: movieId,
     movie_type: movieType,
-    ...(partial ? { offset: partial.size } : {}),
+    ...(partial && options.resume !== false ? { offset: partial.size } : {}),
   };
   try {
     const reply = await conn.requestWithBody(header, async (reply) => {
@@ -202,6 +213,17 @@ async function unclaimedPath(wanted: string, size: number, sha256: string): Prom
     const existing = await stat(candidate).catch(() => undefined);
     if (!existing) return candidate;
     if (existing.isFile() && existing.size === size && (await sha256OfFile(candidate)) === sha256) return candidate;
+  }
+}
+
+/**
+ * A `.part` path no file holds yet: `NAME.part`, else `NAME (2).part`, … A browser's own
+ * partial download (Firefox also writes `NAME.part`) must not be truncated by ours.
+ */
+async function unclaimedPartPath(finalPath: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? `${finalPath}.part` : `${finalPath} (${n}).part`;
+    if (!(await stat(candidate).catch(() => undefined))) return candidate;
   }
 }
 

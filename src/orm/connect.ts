@@ -21,6 +21,20 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
   throw new Error(`unsupported database URL ${JSON.stringify(redact(url))}: use ${ACCEPTED_FORMS}`);
 }
 
+/** The absolute path of a `sqlite:` URL's file (resolved as openDatabase does); undefined for other URLs and :memory:. */
+export function sqliteFileOf(url: string): string | undefined {
+  if (!/^sqlite:/i.test(url)) return undefined;
+  const rest = url.slice('sqlite:'.length);
+  const path = rest.startsWith('//') ? rest.slice(2) : rest;
+  return path === '' || path === ':memory:' ? undefined : resolve(path);
+}
+
+/** A database URL as a person should read it: a SQLite file's absolute path, a MySQL URL without its password. */
+export function describeDatabase(url: string): string {
+  const file = sqliteFileOf(url);
+  return file ? `sqlite:${file}` : redact(url);
+}
+
 export interface OpenOptions {
   /**
    * true (default): a committed transaction survives a power cut (SQLite: synchronous=FULL).
@@ -34,7 +48,18 @@ async function openSqlite(rest: string, options: OpenOptions): Promise<Database>
   const path = rest.startsWith('//') ? rest.slice(2) : rest;
   if (path === '') throw new Error(`sqlite URL without a path: use ${ACCEPTED_FORMS}`);
   const { SqliteDatabase } = await import('./sqlite.js');
-  return SqliteDatabase.open(path === ':memory:' ? path : resolve(path), { durable: options.durable });
+  try {
+    return SqliteDatabase.open(path === ':memory:' ? path : resolve(path), { durable: options.durable });
+  } catch (error) {
+    // A global install whose install script npm refused has better-sqlite3 without its native part.
+    if (/bindings file|ERR_DLOPEN_FAILED|was compiled against a different/i.test(`${(error as NodeJS.ErrnoException).code} ${(error as Error).message}`)) {
+      throw new Error(
+        `SQLite is not usable: better-sqlite3's native module is missing or built for another Node (${(error as Error).message.split('\n')[0]}); ` +
+          'reinstall with its install script allowed (npm install -g --allow-scripts=better-sqlite3 …, or npm rebuild better-sqlite3), or use --db mysql://…',
+      );
+    }
+    throw error;
+  }
 }
 
 async function openMysql(url: string): Promise<Database> {

@@ -1,4 +1,4 @@
-export { openDatabase } from './connect.js';
+export { describeDatabase, openDatabase, sqliteFileOf } from './connect.js';
 export {
   type Database,
   type Dialect,

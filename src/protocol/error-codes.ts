@@ -25,6 +25,7 @@ export const ERRORS = {
   QUOTA_EXCEEDED: { code: 'QUOTA_EXCEEDED', meaning: "The upload would take the admin past their storage quota; the reply carries `used_bytes` and `quota_bytes`." },
   STORAGE_FULL: { code: 'STORAGE_FULL', meaning: "The server's disk is full; the bytes received so far are kept for a resume (`offset` = bytes held)." },
   RESUME_MISMATCH: { code: 'RESUME_MISMATCH', meaning: 'A resumed upload starts past the bytes the server holds; `offset` says where to start (check_movie tells it too).' },
+  EVENTS_EXPIRED: { code: 'EVENTS_EXPIRED', meaning: 'A `subscribe` `since` older than the events kept (`--event-retention`); `oldest_id` says where they start.' },
   INTERNAL: { code: 'INTERNAL', meaning: 'The server failed; the details are in its log, never in the reply.' },
   BAD_FRAME: { code: 'BAD_FRAME', closes: true, meaning: 'The framing is broken (bad length, header or trailer).' },
   TIMEOUT: { code: 'TIMEOUT', closes: true, meaning: 'Idle for too long, a header not completed in time, or an upload body slower than `--min-transfer-rate`.' },

@@ -23,6 +23,11 @@ const flag01 = z.union([z.literal(0), z.literal(1), z.boolean()]).transform((v) 
 /** A byte count or position in a file. */
 const bytes = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
+/** What a client may subscribe to: notices (kind `notice`), videos (`video_added`, `video_removed`). */
+export const EVENT_TOPICS = ['notices', 'videos'] as const;
+export const topicSchema = z.enum(EVENT_TOPICS);
+export type EventTopic = z.infer<typeof topicSchema>;
+
 const userTypeSchema = z.enum(['admin', 'user']);
 const movieTypeSchema = z.enum(['all', 'free', 'charge']);
 export const movieOrderSchema = z.enum(['oldest', 'newest', 'name']);
@@ -102,6 +107,16 @@ export const requestSchemas = {
   unlock_user: z.object({ session, name: z.string().min(1).max(64) }),
   /** An admin's storage quota in bytes; null = the server default, 0 = no limit. */
   set_quota: z.object({ session, name: z.string().min(1).max(64), quota_bytes: bytes.nullable() }),
+  /**
+   * Live events on this connection (a cinebox extension): `event` frames follow the reply,
+   * between later replies, never inside one. `since` replays every event after that id first.
+   */
+  subscribe: z.object({
+    session,
+    topics: z.array(topicSchema).min(1).max(EVENT_TOPICS.length).optional(),
+    since: z.number().int().nonnegative().max(2 ** 31 - 1).optional(),
+  }),
+  unsubscribe: z.object({ session }),
 } as const;
 
 /** The frame after the bytes of an `update_movie` with `sha256_trailer`: not a request of its own. */
@@ -132,6 +147,8 @@ export interface MovieDetails {
   size: number;
   sha256: string;
   create_time: string;
+  /** For a viewer and a paid video: 1 when this viewer has bought it (downloading it again costs nothing). */
+  bought?: 0 | 1;
   /** With `facts: true`: what ffprobe found, or null when the video was not probed. */
   facts?: MediaFactsWire | null;
 }
@@ -150,6 +167,34 @@ export interface MediaFactsWire {
   bit_rate: number | null;
   /** A player can start before the whole file has arrived. */
   streamable: boolean | null;
+}
+
+/** A frame the server sends without being asked (only to a subscribed connection). */
+export const EVENT_FRAME_TYPES = ['event', 'events_ended'] as const;
+
+export type EventKind = 'notice' | 'video_added' | 'video_removed';
+
+/** One `event` frame. */
+export interface EventFrame {
+  type: 'event';
+  id: number;
+  kind: EventKind;
+  /** When it was recorded, ISO 8601 UTC. */
+  time: string;
+  data: Record<string, unknown>;
+}
+
+/** The server ended the stream (`reason: 'fell_behind'`); `last_id` is the last event sent. */
+export interface EventsEndedFrame {
+  type: 'events_ended';
+  reason: string;
+  last_id: number;
+  msg: string;
+}
+
+/** Whether a decoded header is an unasked frame of a subscription rather than a reply. */
+export function isEventFrame(header: Record<string, unknown>): boolean {
+  return header.type === 'event' || header.type === 'events_ended';
 }
 
 /** The labels the original clients print for free and paid videos. */

@@ -5,6 +5,7 @@ import type { User } from '../orm/models/index.js';
 import type { ServerConfig } from './config.js';
 import type { Connection } from './connection.js';
 import type { IncomingBody } from './incoming-body.js';
+import type { EventHub } from './events/event-hub.js';
 import type { FactsRecorder } from './media/facts.js';
 import type { ListCache } from './media/list-cache.js';
 import type { MediaStore } from './media-store.js';
@@ -14,6 +15,8 @@ export interface App {
   db: Database;
   media: MediaStore;
   log: Logger;
+  /** Live events: subscriptions on this node, and the announcement of new events. */
+  events: EventHub;
   /** Probes published videos with ffprobe and stores their facts. */
   facts: FactsRecorder;
   /** The plain video list in memory; every change to the listed videos invalidates it. */

@@ -13,6 +13,7 @@ import { replyForError, UnknownType } from './errors.js';
 import { FileReply } from './downloads/file-reply.js';
 import { EncodedReply } from './encoded-reply.js';
 import { routes, type Result } from './handlers.js';
+import { ReplyThen } from './reply-then.js';
 import { sendFile } from './downloads/send-file.js';
 import { ERRORS } from '../protocol/error-codes.js';
 
@@ -33,7 +34,10 @@ export function createDispatcher(app: App) {
     if (body && !body.consumed) await body.discard();
     if (result instanceof FileReply) await sendFile(conn, result);
     else if (result instanceof EncodedReply) await conn.sendFrame(result.frame);
-    else await conn.send(result);
+    else if (result instanceof ReplyThen) {
+      await conn.send(result.reply);
+      result.afterSent();
+    } else await conn.send(result);
   };
 }
 

@@ -40,6 +40,7 @@ export class LoginBlocked extends kind(ERRORS.LOGIN_BLOCKED) {}
 export class QuotaExceeded extends kind(ERRORS.QUOTA_EXCEEDED) {}
 export class StorageFull extends kind(ERRORS.STORAGE_FULL) {}
 export class ResumeMismatch extends kind(ERRORS.RESUME_MISMATCH) {}
+export class EventsExpired extends kind(ERRORS.EVENTS_EXPIRED) {}
 
 export interface ErrorReply {
   flag: false;

@@ -8,15 +8,17 @@ import { requestSchemas, type MessageType, type Reply, type Request } from '../p
 import * as accounts from './handlers/accounts.js';
 import * as admin from './handlers/admin.js';
 import * as common from './handlers/common.js';
+import * as events from './handlers/events.js';
 import * as quotas from './handlers/quotas.js';
 import type { HandlerContext, UserContext } from './context.js';
 import { BadRequest } from './errors.js';
 import type { FileReply } from './downloads/file-reply.js';
 import type { EncodedReply } from './encoded-reply.js';
 import { requireAdmin, requireLogin, requireViewer } from './guards.js';
+import type { ReplyThen } from './reply-then.js';
 import * as viewer from './handlers/viewer.js';
 
-export type Result = Reply | FileReply | EncodedReply;
+export type Result = Reply | FileReply | ReplyThen | EncodedReply;
 export type Route = (raw: Record<string, unknown>, ctx: HandlerContext) => Promise<Result>;
 type Guard = typeof requireLogin;
 
@@ -65,4 +67,6 @@ export const routes: Record<MessageType, Route> = {
   buy_vip: asViewer('buy_vip', viewer.buyVip),
   download_movie: asViewer('download_movie', viewer.downloadMovie),
   download_movie_record: asViewer('download_movie_record', viewer.downloadHistory),
+  subscribe: loggedIn('subscribe', events.subscribe),
+  unsubscribe: loggedIn('unsubscribe', events.unsubscribe),
 };

@@ -17,6 +17,7 @@ import type { ServerConfig } from './config.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
+import { startEvents } from './events/index.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
 import { ListCache, movieTableVersion } from './media/list-cache.js';
@@ -45,8 +46,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   await ensureSchema(db, allModels);
   const media = new MediaStore(config.mediaDir, { durable: config.durable });
   await media.init();
+  const events = await startEvents(config, db, log);
   const facts = await startMediaFacts(db, config, log);
-  const app: App = { config, db, media, log, facts, catalog: new ListCache(movieTableVersion(db)) };
+  const app: App = { config, db, media, log, facts, events: events.hub, catalog: new ListCache(movieTableVersion(db)) };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);
@@ -104,7 +106,6 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const server = config.tlsCert && config.tlsKey
     ? createTlsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }, (s) => void onSocket(s))
     : createTcpServer((s) => void onSocket(s));
-  server.on('error', (error) => log.error({ err: error }, 'server error'));
   server.on('tlsClientError', (error: Error, socket: Socket) => {
     log.warn({ addr: socket.remoteAddress, err: error.message }, 'TLS handshake failed');
   });
@@ -116,6 +117,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       resolve();
     });
   });
+  // Only now: a failure to listen (the port is taken) is the caller's to say, in one line, not a logged stack.
+  server.on('error', (error) => log.error({ err: error }, 'server error'));
   const address = server.address() as AddressInfo;
   log.info(
     { host: address.address, port: address.port, db: redactUrl(config.db), media: media.root, tls: Boolean(config.tlsCert), handshake: Boolean(config.clientSecret) },
@@ -133,6 +136,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       janitor.stop();
       scrubber.stop();
       await facts.idle(); // a running probe ends within its timeout
+      await events.stop();
       await db.close();
       log.info('stopped');
     }));

@@ -51,7 +51,7 @@ export const SETTINGS = {
     kind: 'text',
     default: 'info',
     choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
-    describe: 'Log level (pino; logs are JSON lines on stdout)',
+    describe: 'Log level (pino; pretty lines when stdout is a terminal, JSON lines otherwise)',
   },
   tlsCert: { flag: 'tls-cert', kind: 'text', describe: 'TLS certificate (PEM file); with `--tls-key` the server speaks TLS' },
   tlsKey: { flag: 'tls-key', kind: 'text', describe: 'TLS private key (PEM file)' },
@@ -130,6 +130,23 @@ export const SETTINGS = {
     default: false,
     describe: 'Refuse uploads ffprobe does not read as a video (audio only, a still image, unreadable); with no answer from ffprobe the upload is accepted',
   },
+  redisUrl: { flag: 'redis', kind: 'text', describe: 'Redis (`redis://host:port`) through which several nodes tell each other of new live events; unset = this node alone' },
+  eventRetentionSeconds: {
+    flag: 'event-retention',
+    kind: 'duration',
+    default: 7 * 24 * 3600,
+    check: (seconds) => (seconds > 0 ? undefined : 'must be above 0'),
+    describe: 'Live events are kept this long for clients that catch up with `since`; an older `since` gets `EVENTS_EXPIRED`',
+  },
+  // 1,000 events is hours of a busy shop's notices and videos; the frames are shared by all
+  // subscribers, so a stuck one holds references, not copies.
+  subscriberQueueLimit: {
+    flag: 'subscriber-queue-limit',
+    kind: 'integer',
+    default: 1000,
+    min: 1,
+    describe: "Live events that may wait for one slow subscriber; past it its stream ends with `fell_behind` (it catches up with `since`)",
+  },
 } as const satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;
@@ -144,4 +161,5 @@ export type ServerConfig = { [K in WithDefault]: ValueOf<Settings[K]> } & { [K i
 /** Rules across settings, checked with each setting's own. */
 export const SETTING_RULES: ReadonlyArray<(config: ServerConfig) => string | undefined> = [
   (config) => (Boolean(config.tlsCert) !== Boolean(config.tlsKey) ? '--tls-cert and --tls-key go together' : undefined),
+  (config) => (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl) ? '--redis must be a redis:// or rediss:// URL' : undefined),
 ];

@@ -106,7 +106,9 @@ describe('cinebox admin users / lock / unlock (child processes, no terminal)', {
     ]);
     expect(self).toMatchObject({ code: 1, stdout: '', stderr: 'cinebox: you cannot lock yourself out\n' });
     expect(unknown).toMatchObject({ code: 1, stdout: '', stderr: 'cinebox: no user "nobody"\n' });
-    expect(unknownUnlock).toMatchObject({ code: 1, stdout: '', stderr: 'cinebox: no user "nobody"\n' });
+    // With --json the failure is the one JSON object on stdout.
+    expect(unknownUnlock).toMatchObject({ code: 1, stderr: '' });
+    expect(JSON.parse(unknownUnlock.stdout)).toEqual({ ok: false, exit: 1, code: 'NOT_FOUND', message: 'no user "nobody"' });
     expect(viewerAsAdmin).toMatchObject({ code: 1, stdout: '' });
     expect(linesOf(viewerAsAdmin.stderr)).toEqual([expect.stringMatching(/^cinebox: /)]);
     expect((await userNamed('boss')).is_locked).toBe(0);

@@ -77,9 +77,9 @@ describe('cinebox admin/user subcommands (child processes, no terminal)', { time
     });
   });
 
-  it('reports a duplicate or missing file per file, keeps going, and exits 1', async () => {
+  it('reports a duplicate or missing file per file, keeps going, and exits with the highest code (3, local)', async () => {
     const result = await cinebox(['admin', 'upload', 'free.mp4', 'missing.mp4', '--quiet'], admin);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(3);
     expect(result.stdout).toBe('');
     expect(linesOf(result.stderr)).toEqual([
       expect.stringMatching(/^cinebox: free\.mp4: this video is already stored as #1/),
@@ -109,7 +109,8 @@ describe('cinebox admin/user subcommands (child processes, no terminal)', { time
     expect(all).toEqual({
       movies: [
         { id: 1, name: 'free.mp4', is_free: 1, size: 2 * 1024 * 1024 + 3, sha256: await sha256(freePath), create_time: expect.any(String), facts: unknown },
-        { id: 2, name: '付费电影.mkv', is_free: 0, size: 1024 * 1024 + 7, sha256: await sha256(paidPath), create_time: expect.any(String), facts: unknown },
+        // `bought`: only for a viewer's paid videos.
+        { id: 2, name: '付费电影.mkv', is_free: 0, size: 1024 * 1024 + 7, sha256: await sha256(paidPath), create_time: expect.any(String), facts: unknown, bought: 0 },
       ],
       next_after: null,
     });
@@ -119,9 +120,9 @@ describe('cinebox admin/user subcommands (child processes, no terminal)', { time
 
   it('will not pay without --yes when there is no terminal to ask on', async () => {
     const [vip, paid] = await Promise.all([cinebox(['user', 'buy-vip'], viewer), cinebox(['user', 'download', '2', '--out', 'early'], viewer)]);
-    expect(vip.code).toBe(1);
+    expect(vip.code).toBe(2);
     expect(linesOf(vip.stderr)).toEqual([expect.stringMatching(/^cinebox: Buy VIP for 30\.00\?.*--yes/)]);
-    expect(paid.code).toBe(1);
+    expect(paid.code).toBe(2);
     expect(linesOf(paid.stderr)).toEqual([expect.stringMatching(/^cinebox: #2 "付费电影\.mkv" is a paid video: pay 10\.00.*--yes/)]);
     expect(await readdir(work)).not.toContain('early');
   });
@@ -182,7 +183,7 @@ describe('cinebox admin/user subcommands (child processes, no terminal)', { time
     expect(linesOf(again.stderr)).toEqual(['cinebox: no video #1']);
   });
 
-  it('fails with one line and exit 1 on a wrong password, and exit 1 when asked for credentials without a terminal', async () => {
+  it('fails with one line and exit 1 on a wrong password, and exit 2 when asked for credentials without a terminal', async () => {
     const [wrong, missing, viewerAsAdmin] = await Promise.all([
       cinebox(['user', 'list', '--password', 'nope'], viewer),
       cinebox(['user', 'list'], { CINEBOX_NAME: 'alice' }),
@@ -190,21 +191,21 @@ describe('cinebox admin/user subcommands (child processes, no terminal)', { time
     ]);
     expect(wrong).toMatchObject({ code: 1, stdout: '' });
     expect(wrong.stderr).toBe('cinebox: wrong name or password\n');
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toBe('cinebox: no password given: pass --password or set CINEBOX_PASSWORD (there is no terminal to ask on)\n');
     expect(viewerAsAdmin.code).toBe(1);
     expect(linesOf(viewerAsAdmin.stderr)).toHaveLength(1);
   });
 
-  it('fails with one clear line and exit 2 when the server is down', async () => {
+  it('fails with one clear line and exit 4 when the server is down', async () => {
     const result = await cinebox(['user', 'list', '--port', '1'], viewer);
-    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result).toMatchObject({ code: 4, stdout: '' });
     expect(result.stderr).toBe('cinebox: cannot connect to 127.0.0.1:1: ECONNREFUSED (is `cinebox server` running there? see --host/--port)\n');
   });
 
   it('refuses the menu without a terminal, pointing at the subcommands', async () => {
     const result = await cinebox(['user']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toBe('cinebox: the menu needs a terminal; for scripts use a subcommand (see --help)\n');
   });
 
@@ -251,7 +252,7 @@ describe('cinebox user against a server with TLS and a client secret', { timeout
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toEqual({ registered: true, name: 'tess', role: 'user' });
     for (const failed of [noSecret, noTls]) {
-      expect(failed.code).toBe(2);
+      expect(failed.code).toBe(4);
       expect(linesOf(failed.stderr)).toEqual([expect.stringMatching(/^cinebox: .*127\.0\.0\.1:\d+/)]);
     }
   });

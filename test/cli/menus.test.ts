@@ -144,6 +144,22 @@ describe('the admin and viewer menus, driven by a script', () => {
     expect(io.output.some((line) => /新片上架 {2}Two new films this week/.test(line))).toBe(true);
   });
 
+  it('admin: a directory, a missing file and an empty file are refused in the words of `cinebox admin upload`', async () => {
+    const folder = join(world.dir, 'a-folder');
+    await mkdir(folder, { recursive: true });
+    const empty = await world.makeFile('empty.mp4', 0);
+    const missing = join(world.dir, 'missing.mp4');
+    const typed = (path: string): Step[] => [main('boss', 'Upload a video'), ['select', 'Upload which file?', 'Another file'], ['input', 'Path of the video file', path]];
+    const { io, code } = await admin([...typed(folder), ...typed(missing), ...typed(empty), main('boss', 'Quit')], { name: 'boss', password: 'boss-pw' });
+    expect(code).toBe(0);
+    expect(io.remaining()).toEqual([]);
+    expect(io.warnings).toEqual([
+      `${folder}: is a directory, not a file`,
+      `${missing}: no such file`,
+      `${empty}: is empty (0 bytes), nothing to upload`,
+    ]);
+  });
+
   it('viewer: a whole session — register, decline then pay, buy VIP, download both, history, notices, Ctrl-C', async () => {
     const out = join(world.dir, 'alice-downloads');
     const { io, code } = await viewer(
@@ -217,17 +233,92 @@ describe('the admin and viewer menus, driven by a script', () => {
     expect(io.output.filter((line) => line.startsWith('download free.mp4: ')).at(-1)).toMatch(/^download free\.mp4: 100% 1\.0\/1\.0 MB/);
   });
 
-  it('shows a lost connection as one line and leaves with exit code 2', async () => {
+  it('viewer: Ctrl-C during a transfer goes back to the list, still logged in; the next try downloads', async () => {
+    const out = join(world.dir, 'cancel-downloads');
+    let pressed = false;
+    const io = scriptedIO(
+      [
+        main('dora', 'Download a free video'),
+        ['select', 'Which free video?', '#1'],
+        // Ctrl-C is pressed at the countdown (below): the menu comes back, still as dora.
+        main('dora', 'Download a free video'),
+        ['select', 'Which free video?', '#1'],
+        main('dora', 'Quit'),
+      ],
+      {
+        onProgressLine: (line) => {
+          if (!pressed && line.startsWith('non-VIP wait')) {
+            pressed = true;
+            process.emit('SIGINT');
+          }
+        },
+      },
+    );
+    const code = await runUserMenu({ client: await connect(), io }, { outDir: out, ...(await registered('dora')) });
+    expect(code).toBe(0);
+    expect(io.remaining()).toEqual([]);
+    expect(io.warnings).toEqual(['transfer cancelled (choose it again to resume where it stopped)']);
+    expect(io.output).toContain(`saved ${join(out, 'free.mp4')} (1.0 MB, SHA-256 verified)`);
+    expect(await sha256(join(out, 'free.mp4'))).toBe(await sha256(join(uploadDir, 'free.mp4')));
+  });
+
+  it('viewer: a connection dropped while the menu waits is made again, logged in again, and says so', async () => {
+    const client = await connect();
+    const dropped = async () => {
+      for (const conn of world.server.connections) conn.socket.destroy();
+      while (client.connected) await new Promise((r) => setTimeout(r, 10));
+    };
+    const io = scriptedIO([main('erin', 'Notices'), ['act', dropped], main('erin', 'List all videos'), main('erin', 'Quit')]);
+    const code = await runUserMenu({ client, io }, { outDir: join(world.dir, 'unused'), ...(await registered('erin')) });
+    expect(code).toBe(0);
+    expect(io.remaining()).toEqual([]);
+    expect(io.warnings).toEqual([`the connection to 127.0.0.1:${world.server.port} was lost`]);
+    expect(io.output).toContain(`reconnected to 127.0.0.1:${world.server.port}, logged in again as erin`);
+    // The choice made when the drop was found still ran, as erin.
+    expect(io.output.some((line) => /^ 1 {2}free\.mp4 /.test(line))).toBe(true);
+    expect(io.asked.at(-1)?.message).toContain('· erin');
+  });
+
+  it('viewer: a paid video bought before (a cut download) is not offered for payment again', async () => {
+    const credentials = await registered('fred');
+    // fred pays for #2 and the download is cut before its bytes: the purchase stays, no record.
+    const raw = await world.loginAs('fred', 'user', credentials.password);
+    const header = await raw.requestWithBody({ type: 'download_movie', session: raw.session, movie_id: 2, movie_type: 'charge' }, async (reply) => {
+      expect(reply).toMatchObject({ flag: true, charged_cents: 1000 });
+      raw.close();
+      return undefined;
+    }).catch(() => 'cut');
+    expect(header).toBe('cut');
+    const out = join(world.dir, 'fred-downloads');
+    const { io, code } = await viewer(
+      [main('fred', 'Download a paid video'), ['select', 'Which paid video?', '#2  付费电影.mkv  (524.3 KB, bought)'], main('fred', 'Quit')],
+      out,
+      credentials,
+    );
+    expect(code).toBe(0);
+    expect(io.remaining()).toEqual([]);
+    expect(io.asked.filter((a) => a.kind === 'confirm')).toEqual([]);
+    expect(io.output).toContain('"付费电影.mkv" is already yours (bought before): no charge');
+    expect(io.output).toContain(`saved ${join(out, '付费电影.mkv')} (524.3 KB, SHA-256 verified, bought before: no charge)`);
+  });
+
+  it('shows a server that is gone as one line each, offers to reconnect, and leaves with exit code 4', async () => {
     const doomed = await startWorld('sqlite');
     const client = await CineboxClient.connect({ host: '127.0.0.1', port: doomed.server.port });
     clients.push(client);
-    const io = scriptedIO([main('not logged in', 'Register'), ['input', 'New name', 'carol'], ['password', 'Password', 'pw'], ['password', 'Repeat', 'pw']]);
+    const io = scriptedIO([main('not logged in', 'Register'), ['confirm', 'Try to reconnect', true]]);
     await doomed.close();
+    while (client.connected) await new Promise((r) => setTimeout(r, 10));
     const code = await runUserMenu({ client, io }, { outDir: join(world.dir, 'unused') });
-    expect(code).toBe(2);
-    expect(io.warnings).toHaveLength(1);
-    expect(io.warnings[0]).toMatch(/^the server at 127\.0\.0\.1:\d+ closed the connection$/);
-    expect(io.warnings[0]).not.toContain('\n');
+    expect(code).toBe(4);
+    const where = `127.0.0.1:${doomed.server.port}`;
+    expect(io.warnings).toEqual([
+      `the connection to ${where} was lost`,
+      `cannot connect to ${where}: ECONNREFUSED (is \`cinebox server\` running there? see --host/--port)`,
+      `cannot connect to ${where}: ECONNREFUSED (is \`cinebox server\` running there? see --host/--port)`,
+    ]);
+    // Asked twice: once answered yes, then Ctrl-C (the script ran out) means stop.
+    expect(io.asked.filter((a) => a.kind === 'confirm').map((a) => a.message)).toEqual([`Try to reconnect to ${where}?`, `Try to reconnect to ${where}?`]);
   });
 
   async function registered(name: string) {

@@ -4,7 +4,8 @@
  * SIGTERM stops the server gracefully with exit code 0.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +38,7 @@ describe('operator commands', { timeout: 120_000 }, () => {
   it('creates an admin, serves it, and stops on SIGTERM with exit code 0', async () => {
     const db = `sqlite:${join(dir, 'cinebox.db')}`;
     const created = await run(process.execPath, [main, 'create-admin', 'root-admin', '--db', db, '--password', 'op-pw']);
-    expect(created.stdout).toMatch(/admin "root-admin" created/);
+    expect(created.stdout).toBe(`admin "root-admin" created (id 1) in ${db}\n`);
     const again = await run(process.execPath, [main, 'create-admin', 'root-admin', '--db', db, '--password', 'x']).catch((e) => e);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('taken');
@@ -66,24 +67,46 @@ describe('operator commands', { timeout: 120_000 }, () => {
     expect(logs).toContain('"msg":"stopped"');
   });
 
-  it('says in one line why the server cannot start (port taken), without the option list, and exits 1', async () => {
+  it('says in one line why the server cannot start (port taken), without the option list or a logged stack, and exits 3', async () => {
     const blocker = createServer().listen(0, '127.0.0.1');
     await new Promise((resolve) => blocker.once('listening', resolve));
     const { port } = blocker.address() as { port: number };
     try {
       const db = `sqlite:${join(dir, 'taken.db')}`;
       const failed = await run(process.execPath, [main, 'server', '--host', '127.0.0.1', '--port', String(port), '--db', db, '--media-dir', join(dir, 'media-taken')]).catch((e) => e);
-      expect(failed.code).toBe(1);
-      expect(failed.stderr).toContain(`cinebox: port ${port} is already in use`);
-      expect(failed.stderr).not.toContain('--max-connections');
+      expect(failed.code).toBe(3);
+      expect(failed.stderr).toBe(`cinebox: port ${port} is already in use (another cinebox server? choose another with --port)\n`);
+      expect(failed.stdout).not.toContain('EADDRINUSE'); // no JSON log line with the stack before it
     } finally {
       blocker.close();
     }
-    // A usage mistake still shows the help with the reason.
+    // A usage mistake still shows the help with the reason, and exits 2.
     const usage = await run(process.execPath, [main, 'server', '--no-such-flag']).catch((e) => e);
-    expect(usage.code).toBe(1);
+    expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('--max-connections');
     expect(usage.stderr).toMatch(/Unknown argument/);
+  });
+
+  it('create-admin names the database it wrote to, and will not make a new default database in a folder the server does not use', async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), 'cinebox-elsewhere-'));
+    try {
+      const refused = await run(process.execPath, [main, 'create-admin', 'boss', '--password', 'pw'], { cwd: elsewhere }).catch((e) => e);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toMatch(new RegExp(`^cinebox: no database at ${join(elsewhere, 'data/cinebox.db')}: run create-admin in the folder the server runs in .* --db `));
+      expect(existsSync(join(elsewhere, 'data'))).toBe(false);
+
+      // Where the server has run (its first start made the file), the default is that file.
+      await mkdir(join(elsewhere, 'data'));
+      const server = await run(process.execPath, [main, 'create-admin', 'first', '--db', 'sqlite:data/cinebox.db', '--password', 'pw'], { cwd: elsewhere });
+      expect(server.stdout).toBe(`admin "first" created (id 1) in sqlite:${join(elsewhere, 'data/cinebox.db')}\n`);
+      const byDefault = await run(process.execPath, [main, 'create-admin', 'boss', '--password', 'pw'], { cwd: elsewhere });
+      expect(byDefault.stdout).toBe(`admin "boss" created (id 2) in sqlite:${join(elsewhere, 'data/cinebox.db')}\n`);
+      // A MySQL URL is named without its password.
+      const mysql = await run(process.execPath, [main, 'create-admin', 'x', '--db', 'mysql://root:s3cret@127.0.0.1:1/nodb', '--password', 'pw']).catch((e) => e);
+      expect(mysql.stderr).not.toContain('s3cret');
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('lists every server option in --help, with its environment variable', async () => {

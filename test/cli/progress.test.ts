@@ -1,6 +1,7 @@
 /** Progress as people see it: plain lines away from a terminal (at most one a second, always ending at 100%), bars on one. */
+import stringWidth from 'string-width';
 import { describe, expect, it, vi } from 'vitest';
-import { progressView } from '../../src/client/ui/progress.js';
+import { barLine, progressView } from '../../src/client/ui/progress.js';
 
 function capture(tty = false) {
   const writes: string[] = [];
@@ -90,7 +91,8 @@ describe('progress on a terminal', () => {
     tracker.finish();
     const screen = out.writes.join('');
     expect(screen).toContain('download 付费电影.mkv');
-    expect(screen).toMatch(/█+ 100% 4\.0\/4\.0 MB .*ETA/);
+    expect(screen).toMatch(/█{30} 100% 4\.0\/4\.0 MB/);
+    expect(screen).not.toContain('ETA'); // no speed was measurable, and it is finished
     expect(screen).toContain('\u001b[?25l'); // cursor hidden while drawing…
     expect(screen).toContain('\u001b[?25h'); // …and shown again
   });
@@ -132,5 +134,51 @@ describe('progress on a terminal', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('a progress line on a narrow terminal', () => {
+  it('draws lines no wider than a 60-column terminal, the speed whole, and no ETA at the end', () => {
+    const out = capture(true);
+    (out.stream as { columns: number }).columns = 60;
+    let now = 0;
+    const tracker = progressView(out.stream, { now: () => now }).transfer('download big-film.mkv');
+    tracker.onProgress(0, 300_000_000);
+    now = 1000;
+    tracker.onProgress(106_300_000, 300_000_000);
+    now = 2000;
+    tracker.onProgress(212_600_000, 300_000_000);
+    now = 2500;
+    tracker.onProgress(300_000_000, 300_000_000);
+    tracker.finish();
+    // The text drawn between cursor moves (bars redraw at most 10 times a second: here the first and the last).
+    const drawn = out.writes.join('').split(/\r|\n|\u001b[78]|\u001b\[[0-9;?]*[A-Za-z]/).filter((t) => t.includes('MB'));
+    for (const line of drawn) expect(stringWidth(line), line).toBeLessThan(60);
+    expect(drawn.at(-1)).toContain('100% 300.0/300.0 MB 120.0 MB/s');
+    expect(drawn.at(-1)).not.toContain('ETA');
+  });
+
+  const running = { label: 'download big-film.mkv', done: 150_000_000, total: 300_000_000, speed: 106_300_000, finished: false };
+
+  it('keeps the bytes and the whole speed at 60 columns, dropping the bar first', () => {
+    const line = barLine(running, 60);
+    expect(line).toContain('150.0/300.0 MB 106.3 MB/s');
+    expect(stringWidth(line)).toBeLessThan(60);
+    expect(barLine(running, 100)).toMatch(/^download big-film\.mkv +█{15}░{15} 50% 150\.0\/300\.0 MB 106\.3 MB\/s ETA 0:01$/);
+  });
+
+  it('fits every width from 30 to 200 columns (below, the bytes and speed alone are wider), and always shows the speed', () => {
+    for (let columns = 30; columns <= 200; columns++) {
+      const line = barLine(running, columns);
+      expect(stringWidth(line), `${columns} columns: ${line}`).toBeLessThanOrEqual(columns - 1);
+      expect(line).toContain('106.3 MB/s');
+    }
+  });
+
+  it('shows no ETA once finished, nor "--:--" when no speed could be measured', () => {
+    const small = { label: 'download tiny.mp4', done: 1000, total: 1000, finished: true };
+    expect(barLine(small, 80)).toMatch(/^download tiny\.mp4 +█{30} 100% 1\.0\/1\.0 KB$/);
+    expect(barLine({ ...small, done: 10, finished: false }, 80)).not.toContain('ETA');
+    expect(barLine({ ...running, done: 300_000_000, finished: true }, 80)).not.toContain('ETA');
   });
 });

@@ -12,7 +12,7 @@ import { open, readdir, readFile, truncate, unlink, utimes, writeFile } from 'no
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadFile } from '../../src/client/upload.js';
-import { Movie, Upload } from '../../src/orm/models/index.js';
+import { EventRecord, Movie, Upload } from '../../src/orm/models/index.js';
 import { checkStore } from '../../src/server/fsck/check-store.js';
 import { builtCli } from '../cli/helpers/built-cli.js';
 import { runCli } from '../cli/helpers/run-cli.js';
@@ -100,6 +100,9 @@ describe.each(databaseKinds)('cinebox fsck (%s)', { timeout: 180_000 }, (kind) =
       expect(await movie(ids[which])).toMatchObject({ is_delete: 1, live_sha256: null });
     }
     expect(await movie(ids.healthy)).toMatchObject({ is_delete: 0 });
+    // Hidden as by a delete, so announced as one: a video_removed event row for each.
+    const removed = await EventRecord.select(world.server.app.db, { kind: 'video_removed' });
+    expect(removed.map((e) => JSON.parse(e.payload).movie_id).sort()).toEqual([ids.flipped, ids.truncated, ids.missing].sort());
     const quarantined = await readdir(world.server.app.media.quarantineDir);
     const flippedName = (await movie(ids.flipped)).path;
     const kept = quarantined.find((name) => name.endsWith(flippedName));

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { ClientConnection, type ConnectOptions } from '../../src/client/connection.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { configWith, type ServerConfig } from '../../src/server/config.js';
+import { createLogger } from '../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { freshDatabaseUrl } from './databases.js';
 
@@ -25,6 +25,8 @@ export interface World {
   loginAs(name: string, role: 'admin' | 'user', password?: string): Promise<ClientConnection>;
   /** The server's log lines (parsed), newest last. */
   logs: Record<string, unknown>[];
+  /** The same lines as written (JSON text), to check what parsing would hide (a repeated key). */
+  logLines: string[];
   /** Writes `size` random bytes to a file under the world's dir. */
   makeFile(name: string, size: number): Promise<string>;
   close(): Promise<void>;
@@ -46,7 +48,16 @@ export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<Se
     ...overrides,
   });
   const logs: Record<string, unknown>[] = [];
-  const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const logLines: string[] = [];
+  // The server's own log setup (ISO times, rounding, no repeated keys), into memory.
+  const log = createLogger('info', {
+    destination: {
+      write: (line: string) => {
+        logLines.push(line);
+        logs.push(JSON.parse(line));
+      },
+    },
+  });
   const server = await startServer(config, log);
   const opened: ClientConnection[] = [];
 
@@ -61,6 +72,7 @@ export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<Se
     server,
     config,
     logs,
+    logLines,
     connect,
     async loginAs(name, role, password = 'secret-' + name) {
       const conn = await connect();

@@ -36,7 +36,7 @@ type Rule =
   /** A row id: an integer from 1 to 2^31 - 1. */
   | { kind: 'id' }
   /** A byte count or position: an integer from 0 to 2^53 - 1 (null too, when nullable). */
-  | { kind: 'bytes'; nullable?: boolean }
+  | { kind: 'bytes'; nullable?: boolean; min?: number }
   /** An upload's size: an integer from 0; one that is no byte count breaks the framing before any rule is read. */
   | { kind: 'fileSize' }
   | { kind: 'sha256' }
@@ -46,7 +46,11 @@ type Rule =
   | { kind: 'true' }
   | { kind: 'boolean' }
   /** An integer from min to max (a page size). */
-  | { kind: 'integer'; min: number; max: number };
+  | { kind: 'integer'; min: number; max: number }
+  /** An event id to resume after: an integer from 0 to 2^31 - 1. */
+  | { kind: 'position' }
+  /** A non-empty array of at most two of `notices`, `videos`. */
+  | { kind: 'topics' };
 type FieldRule = Rule & { optional?: boolean };
 
 const CONTROL_CHARACTERS = [...Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)), '\u007f'];
@@ -58,6 +62,8 @@ const session = string(1, 128);
 const userType: FieldRule = { kind: 'oneOf', values: ['admin', 'user'] };
 const optionalSha256: FieldRule = { kind: 'sha256', optional: true };
 const optionalBytes: FieldRule = { kind: 'bytes', optional: true };
+/** The size of a file meant for upload: an empty file is not a video. */
+const optionalVideoSize: FieldRule = { kind: 'bytes', optional: true, min: 1 };
 const trailerSwitch: FieldRule = { kind: 'true', optional: true };
 
 const RULES: Record<MessageType, Record<string, FieldRule>> = {
@@ -65,7 +71,7 @@ const RULES: Record<MessageType, Record<string, FieldRule>> = {
   login: { name: string(0, 256), password: string(0, 256), user_type: userType },
   logout: { session },
   server_info: {},
-  check_movie: { session, file_md5: string(1, 64), sha256: optionalSha256, size: optionalBytes, sha256_trailer: trailerSwitch },
+  check_movie: { session, file_md5: string(1, 64), sha256: optionalSha256, size: optionalVideoSize, sha256_trailer: trailerSwitch },
   update_movie: {
     session,
     file_name: text(255),
@@ -96,6 +102,8 @@ const RULES: Record<MessageType, Record<string, FieldRule>> = {
   lock_user: { session, name: string(1, 64) },
   unlock_user: { session, name: string(1, 64) },
   set_quota: { session, name: string(1, 64), quota_bytes: { kind: 'bytes', nullable: true } },
+  subscribe: { session, topics: { kind: 'topics', optional: true }, since: { kind: 'position', optional: true } },
+  unsubscribe: { session },
 };
 
 /** Whether `value` (undefined = the field left out) satisfies the rule. */
@@ -115,7 +123,7 @@ function satisfies(rule: FieldRule, value: unknown): boolean {
     case 'id':
       return integerIn(1, MAX_ID);
     case 'bytes':
-      return (rule.nullable === true && value === null) || integerIn(0, Number.MAX_SAFE_INTEGER);
+      return (rule.nullable === true && value === null) || integerIn(rule.min ?? 0, Number.MAX_SAFE_INTEGER);
     case 'fileSize':
       return integerIn(0, Number.MAX_SAFE_INTEGER);
     case 'sha256':
@@ -128,6 +136,10 @@ function satisfies(rule: FieldRule, value: unknown): boolean {
       return typeof value === 'boolean';
     case 'integer':
       return integerIn(rule.min, rule.max);
+    case 'position':
+      return integerIn(0, MAX_ID);
+    case 'topics':
+      return Array.isArray(value) && value.length >= 1 && value.length <= 2 && value.every((t) => t === 'notices' || t === 'videos');
   }
 }
 
@@ -139,7 +151,7 @@ const asStored = (rule: FieldRule, value: unknown) => (rule.kind === 'text' && t
 const HUNDRED_KIB = 'x'.repeat(100 * 1024);
 const maxLengthOf = (rule: FieldRule) => (rule.kind === 'text' || rule.kind === 'string' ? rule.max : undefined);
 const isFreeText = (rule: FieldRule) => rule.kind === 'text' || rule.kind === 'string';
-const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize' || rule.kind === 'integer';
+const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize' || rule.kind === 'integer' || rule.kind === 'position';
 
 interface Mutation {
   name: string;
@@ -168,11 +180,13 @@ const MUTATIONS: Mutation[] = [
   { name: 'SQL quotes', value: () => `o'brien"; DROP TABLE user; -- ' OR '1'='1` },
   { name: 'negative', appliesTo: isNumeric, value: () => -1 },
   // (A file_size of 0 would announce no body; the upload cases are about fields, not bodies.)
-  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'integer', value: () => 0 },
+  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'integer' || rule.kind === 'position', value: () => 0 },
   { name: 'fractional', appliesTo: isNumeric, value: () => 1.5 },
-  { name: 'past 2^31 - 1', appliesTo: (rule) => rule.kind === 'id', value: () => MAX_ID + 1 },
+  { name: 'past 2^31 - 1', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'position', value: () => MAX_ID + 1 },
   { name: 'at the maximum', appliesTo: (rule) => rule.kind === 'integer', value: (_base, rule) => (rule.kind === 'integer' ? rule.max : 0) },
   { name: 'one past the maximum', appliesTo: (rule) => rule.kind === 'integer', value: (_base, rule) => (rule.kind === 'integer' ? rule.max + 1 : 0) },
+  { name: 'an unknown topic', appliesTo: (rule) => rule.kind === 'topics', value: () => ['notices', 'gossip'] },
+  { name: 'an empty list', appliesTo: (rule) => rule.kind === 'topics', value: () => [] },
   { name: 'past 2^53', appliesTo: isNumeric, value: () => 2 ** 53 },
 ];
 

@@ -28,6 +28,8 @@ export const ROLE_OF: Record<string, Role> = {
   buy_vip: 'viewer',
   download_movie: 'viewer',
   download_movie_record: 'viewer',
+  subscribe: 'loggedIn',
+  unsubscribe: 'loggedIn',
 };
 
 export const messageTypes = Object.keys(requestSchemas) as MessageType[];
@@ -89,6 +91,8 @@ export function baseRequest(type: string, c: BaseContext): Record<string, unknow
     buy_vip: s,
     download_movie: { ...s, movie_id: c.freeMovieId, movie_type: 'free', offset: 0 },
     download_movie_record: s,
+    subscribe: { ...s, topics: ['notices', 'videos'], since: 0 },
+    unsubscribe: s,
   };
   const base = bases[type];
   if (!base) throw new Error(`test/hostile/requests.ts: no valid base request for "${type}"`);

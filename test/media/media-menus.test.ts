@@ -69,7 +69,7 @@ describe('the viewer menu pages, searches and plays', { timeout: 60_000 }, () =>
       ['select', 'Play which video?', `#${clipId}`],
       ['select', 'alice', 'Quit'],
     ];
-    const io = scriptedIO(steps, 100);
+    const io = scriptedIO(steps, { columns: 100 });
     const out = join(dir, 'out');
     const code = await runUserMenu({ client: await client(), io }, { outDir: out, player });
     expect(code).toBe(0);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, DuplicateKeyError, ensureSchema } from '../../src/orm/index.js';
 import { tableMeta } from '../../src/orm/decorators.js';
-import { allModels, DownloadRecord, LoginFailure, Movie, Notice, Purchase, Upload, User } from '../../src/orm/models/index.js';
+import { allModels, DownloadRecord, EventRecord, EventSequence, LoginFailure, MediaFacts, Movie, Notice, Purchase, Upload, User } from '../../src/orm/models/index.js';
 import { databaseKinds, openTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
 describe.each(databaseKinds)('ORM on %s', (kind) => {
@@ -50,11 +50,16 @@ describe.each(databaseKinds)('ORM on %s', (kind) => {
     await Purchase.from({ user_id: user.id, movie_id: 1, price: 100, create_time: now }).save(db);
     await LoginFailure.from({ address: '192.0.2.1', failures: 2, last_failure: now, blocked_until: null }).save(db);
     await Upload.from({ user_id: user.id, sha256: 'a'.repeat(64), file_md5: 'm', temp_name: 'kept.part', total_size: 10, received_bytes: 5, holder: null, create_time: now, updated_time: now }).save(db);
-    const tables = allModels.map((model) => tableMeta(model).name);
+    await MediaFacts.from({ movie_id: 1, name_key: 'kept', probed: 0, format: null, container: null, duration_ms: null, width: null, height: null, video_codec: null, audio_codec: null, bit_rate: null, streamable: null, probed_at: null }).save(db);
+    await EventRecord.from({ id: 1, kind: 'notice', payload: '{}', create_time: now }).save(db);
+    await EventSequence.from({ id: 1, last_id: 1 }).save(db);
+    const tables = allModels.map((model) => tableMeta(model));
     const contents = async () =>
-      Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await db.query(`SELECT * FROM ${q(t)} ORDER BY ${q('id')}`)] as const)));
+      Object.fromEntries(
+        await Promise.all(tables.map(async (t) => [t.name, await db.query(`SELECT * FROM ${q(t.name)} ORDER BY ${q(t.primaryKey.name)}`)] as const)),
+      );
     const before = await contents();
-    for (const t of tables) expect(before[t], t).toHaveLength(1);
+    for (const t of tables) expect(before[t.name], t.name).toHaveLength(1);
 
     await ensureSchema(db, allModels);
     await ensureSchema(db, allModels);

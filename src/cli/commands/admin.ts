@@ -2,6 +2,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { runAdminMenu } from '../../client/ui/menus/admin-menu.js';
 import { runMenuCommand, withClientOptions } from '../client-command.js';
+import { EXIT_CODES_HELP } from '../exit-codes.js';
 import * as quota from './admin/quota.js';
 import * as deleteVideo from './admin/delete.js';
 import { listCommand } from './shared/list.js';
@@ -9,6 +10,7 @@ import * as lock from './admin/lock.js';
 import * as notice from './admin/notice.js';
 import { noticesCommand } from './shared/notices.js';
 import { registerCommand } from './shared/register.js';
+import { watchCommand } from './shared/watch.js';
 import * as unlock from './admin/unlock.js';
 import * as upload from './admin/upload.js';
 import * as users from './admin/users.js';
@@ -26,16 +28,19 @@ export function builder(yargs: Argv) {
     .command(notice)
     .command(listCommand('admin'))
     .command(noticesCommand('admin'))
+    .command(watchCommand('admin'))
     .command(quota)
     .command(users)
     .command(lock)
     .command(unlock)
+    // Each example's command fits yargs' left column (half of 80 columns), so none wraps.
     .example('$0 admin', 'open the menu')
-    .example('$0 admin upload a.mp4 b.mkv --charge', 'two paid videos')
-    .example('$0 admin notice --title Hi --content …', 'publish a notice')
+    .example('$0 admin watch --json', 'follow notices and new videos, one JSON object per line')
+    .example('$0 admin upload a.mp4 b.mkv', 'two free videos')
+    .example('$0 admin upload a.mp4 --charge', 'a paid video')
     .example('$0 admin quota alice 2G', "set an admin's storage quota")
-    .example('$0 admin lock alice', 'lock an account out (`unlock` lets it in again)')
-    .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
+    .example('$0 admin lock alice', 'lock an account out (see unlock)')
+    .epilogue(EXIT_CODES_HELP);
 }
 
 type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;

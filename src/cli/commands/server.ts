@@ -29,7 +29,7 @@ export async function handler(args: Args): Promise<void> {
   const running = await startServer(configFromArgs(args));
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) process.exit(1);
+    if (stopping) process.exit(130); // a second Ctrl-C: cancelled, as in the exit-code table
     stopping = true;
     running.app.log.info({ signal, graceSeconds: running.app.config.shutdownGraceSeconds }, 'shutting down');
     running.shutdown().then(

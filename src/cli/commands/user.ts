@@ -2,6 +2,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { runUserMenu } from '../../client/ui/menus/user-menu.js';
 import { runMenuCommand, withClientOptions } from '../client-command.js';
+import { EXIT_CODES_HELP } from '../exit-codes.js';
 import * as buyVip from './user/buy-vip.js';
 import * as download from './user/download.js';
 import * as history from './user/history.js';
@@ -9,6 +10,7 @@ import { listCommand } from './shared/list.js';
 import { noticesCommand } from './shared/notices.js';
 import * as play from './user/play.js';
 import { registerCommand } from './shared/register.js';
+import { watchCommand } from './shared/watch.js';
 
 export const command = 'user';
 export const describe = 'Viewer client: the menu, or subcommands';
@@ -23,12 +25,14 @@ export function builder(yargs: Argv) {
     .command(play)
     .command(history)
     .command(noticesCommand('user'))
+    .command(watchCommand('user'))
     .command(buyVip)
     .example('$0 user', 'open the menu')
+    .example('$0 user watch --json', 'follow notices and new videos, one JSON object per line')
     .example('$0 user list --free --name alice', 'the free videos')
     .example('$0 user download 3 -o ~/Videos', 'download video #3')
     .example('$0 user play 3', 'watch video #3 while it downloads')
-    .epilogue('Exit codes: 0 done, 1 refused by the server, 2 server unreachable or connection lost, 130 cancelled.');
+    .epilogue(EXIT_CODES_HELP);
 }
 
 type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;

@@ -124,39 +124,33 @@ function barTracker(out: Out, label: string, now: () => number): Tracker {
   let bar: cliProgress.SingleBar | undefined;
   let total = 0;
   let closed = false;
-  const payload = (done: number) => {
-    const speed = speedOf(done);
-    const eta = speed ? (total - done) / speed : Number.NaN;
-    return { bytes: formatBytesOf(done, total), rate: speed === undefined ? '' : formatSpeed(speed), etaText: formatDuration(eta) };
-  };
+  let speed: number | undefined;
   const start = (size: number) => {
     total = size;
-    const columns = out.columns || 80;
-    const pad = ' '.repeat(Math.max(0, LABEL_WIDTH - stringWidth(label)));
     bar = new cliProgress.SingleBar({
       stream: out,
-      format: `${label}${pad} {bar} {percentage}% {bytes} {rate} ETA {etaText}`,
-      barsize: Math.max(10, Math.min(30, columns - LABEL_WIDTH - 50)),
-      barCompleteChar: '█',
-      barIncompleteChar: '░',
+      // The whole line, laid out for the terminal's width at each redraw (it may be resized).
+      format: (_options, params, payload: { finished?: boolean }) =>
+        barLine({ label, done: params.value, total: params.total, speed, finished: payload.finished === true }, params.maxWidth),
       hideCursor: true,
       gracefulExit: false,
       clearOnComplete: false,
       fps: 10,
     });
-    bar.start(size, 0, payload(0));
+    bar.start(size, 0, {});
   };
   return {
     onProgress(done, size) {
       if (closed) return;
       if (!bar) start(size);
-      bar!.update(done, payload(done));
+      speed = speedOf(done);
+      bar!.update(done, {});
     },
     finish() {
       if (closed) return;
       closed = true;
       if (!bar) start(0);
-      bar!.update(total, payload(total));
+      bar!.update(total, { finished: true });
       bar!.stop();
     },
     abort() {
@@ -165,6 +159,53 @@ function barTracker(out: Out, label: string, now: () => number): Tracker {
       bar?.stop();
     },
   };
+}
+
+export interface BarState {
+  label: string;
+  done: number;
+  total: number;
+  /** Bytes per second; undefined until measurable. */
+  speed?: number;
+  /** Done: no ETA any more. */
+  finished: boolean;
+}
+
+const BAR_MAX = 30;
+const BAR_MIN = 10;
+
+/**
+ * One progress line that fits in `columns`: `label  ████░░ 42% 12.0/26.7 MB 6.7 MB/s ETA 0:03`.
+ * When the terminal is narrow the bar goes first (shorter, then none), then the ETA, then the
+ * label shrinks: the bytes and the speed always stay whole. A finished transfer shows no ETA.
+ */
+export function barLine(state: BarState, columns: number): string {
+  const width = Math.max(20, columns - 1); // the last column would wrap on some terminals
+  const percent = `${percentOf(state.done, state.total)}%`;
+  const facts = [formatBytesOf(state.done, state.total), ...(state.speed === undefined ? [] : [formatSpeed(state.speed)])];
+  const etaSeconds = state.speed ? (state.total - state.done) / state.speed : Number.NaN;
+  const eta = !state.finished && state.done < state.total && Number.isFinite(etaSeconds) ? `ETA ${formatDuration(etaSeconds)}` : undefined;
+  const label = state.label + ' '.repeat(Math.max(0, LABEL_WIDTH - stringWidth(state.label)));
+
+  const withBar = (tail: string) => {
+    const room = width - stringWidth(label) - 1 - 1 - stringWidth(tail);
+    if (room < BAR_MIN) return undefined;
+    const size = Math.min(BAR_MAX, room);
+    const full = state.total <= 0 ? size : Math.min(size, Math.round((state.done / state.total) * size));
+    return `${label} ${'█'.repeat(full)}${'░'.repeat(size - full)} ${tail}`;
+  };
+  const tails = [[percent, ...facts, ...(eta ? [eta] : [])].join(' '), [percent, ...facts].join(' ')];
+  for (const tail of tails) {
+    const line = withBar(tail);
+    if (line) return line;
+  }
+  for (const tail of tails) {
+    if (stringWidth(label) + 1 + stringWidth(tail) <= width) return `${label} ${tail}`;
+  }
+  const tail = [percent, ...facts].join(' ');
+  const labelRoom = width - 1 - stringWidth(tail);
+  if (labelRoom >= 6) return `${truncateToWidth(state.label, labelRoom)} ${tail}`;
+  return facts.join(' ');
 }
 
 function liveCountdown(out: Out, seconds: number, message: string): Countdown {

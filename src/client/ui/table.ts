@@ -125,9 +125,15 @@ export function wrapToWidth(text: string, width: number): string[] {
   return lines;
 }
 
-export function moviesTable(movies: MovieRow[], width = 80): string {
+/** A leading column that says "new" on the rows `isNew` picks; none when no row is new. */
+function newMark<T>(rows: T[], isNew: ((row: T) => boolean) | undefined): Column<T>[] {
+  return isNew && rows.some(isNew) ? [{ header: '', value: (row) => (isNew(row) ? 'new' : '') }] : [];
+}
+
+export function moviesTable(movies: MovieRow[], width = 80, isNew?: (movie: MovieRow) => boolean): string {
   return renderTable<MovieRow>(
     [
+      ...newMark(movies, isNew),
       { header: 'ID', value: (m) => String(m.id), align: 'right' },
       { header: 'Name', value: (m) => m.name, flex: true },
       { header: 'Type', value: (m) => (m.is_free ? 'free' : 'paid') },
@@ -160,9 +166,10 @@ export function pictureLabel(facts: MediaFactsWire | null | undefined): string {
   return facts.format === 'audio' ? 'audio' : '';
 }
 
-export function noticesTable(notices: NoticeRow[], width = 80): string {
+export function noticesTable(notices: NoticeRow[], width = 80, isNew?: (notice: NoticeRow) => boolean): string {
   return renderTable<NoticeRow>(
     [
+      ...newMark(notices, isNew),
       { header: 'Date', value: (n) => formatTime(n.create_time) },
       { header: 'Title', value: (n) => n.title, flex: true, max: 24 },
       { header: 'Notice', value: (n) => n.content, flex: true, wrap: true },

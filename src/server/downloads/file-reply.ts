@@ -15,5 +15,7 @@ export class FileReply {
     readonly waitSeconds: number,
     /** Runs once every byte was handed to the socket (e.g. write the download record). */
     readonly onSent?: () => Promise<void>,
+    /** Who asked, for the log line of the transfer. */
+    readonly userId?: number,
   ) {}
 }

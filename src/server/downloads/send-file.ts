@@ -18,35 +18,67 @@ const BUFFER_BUDGET = 8 * 1024 * 1024;
 let running = 0;
 
 export async function sendFile(conn: Connection, reply: FileReply): Promise<void> {
-  const started = performance.now();
+  const progress: DownloadProgress = { sent: 0, waitStarted: 0, streaming: 0 };
   try {
     // The header, the wait and the bytes are one turn of the writer: nothing else goes out between them.
     await conn.out.sendWithBody(reply.header, async (body) => {
+      progress.waitStarted = performance.now();
       if (reply.waitSeconds > 0) {
         await sleep(reply.waitSeconds * 1000, undefined, { signal: conn.closedSignal }).catch(() => {
           throw new ConnectionClosed();
         });
       }
+      progress.streaming = performance.now();
       running++;
       try {
-        await streamFile(conn, body, reply);
+        await streamFile(conn, body, reply, progress);
       } finally {
         running--;
       }
     });
     await reply.onSent?.();
-    const seconds = (performance.now() - started) / 1000;
-    conn.log.info({ movie: reply.header.movie_id, bytes: reply.header.file_size, seconds }, 'download sent');
+    conn.log.info(downloadFields(reply, progress), 'download sent');
+  } catch (error) {
+    // The client left (or was cut for trickling): say how far it got, it may resume from there.
+    if (error instanceof ConnectionClosed) conn.log.warn(downloadFields(reply, progress), 'download cut');
+    throw error;
   } finally {
     await reply.file.close();
   }
+}
+
+interface DownloadProgress {
+  /** Bytes the socket took. */
+  sent: number;
+  /** performance.now() after the header went out, and when the bytes began (0: not yet). */
+  waitStarted: number;
+  streaming: number;
+}
+
+/**
+ * Who, what and how much, for the log: `seconds` is the bytes' time only; the non-VIP wait
+ * before them is `wait_seconds`, so a slow download and a waiting viewer are told apart.
+ */
+function downloadFields(reply: FileReply, progress: DownloadProgress) {
+  const { header } = reply;
+  const now = performance.now();
+  return {
+    user: reply.userId,
+    movie: header.movie_id,
+    name: header.file_name,
+    offset: reply.start,
+    bytes: progress.sent,
+    total: header.total_size ?? reply.start + header.file_size,
+    seconds: progress.streaming > 0 ? (now - progress.streaming) / 1000 : 0,
+    wait_seconds: progress.waitStarted > 0 ? ((progress.streaming || now) - progress.waitStarted) / 1000 : 0,
+  };
 }
 
 /**
  * Reads `file_size` bytes from `start` into the socket, one buffer read while the other is
  * sent; bytes count for the minimum rate once the socket took them (the wait does not).
  */
-async function streamFile(conn: Connection, body: BodyWriter, reply: FileReply): Promise<void> {
+async function streamFile(conn: Connection, body: BodyWriter, reply: FileReply, progress: { sent: number }): Promise<void> {
   let remaining = reply.header.file_size;
   if (remaining === 0) return;
   const chunkSize = chunkSizeFor(remaining);
@@ -65,7 +97,10 @@ async function streamFile(conn: Connection, body: BodyWriter, reply: FileReply):
       remaining -= bytesRead;
       await sent[i ^ 1];
       sent[i] = body.write(buffers[i]!.subarray(0, bytesRead));
-      sent[i]!.then(() => watch?.add(bytesRead), () => undefined); // awaited next round; a failure must not be unhandled meanwhile
+      sent[i]!.then(() => {
+        watch?.add(bytesRead);
+        progress.sent += bytesRead;
+      }, () => undefined); // awaited next round; a failure must not be unhandled meanwhile
     }
     await Promise.all(sent);
   } finally {

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { Movie, Upload } from '../../orm/models/index.js';
 import { createSha256Sink } from '../../transfer/sha256-sink.js';
 import type { App } from '../context.js';
+import { recordEvent } from '../events/event-store.js';
 
 /** What the check needs of a node (`cinebox fsck` has no prober, the check never probes). */
 type StoreApp = Omit<App, 'facts'>;
@@ -210,7 +211,13 @@ async function moveBack(app: StoreApp, row: Upload, storedName: string, size: nu
 
 /** Hides a video whose file is bad (as a delete does) and quarantines the file, if any. */
 async function hide(app: StoreApp, movie: Movie, path: string | undefined): Promise<string> {
-  await Movie.updateWhere(app.db, { is_delete: 1, live_sha256: null }, { id: movie.id, is_delete: 0 });
+  // Gone from the lists as by a delete, so announced as one (video_removed), in the same transaction.
+  const event = await app.db.transaction(async (tx) => {
+    const changed = await Movie.updateWhere(tx, { is_delete: 1, live_sha256: null }, { id: movie.id, is_delete: 0 });
+    if (changed === 0) return undefined;
+    return recordEvent(tx, 'video_removed', { movie_id: movie.id, name: movie.name, is_free: movie.is_free, size: movie.size });
+  });
+  if (event) app.events.announce(event);
   app.catalog.invalidate();
   if (path === undefined) return `video #${movie.id} hidden`;
   return `video #${movie.id} hidden, file moved to ${await app.media.quarantine(path)}`;

@@ -1,7 +1,7 @@
 /** The functions every role shares: accounts, sessions, the video list and notices. */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { DuplicateKeyError, type Database } from '../../orm/index.js';
-import { Movie, Notice, User } from '../../orm/models/index.js';
+import { DuplicateKeyError } from '../../orm/index.js';
+import { Movie, Notice, Purchase, User } from '../../orm/models/index.js';
 import { CHARGE_LABEL, FREE_LABEL, type MovieDetails, type Reply, type Request } from '../../protocol/messages.js';
 import type { HandlerContext, UserContext } from '../context.js';
 import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
@@ -57,8 +57,9 @@ export async function login(req: Request<'login'>, { app, conn }: HandlerContext
   return { flag: true, msg: 'logged in', session: token, is_vip: user.is_vip };
 }
 
-export async function logout(_req: Request<'logout'>, { conn, user }: UserContext): Promise<Reply> {
+export async function logout(_req: Request<'logout'>, { app, conn, user }: UserContext): Promise<Reply> {
   conn.session = undefined;
+  app.events.unsubscribe(conn); // events are for a logged-in client
   conn.log.info({ user: user.id }, 'logged out');
   return { flag: true, msg: 'logged out' };
 }
@@ -83,22 +84,37 @@ const BY_ID = [['id', 'asc']] as const;
 
 export async function getMovieList(req: Request<'get_movie_list'>, ctx: UserContext): Promise<Reply | EncodedReply> {
   if (isPageRequest(req)) return moviePage(req, ctx);
-  const { app } = ctx;
-  const details = req.details === true;
-  return new EncodedReply(await app.catalog.frame(`${req.movie_type}|${details}`, () => readMovieList(app.db, req.movie_type, details)));
+  const { app, user } = ctx;
+  const where: Partial<Record<'is_delete' | 'is_free', number>> = { is_delete: 0 };
+  if (req.movie_type !== 'all') where.is_free = req.movie_type === 'free' ? 1 : 0;
+  if (req.details) {
+    // Not from memory: `bought` differs per viewer.
+    const movies = await Movie.select(app.db, where, { columns: DETAIL_COLUMNS, orderBy: BY_ID });
+    if (movies.length === 0) throw new NotFound('no videos yet');
+    const bought = await boughtAmong(app, user, movies);
+    const details = movies.map((m) => (bought ? { ...movieDetails(m), ...(m.is_free ? {} : { bought: bought.has(m.id) ? 1 : 0 }) } : movieDetails(m)));
+    return { flag: true, movie_list: movies.map(listEntry), movies: details };
+  }
+  // The same for every viewer until a video is published or hidden: from memory (media/list-cache.ts).
+  return new EncodedReply(
+    await app.catalog.frame(req.movie_type, async () => {
+      const movies = await Movie.select(app.db, where, { columns: LIST_COLUMNS, orderBy: BY_ID });
+      if (movies.length === 0) throw new NotFound('no videos yet');
+      return { flag: true, movie_list: movies.map(listEntry) };
+    }),
+  );
 }
 
-async function readMovieList(db: Database, movieType: Request<'get_movie_list'>['movie_type'], details: boolean): Promise<Reply> {
-  const where: Partial<Record<'is_delete' | 'is_free', number>> = { is_delete: 0 };
-  if (movieType !== 'all') where.is_free = movieType === 'free' ? 1 : 0;
-  if (details) {
-    const movies = await Movie.select(db, where, { columns: DETAIL_COLUMNS, orderBy: BY_ID });
-    if (movies.length === 0) throw new NotFound('no videos yet');
-    return { flag: true, movie_list: movies.map(listEntry), movies: movies.map(movieDetails) };
-  }
-  const movies = await Movie.select(db, where, { columns: LIST_COLUMNS, orderBy: BY_ID });
-  if (movies.length === 0) throw new NotFound('no videos yet');
-  return { flag: true, movie_list: movies.map(listEntry) };
+/**
+ * Which of these paid videos a viewer has bought, so a client does not ask them to pay
+ * again (undefined for an admin, who buys nothing).
+ */
+export async function boughtAmong(app: UserContext['app'], user: User, movies: Pick<Movie, 'id' | 'is_free'>[]): Promise<Set<number> | undefined> {
+  if (user.user_type !== 'user') return undefined;
+  const paid = movies.filter((m) => !m.is_free).map((m) => m.id);
+  if (paid.length === 0) return new Set();
+  const rows = await Purchase.select(app.db, { user_id: user.id, movie_id: paid }, { columns: ['movie_id'] });
+  return new Set(rows.map((r) => r.movie_id));
 }
 
 /** The original's list row: [name, label, id]. */

@@ -71,7 +71,7 @@ export async function downloadMovie(req: Request<'download_movie'>, ctx: UserCon
     const recordDownload = async () => {
       await DownloadRecord.from({ user_id: user.id, movie_id: movie.id, create_time: new Date() }).save(app.db);
     };
-    return new FileReply(header, file, start, waitSeconds, recordDownload);
+    return new FileReply(header, file, start, waitSeconds, recordDownload, user.id);
   } catch (error) {
     await file.close();
     throw error;

@@ -1,7 +1,7 @@
 /**
  * The plain video list (get_movie_list without page fields) served from memory: it is the
- * same for every viewer until a video is published or hidden, so each request shape
- * (movie_type x details) keeps its encoded reply frame, tagged with the version it was read
+ * same for every viewer until a video is published or hidden, so each movie_type
+ * (the `details` list is not: its `bought` differs per viewer) keeps its encoded reply frame, tagged with the version it was read
  * at. Why it is exact (docs/media.md, "The list from memory"): a request reads the current
  * version first and serves the frame only when both tags still match; the rows of a new
  * frame are read after its version, so a change committed meanwhile only makes the tag older

@@ -4,6 +4,7 @@
  * (with `facts` when asked), plus `next_after`. A request without them never gets here (common.ts), so original
  * clients keep their reply byte for byte.
  */
+import { boughtAmong } from '../handlers/common.js';
 import { CHARGE_LABEL, FREE_LABEL, type MovieDetails, type Reply, type Request } from '../../protocol/messages.js';
 import type { UserContext } from '../context.js';
 import { listPage, type ListedMovie } from './catalog.js';
@@ -13,7 +14,7 @@ export function isPageRequest(req: Request<'get_movie_list'>): boolean {
   return req.facts !== undefined || req.search !== undefined || req.limit !== undefined || req.after !== undefined || req.order !== undefined;
 }
 
-export async function moviePage(req: Request<'get_movie_list'>, { app }: UserContext): Promise<Reply> {
+export async function moviePage(req: Request<'get_movie_list'>, { app, user }: UserContext): Promise<Reply> {
   const page = await listPage(app.db, {
     movieType: req.movie_type,
     search: req.search,
@@ -25,7 +26,9 @@ export async function moviePage(req: Request<'get_movie_list'>, { app }: UserCon
   });
   const movieList = page.movies.map((m) => [m.name, m.is_free ? FREE_LABEL : CHARGE_LABEL, m.id]);
   if (!req.details && !req.facts) return { flag: true, movie_list: movieList, next_after: page.nextAfter };
-  return { flag: true, movie_list: movieList, movies: page.movies.map((m) => details(m, req.facts === true)), next_after: page.nextAfter };
+  const bought = await boughtAmong(app, user, page.movies);
+  const movies = page.movies.map((m) => ({ ...details(m, req.facts === true), ...(bought && !m.is_free ? { bought: bought.has(m.id) ? (1 as const) : (0 as const) } : {}) }));
+  return { flag: true, movie_list: movieList, movies, next_after: page.nextAfter };
 }
 
 function details(m: ListedMovie, withFacts: boolean): MovieDetails {

@@ -11,6 +11,7 @@ import type { UserContext } from '../context.js';
 import { Conflict, TakenOver } from '../errors.js';
 import { crashPoint } from './crash-points.js';
 import { assertVideo, insertFactsRows } from '../media/facts.js';
+import { recordEvent, type StoredEvent } from '../events/event-store.js';
 
 export interface VerifiedUpload {
   tempPath: string;
@@ -68,13 +69,15 @@ export async function publishMovie(
     size: upload.size,
     user_id: user.id,
   });
+  let event: StoredEvent;
   try {
     await app.media.syncStore();
     crashPoint('after-dir-sync');
-    await app.db.transaction(async (tx) => {
+    event = await app.db.transaction(async (tx) => {
       await movie.save(tx);
       await insertFactsRows(tx, movie, probed);
       await dropIntent(tx, upload.intent);
+      return recordEvent(tx, 'video_added', { movie_id: movie.id, name: movie.name, is_free: movie.is_free, size: movie.size });
     });
   } catch (error) {
     // Put the bytes back where they came from, so a retry (or a resume) still has them.
@@ -88,6 +91,7 @@ export async function publishMovie(
   crashPoint('after-commit');
   app.catalog.invalidate();
   if (!probed || probed.outcome === 'not-probed') app.facts.probeLater(movie.id, storedPath);
+  app.events.announce(event);
   return movie;
 }
 

@@ -118,7 +118,7 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
     await assertStillHeld(app, attempt);
   } catch (error) {
     const held = await release(app, attempt);
-    conn.log.warn({ err: (error as Error).message, upload: attempt.row.id, held, total }, 'upload cut, partial kept');
+    conn.log.warn({ user: user.id, upload: attempt.row.id, name: req.file_name, offset, held, total, err: (error as Error).message }, 'upload cut, partial kept');
     if (isDiskFull(error)) {
       throw new StorageFull(`the server's storage is full: ${held} of ${total} bytes of this upload are kept, resume it later`, { offset: held });
     }
@@ -130,7 +130,7 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
   }
   const movie = await publish(ctx, attempt, req, sha256, total);
   const seconds = (performance.now() - started) / 1000;
-  conn.log.info({ user: user.id, movie: movie.id, bytes: req.file_size, offset, seconds }, 'upload stored');
+  conn.log.info({ user: user.id, movie: movie.id, name: req.file_name, offset, bytes: req.file_size, total, seconds }, 'upload stored');
   const reply = { flag: true, msg: offset > 0 ? `uploaded (resumed at byte ${offset})` : 'uploaded', movie_id: movie.id, sha256, offset };
   crashPoint('mid-reply', () => {
     const frame = encodeFrame(reply);

@@ -4,7 +4,8 @@
  * choice (by the start of its text) and fails if that choice is missing or greyed out;
  * input and password answers go through the prompt's own validation, and a refused answer
  * is shown (`> why`) and retried with the next step, as a person would. When the script runs
- * out, the next prompt fails like Ctrl-C does in Inquirer (an ExitPromptError).
+ * out, the next prompt fails like Ctrl-C does in Inquirer (an ExitPromptError). An `act`
+ * step runs between two prompts (e.g. drop the connection while the menu waits).
  */
 import type { Choice, MenuIO, Prompter, Validate } from '../../../src/client/ui/io.js';
 import { progressView } from '../../../src/client/ui/progress.js';
@@ -12,7 +13,8 @@ import { progressView } from '../../../src/client/ui/progress.js';
 export type Step =
   | ['select', RegExp | string, string]
   | ['input' | 'password', RegExp | string, string]
-  | ['confirm', RegExp | string, boolean];
+  | ['confirm', RegExp | string, boolean]
+  | ['act', () => Promise<void>];
 
 export interface ScriptedIO extends MenuIO {
   /** Everything printed, in order; warnings start with "✖ ". */
@@ -28,17 +30,36 @@ class ExitPromptError extends Error {
   override name = 'ExitPromptError';
 }
 
-export function scriptedIO(steps: Step[], columns = 80): ScriptedIO {
+export interface ScriptOptions {
+  columns?: number;
+  /** Sees each progress line as it is written (e.g. to press Ctrl-C at the countdown). */
+  onProgressLine?: (line: string) => void;
+}
+
+export function scriptedIO(steps: Step[], options: ScriptOptions = {}): ScriptedIO {
+  const { columns = 80, onProgressLine } = options;
   const queue = [...steps];
   const output: string[] = [];
   const warnings: string[] = [];
   const asked: ScriptedIO['asked'] = [];
-  const sink = { write: (text: string) => (output.push(...text.split('\n').filter(Boolean)), true) };
+  const sink = {
+    write: (text: string) => {
+      for (const line of text.split('\n').filter(Boolean)) {
+        output.push(line);
+        onProgressLine?.(line);
+      }
+      return true;
+    },
+  };
+  /** Runs the `act` steps due before the next prompt. */
+  const act = async () => {
+    while (queue[0]?.[0] === 'act') await (queue.shift() as ['act', () => Promise<void>])[1]();
+  };
 
-  const next = (kind: Step[0], message: string): Step => {
+  const next = (kind: Exclude<Step[0], 'act'>, message: string): Step => {
     const step = queue.shift();
     if (!step) throw new ExitPromptError('User force closed the prompt with SIGINT');
-    const [expectedKind, pattern] = step;
+    const [expectedKind, pattern] = step as Exclude<Step, ['act', unknown]>;
     const matches = typeof pattern === 'string' ? message.includes(pattern) : pattern.test(message);
     if (expectedKind !== kind || !matches) {
       throw new Error(`script expected ${expectedKind} "${String(pattern)}" but the menu asked ${kind} "${message}"`);
@@ -57,6 +78,7 @@ export function scriptedIO(steps: Step[], columns = 80): ScriptedIO {
 
   const prompt: Prompter = {
     async select<T>(message: string, choices: Choice<T>[]) {
+      await act();
       asked.push({ kind: 'select', message, choices: choices.map((c) => (c.disabled ? `- ${c.name}` : c.name)) });
       const answer = next('select', message)[2] as string;
       const choice = choices.find((c) => c.name.startsWith(answer));
@@ -65,9 +87,10 @@ export function scriptedIO(steps: Step[], columns = 80): ScriptedIO {
       output.push(`? ${message} ${choice.name}`);
       return choice.value;
     },
-    input: async (message, options = {}) => typed('input', message, options.validate),
-    password: async (message, options = {}) => typed('password', message, options.validate),
+    input: async (message, options = {}) => (await act(), typed('input', message, options.validate)),
+    password: async (message, options = {}) => (await act(), typed('password', message, options.validate)),
     async confirm(message) {
+      await act();
       asked.push({ kind: 'confirm', message });
       return next('confirm', message)[2] as boolean;
     },

@@ -10,7 +10,9 @@ export const describe = 'Publish a notice';
 export function builder(yargs: Argv<ClientArgs>) {
   return yargs
     .option('title', { type: 'string', demandOption: true, describe: 'Title' })
-    .option('content', { type: 'string', demandOption: true, describe: 'Text of the notice' });
+    .option('content', { type: 'string', demandOption: true, describe: 'Text of the notice' })
+    // An epilogue, not an example: the command is longer than yargs' example column.
+    .epilogue('For example: cinebox admin notice --title "New films" --content "Two this week"');
 }
 
 export function handler(args: ArgumentsCamelCase<Args>): Promise<void> {

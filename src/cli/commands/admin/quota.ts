@@ -5,6 +5,7 @@
  */
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { fail, runClientCommand, type ClientArgs } from '../../client-command.js';
+import { UsageError } from '../../exit-codes.js';
 import { parseQuota } from '../../sizes.js';
 
 type Args = ClientArgs & { user: string; size: string };
@@ -25,7 +26,7 @@ export async function handler(args: ArgumentsCamelCase<Args>): Promise<void> {
   try {
     quotaBytes = parseQuota(args.size);
   } catch (error) {
-    fail(error);
+    fail(new UsageError((error as Error).message), args.json);
     return;
   }
   return runClientCommand(args, 'admin', true, async ({ client, say }) => {

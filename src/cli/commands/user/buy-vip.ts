@@ -1,5 +1,6 @@
 /** `cinebox user buy-vip`: become a VIP, after confirming the price (or --yes). */
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { ServerError } from '../../../client/connection.js';
 import { formatCents } from '../../../client/ui/units.js';
 import { runClientCommand, type ClientArgs } from '../../client-command.js';
 
@@ -14,7 +15,8 @@ export function builder(yargs: Argv<ClientArgs>) {
 
 export function handler(args: ArgumentsCamelCase<Args>): Promise<void> {
   return runClientCommand(args, 'user', true, async ({ client, say, confirm }) => {
-    if (client.account?.isVip) throw new Error('you are already a VIP');
+    // What the server would answer, said before the price is shown.
+    if (client.account?.isVip) throw new ServerError('you are already a VIP', 'CONFLICT');
     const info = await client.serverInfo();
     const question = `Buy VIP for ${formatCents(info.vipPriceCents)}? (paid videos then cost ${formatCents(info.paidPriceVipCents)} instead of ${formatCents(info.paidPriceNormalCents)})`;
     if (!(await confirm(question, args.yes))) {

@@ -7,6 +7,7 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { UserRow } from '../../cinebox-client.js';
+import { localMistakeOf, uploadableFile } from '../../local-mistake.js';
 import { lockLabel, usersTable } from '../table.js';
 import { formatBytes } from '../units.js';
 import { uploadWatched } from '../watched-transfers.js';
@@ -58,11 +59,14 @@ async function upload(ctx: MenuContext, uploadDir: string): Promise<void> {
   ]);
   if (path === undefined) return;
   if (path === OTHER_PATH) path = (await io.prompt.input('Path of the video file', { validate: (p) => p.trim() !== '' || 'type a path' })).trim();
-  const info = await stat(path).catch(() => undefined);
-  if (!info?.isFile()) {
-    io.warn(`${path} is not a file`);
-    return;
-  }
+  // The same check and words as `cinebox admin upload`; the menu then goes back to its list.
+  const info = await uploadableFile(path).catch((error: unknown) => {
+    const mistake = localMistakeOf(error, path);
+    if (!mistake) throw error;
+    io.warn(mistake.message);
+    return undefined;
+  });
+  if (!info) return;
   const isFree = await io.prompt.select('Free or paid?', [
     { name: 'Free', value: true },
     { name: 'Paid', value: false },

@@ -1,10 +1,12 @@
 /**
  * The loop both menus share, as in the original's views: show the functions, run the one
- * chosen, report what happened, show them again. A server refusal is one line and the loop
- * goes on; a lost connection or Ctrl-C ends it cleanly with an exit code.
+ * chosen, report what happened, show them again. A server refusal or a local mistake is one
+ * line and the loop goes on. A cancelled transfer (Ctrl-C) and a lost connection also come
+ * back to the list: the menu connects again and logs in again as before, saying so.
  */
 import type { CineboxClient, MovieRow, Role } from '../../cinebox-client.js';
 import { ConnectionError, ServerError } from '../../connection.js';
+import { localMistakeOf } from '../../local-mistake.js';
 import { lengthLabel, noticesTable, pictureLabel } from '../table.js';
 import { formatBytes } from '../units.js';
 import { Interrupted } from '../watched-transfers.js';
@@ -31,28 +33,67 @@ export interface Credentials {
   password?: string;
 }
 
-/** Exit codes: 0 quit or Ctrl-C, 2 the connection was lost, 130 a transfer was cancelled. */
-export async function runMenu(ctx: MenuContext, role: Role, items: MenuItem[]): Promise<number> {
+/** The menu's exit codes, from the CLI's table (src/cli/exit-codes.ts): 0 quit or Ctrl-C at the list, 4 the server is gone for good. */
+export const MENU_EXIT = { quit: 0, connection: 4 } as const;
+
+export async function runMenu(ctx: MenuContext, role: Role, items: MenuItem[], onScreen?: () => Promise<void>): Promise<number> {
   const { client, io } = ctx;
   let last: MenuItem | undefined;
   for (;;) {
     try {
+      await onScreen?.();
       const choice = await io.prompt.select(menuTitle(client, role), items.map((item) => choiceOf(client, item)), {
         default: last,
       });
       last = choice;
-      if ((await choice.run()) === 'quit') return 0;
+      // Dropped while the menu waited (a server restart): connect again before running the choice.
+      if (!client.connected) {
+        io.warn(`the connection to ${client.where} was lost`);
+        if (!(await reconnect(ctx))) return MENU_EXIT.connection;
+      }
+      if ((await choice.run()) === 'quit') return MENU_EXIT.quit;
     } catch (error) {
       if (isPromptExit(error)) {
         io.print('bye');
-        return 0;
+        return MENU_EXIT.quit;
       }
       if (error instanceof Interrupted) {
-        io.warn('transfer cancelled (start it again to resume where it stopped)');
-        return 130;
+        // Ctrl-C closed the connection to stop the bytes; a fresh one takes the menu on.
+        io.warn('transfer cancelled (choose it again to resume where it stopped)');
+        if (!(await reconnect(ctx, { quiet: true }))) return MENU_EXIT.connection;
+        continue;
       }
       io.warn(messageOf(error));
-      if (error instanceof ConnectionError) return 2;
+      if (error instanceof ConnectionError || !client.connected) {
+        if (!(await reconnect(ctx))) return MENU_EXIT.connection;
+      }
+    }
+  }
+}
+
+/**
+ * Connects again and logs in again as before. A server that cannot be reached is said in
+ * one line and the person is asked whether to try again; false when they would rather stop.
+ */
+async function reconnect(ctx: MenuContext, options: { quiet?: boolean } = {}): Promise<boolean> {
+  const { client, io } = ctx;
+  for (;;) {
+    try {
+      const account = await client.reconnect();
+      if (!options.quiet) io.print(`reconnected to ${client.where}${account ? `, logged in again as ${account.name}` : ''}`);
+      return true;
+    } catch (error) {
+      if (error instanceof ServerError) {
+        io.warn(`reconnected to ${client.where}, but logging in again failed: ${error.message}`);
+        return true;
+      }
+      io.warn(messageOf(error));
+      try {
+        if (!(await io.prompt.confirm(`Try to reconnect to ${client.where}?`, { default: true }))) return false;
+      } catch (promptError) {
+        if (isPromptExit(promptError)) return false;
+        throw promptError;
+      }
     }
   }
 }
@@ -73,6 +114,8 @@ function choiceOf(client: CineboxClient, item: MenuItem): Choice<MenuItem> {
 
 function messageOf(error: unknown): string {
   if (error instanceof ServerError || error instanceof ConnectionError) return error.message;
+  const local = localMistakeOf(error);
+  if (local) return local.message;
   if (error instanceof Error) return error.message;
   return String(error);
 }
@@ -104,13 +147,20 @@ export async function logOut(ctx: MenuContext): Promise<void> {
   ctx.io.print(`logged out${name ? ` (${name})` : ''}`);
 }
 
-export async function showMovies(ctx: MenuContext): Promise<void> {
-  await browseMovies(ctx, 'all');
+/** Which rows arrived since they were last shown (the viewer's live events), and a way to say they were seen. */
+export interface NewMarks {
+  isNew(id: number | undefined): boolean;
+  seen(): void;
 }
 
-export async function showNotices(ctx: MenuContext): Promise<void> {
+export async function showMovies(ctx: MenuContext, marks?: NewMarks): Promise<void> {
+  await browseMovies(ctx, 'all', marks);
+}
+
+export async function showNotices(ctx: MenuContext, marks?: NewMarks): Promise<void> {
   const notices = await ctx.client.notices();
-  ctx.io.print(notices.length ? noticesTable(notices, ctx.io.columns) : 'no notices yet');
+  ctx.io.print(notices.length ? noticesTable(notices, ctx.io.columns, marks && ((n) => marks.isNew(n.id))) : 'no notices yet');
+  marks?.seen();
 }
 
 const BACK = Symbol('back');
@@ -122,7 +172,12 @@ export async function pick<T>(ctx: MenuContext, message: string, choices: Choice
 }
 
 /** How a video reads in a pick list. */
-export function movieLabel(movie: MovieRow): string {
-  const about = [movie.size === undefined ? '' : formatBytes(movie.size), lengthLabel(movie.facts), pictureLabel(movie.facts)].filter(Boolean);
-  return `#${movie.id}  ${movie.name}${about.length ? `  (${about.join(', ')})` : ''}`;
+export function movieLabel(movie: MovieRow, isNew = false): string {
+  const about = [
+    movie.size === undefined ? '' : formatBytes(movie.size),
+    lengthLabel(movie.facts),
+    pictureLabel(movie.facts),
+    movie.bought ? 'bought' : '',
+  ].filter(Boolean);
+  return `#${movie.id}  ${movie.name}${about.length ? `  (${about.join(', ')})` : ''}${isNew ? '  · new' : ''}`;
 }

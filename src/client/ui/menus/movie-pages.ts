@@ -7,7 +7,7 @@
 import type { MovieFilter, MoviePage, MovieRow } from '../../cinebox-client.js';
 import { moviesTable } from '../table.js';
 import type { Choice } from '../io.js';
-import { movieLabel, type MenuContext } from './menu.js';
+import { movieLabel, type MenuContext, type NewMarks } from './menu.js';
 
 export const PAGE_SIZE = 20;
 
@@ -57,20 +57,21 @@ class Pager {
 }
 
 /** "List all videos": a table per page; more choices only when there is more than one page. */
-export async function browseMovies(ctx: MenuContext, filter: MovieFilter = 'all'): Promise<void> {
+export async function browseMovies(ctx: MenuContext, filter: MovieFilter = 'all', marks?: NewMarks): Promise<void> {
   const pager = new Pager(ctx, filter);
   for (;;) {
     const page = await pager.load();
-    ctx.io.print(page.movies.length ? moviesTable(page.movies, ctx.io.columns) : pager.search !== undefined ? `no videos match "${pager.search}"` : 'no videos yet');
+    const isNew = marks && ((movie: MovieRow) => marks.isNew(movie.id));
+    ctx.io.print(page.movies.length ? moviesTable(page.movies, ctx.io.columns, isNew) : pager.search !== undefined ? `no videos match "${pager.search}"` : 'no videos yet');
     const moves = pager.moves(page, (move) => move);
-    if (moves.length === 0) return;
+    if (moves.length === 0) return marks?.seen();
     const move = await ctx.io.prompt.select<Move>('More?', [...moves, { name: '← Back', value: 'back' }]);
-    if (!(await pager.apply(move, page))) return;
+    if (!(await pager.apply(move, page))) return marks?.seen();
   }
 }
 
 /** A video picked from the pages; undefined when the person goes back (or there is none). */
-export async function pickMovie(ctx: MenuContext, message: string, filter: MovieFilter, none: string): Promise<MovieRow | undefined> {
+export async function pickMovie(ctx: MenuContext, message: string, filter: MovieFilter, none: string, marks?: NewMarks): Promise<MovieRow | undefined> {
   const pager = new Pager(ctx, filter);
   type Answer = { movie: MovieRow } | { move: Move };
   for (;;) {
@@ -81,7 +82,7 @@ export async function pickMovie(ctx: MenuContext, message: string, filter: Movie
     }
     if (page.movies.length === 0) ctx.io.print(`no videos match "${pager.search}"`);
     const answer = await ctx.io.prompt.select<Answer>(message, [
-      ...page.movies.map((movie) => ({ name: movieLabel(movie), value: { movie } })),
+      ...page.movies.map((movie) => ({ name: movieLabel(movie, marks?.isNew(movie.id)), value: { movie } })),
       ...pager.moves<Answer>(page, (move) => ({ move })),
       { name: '← Back', value: { move: 'back' } },
     ]);

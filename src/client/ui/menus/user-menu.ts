@@ -7,7 +7,8 @@ import type { MovieRow } from '../../cinebox-client.js';
 import { historyTable } from '../table.js';
 import { formatBytes, formatCents } from '../units.js';
 import { downloadWatched } from '../watched-transfers.js';
-import { logIn, logOut, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
+import { Arrivals } from './arrivals.js';
+import { logIn, logOut, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext, type NewMarks } from './menu.js';
 import { pickMovie } from './movie-pages.js';
 import { playFromMenu } from './play-menu.js';
 
@@ -20,6 +21,15 @@ export interface UserMenuOptions extends Credentials {
 
 export async function runUserMenu(ctx: MenuContext, options: UserMenuOptions): Promise<number> {
   const { client } = ctx;
+  const arrivals = new Arrivals(client);
+  const newVideos: NewMarks = { isNew: (id) => id !== undefined && arrivals.isNewVideo(id), seen: () => arrivals.seenVideos() };
+  const newNotices: NewMarks = { isNew: arrivals.isNewNotice, seen: () => arrivals.seenNotices() };
+  // Each screen first says what arrived while the viewer was choosing (live events).
+  const onScreen = async () => {
+    await arrivals.follow();
+    const news = arrivals.news();
+    if (news) ctx.io.print(news);
+  };
   if (options.name !== undefined && options.password !== undefined) await logIn(ctx, 'user', options).catch((e: Error) => ctx.io.warn(e.message));
   return runMenu(ctx, 'user', [
     { name: 'Register', when: 'logged-out', run: () => register(ctx, 'user') },
@@ -30,15 +40,15 @@ export async function runUserMenu(ctx: MenuContext, options: UserMenuOptions): P
       unavailable: () => (client.account?.isVip ? '(you are a VIP)' : undefined),
       run: () => buyVip(ctx),
     },
-    { name: 'List all videos', when: 'logged-in', run: () => showMovies(ctx) },
-    { name: 'Download a free video', when: 'logged-in', run: () => download(ctx, 'free', options.outDir) },
-    { name: 'Download a paid video', when: 'logged-in', run: () => download(ctx, 'charge', options.outDir) },
+    { name: 'List all videos', when: 'logged-in', run: () => showMovies(ctx, newVideos) },
+    { name: 'Download a free video', when: 'logged-in', run: () => download(ctx, 'free', options.outDir, newVideos) },
+    { name: 'Download a paid video', when: 'logged-in', run: () => download(ctx, 'charge', options.outDir, newVideos) },
     { name: 'Play a video while it downloads', when: 'logged-in', run: () => playFromMenu(ctx, options.outDir, options.player) },
     { name: 'Download history', when: 'logged-in', run: () => showHistory(ctx) },
-    { name: 'Notices', when: 'logged-in', run: () => showNotices(ctx) },
+    { name: 'Notices', when: 'logged-in', run: () => showNotices(ctx, newNotices) },
     { name: 'Log out', when: 'logged-in', run: () => logOut(ctx) },
     { name: 'Quit', run: async () => 'quit' },
-  ]);
+  ], onScreen);
 }
 
 async function buyVip(ctx: MenuContext): Promise<void> {
@@ -54,8 +64,8 @@ async function buyVip(ctx: MenuContext): Promise<void> {
   ctx.io.print(`you are now a VIP (paid ${formatCents(paid)})`);
 }
 
-async function download(ctx: MenuContext, kind: 'free' | 'charge', outDir: string): Promise<void> {
-  const movie = await pickMovie(ctx, kind === 'free' ? 'Which free video?' : 'Which paid video?', kind, kind === 'free' ? 'no free videos yet' : 'no paid videos yet');
+async function download(ctx: MenuContext, kind: 'free' | 'charge', outDir: string, marks: NewMarks): Promise<void> {
+  const movie = await pickMovie(ctx, kind === 'free' ? 'Which free video?' : 'Which paid video?', kind, kind === 'free' ? 'no free videos yet' : 'no paid videos yet', marks);
   if (!movie) return;
   if (kind === 'charge' && !(await confirmPayment(ctx, movie))) {
     ctx.io.print('not bought');
@@ -68,6 +78,11 @@ async function download(ctx: MenuContext, kind: 'free' | 'charge', outDir: strin
 }
 
 export async function confirmPayment(ctx: MenuContext, movie: MovieRow): Promise<boolean> {
+  // The server's list says so (a resumed or repeated download is never charged again): no question.
+  if (movie.bought) {
+    ctx.io.print(`"${movie.name}" is already yours (bought before): no charge`);
+    return true;
+  }
   const info = await ctx.client.serverInfo();
   const vip = ctx.client.account?.isVip;
   const price = await ctx.client.paidPriceCents();
