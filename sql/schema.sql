@@ -36,6 +36,15 @@ CREATE TABLE IF NOT EXISTS `movie` (
   KEY `idx_movie_is_delete_id` (`is_delete`, `id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+CREATE TABLE IF NOT EXISTS `name_gram` (
+  `id` BIGINT NOT NULL AUTO_INCREMENT,
+  `gram` VARCHAR(12) NOT NULL,
+  `movie_id` INT NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_name_gram_gram_movie_id` (`gram`, `movie_id`),
+  KEY `idx_name_gram_movie_id` (`movie_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 CREATE TABLE IF NOT EXISTS `notice` (
   `id` INT NOT NULL AUTO_INCREMENT,
   `title` VARCHAR(255) NOT NULL,
@@ -123,4 +132,13 @@ CREATE TABLE IF NOT EXISTS `event_sequence` (
   `id` INT NOT NULL,
   `last_id` INT NOT NULL,
   PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `name_gram` (
+  `id` BIGINT NOT NULL AUTO_INCREMENT,
+  `gram` VARCHAR(12) NOT NULL,
+  `movie_id` INT NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_name_gram_gram_movie_id` (`gram`, `movie_id`),
+  KEY `idx_name_gram_movie_id` (`movie_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
