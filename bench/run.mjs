@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,catalog,idle,durable,events] [-- --keep] [-- --clean]`
+ * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,catalog,idle,durable,events,policy] [-- --keep] [-- --clean]`
  *
  * Loopback benchmark of cinebox against baselines measured in the same run:
  *   (a) single-stream verified upload / download vs a minimal Node file->socket->file pipe;
@@ -12,7 +12,9 @@
  *       synchronous=FULL) next to the same uploads on a `--durable false` server;
  *   (g) catalog: get_movie_list at 100,000 videos, a 50-video page and a name search (lib/catalog.mjs).
  *   (h) 10,000 subscribers, one notice: time until the first and the last has it, vs Redis
- *       pub/sub fanning one message out to as many connections, in the same run.
+ *       pub/sub fanning one message out to as many connections, in the same run;
+ *   (p) a viewer policy's speed limit: its accuracy over a 30 s download at 10 MiB/s, and its
+ *       server CPU per GiB next to an unthrottled (VIP) download of the same file.
  * The cinebox server and the baselines run as child processes (RSS from /proc); the clients
  * run here through the built client library (dist/). Results: bench/results/*.json + *.md.
  */
@@ -84,6 +86,7 @@ const plan = QUICK
       rateMeasureMs: 1500,
       idleConnections: 2000,
       eventSubscribers: 2000,
+      policySeconds: 10,
       watchdogMs: 4 * 60_000,
     }
   : {
@@ -102,6 +105,7 @@ const plan = QUICK
       rateMeasureMs: 4000,
       idleConnections: 10_000,
       eventSubscribers: 10_000,
+      policySeconds: 30,
       watchdogMs: 15 * 60_000,
     };
 
@@ -160,6 +164,7 @@ async function main() {
   if (runs('idle')) results.idle = await phase('idle', () => idlePhase());
   if (runs('durable')) results.durable = await phase('durable', () => durablePhase());
   if (runs('events')) results.events = await phase('events', () => eventsPhase());
+  if (runs('policy')) results.policy = await phase('policy', () => policyPhase());
   results.otherLoad.run = machine.since(whole);
   results.otherLoad.peakPct = machine.peakOtherPct;
   results.otherLoad.loadavgAtEnd = loadavg()[0];
@@ -257,28 +262,37 @@ async function environment() {
 async function prepareSources() {
   const sizes = new Set([...plan.transferSizes.map(([s]) => s), plan.concurrentSize]);
   const sources = new Map();
-  for (const size of [...sizes].sort((a, b) => a - b)) {
-    const path = join(DATA, `random-${size}.bin`);
-    sources.set(size, path);
-    const existing = await stat(path).catch(() => undefined);
-    if (existing?.size === size) continue;
-    log(`generating ${sizeLabel(size)} of random data -> ${path}`);
-    const out = createWriteStream(path);
-    const chunk = Buffer.allocUnsafe(4 * MiB);
-    for (let off = 0; off < size; off += chunk.length) {
-      randomFillSync(chunk);
-      if (!out.write(Buffer.from(chunk.subarray(0, Math.min(chunk.length, size - off))))) await once(out, 'drain');
-    }
-    out.end();
-    await once(out, 'finish');
-  }
+  for (const size of [...sizes].sort((a, b) => a - b)) sources.set(size, await randomSource(size));
   return sources;
+}
+
+async function randomSource(size) {
+  const path = join(DATA, `random-${size}.bin`);
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.size === size) return path;
+  log(`generating ${sizeLabel(size)} of random data -> ${path}`);
+  const out = createWriteStream(path);
+  const chunk = Buffer.allocUnsafe(4 * MiB);
+  for (let off = 0; off < size; off += chunk.length) {
+    randomFillSync(chunk);
+    if (!out.write(Buffer.from(chunk.subarray(0, Math.min(chunk.length, size - off))))) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return path;
 }
 
 // ---------------------------------------------------------------- servers
 
-async function startCinebox(label, { db, mediaDir, extraArgs = [], listenTimeoutMs }) {
+/**
+ * The bench's viewers are normal viewers, whom the server's viewer policies throttle and cap by
+ * default (docs/policies.md); every step but the policy one measures the server without them.
+ */
+const UNLIMITED_VIEWERS = ['--normal-speed', 'unlimited', '--normal-daily', 'unlimited', '--normal-daily-count', '0', '--normal-max-sessions', '0'];
+
+async function startCinebox(label, { db, mediaDir, extraArgs = [], policyArgs = supports('normal-speed') ? UNLIMITED_VIEWERS : [], listenTimeoutMs }) {
   const port = await freePort();
+  extraArgs = [...policyArgs, ...extraArgs];
   phaseFlags[label] = extraArgs.join(' ') || '(defaults)';
   const profile = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(WORK, 'prof'), '--cpu-prof-name', `${label}.cpuprofile`] : [];
   const nodeArgs = [...SERVER_NODE_ARGS, ...profile];
@@ -397,6 +411,49 @@ let warmingMs = 0;
 function beforeTimedStep(bytesWritten) {
   settleDisk();
   warmingMs += warmPageCache(WORK, WARM_FACTOR * bytesWritten);
+}
+
+// ---------------------------------------------------------------- (p): the viewer policy's speed limit
+
+/**
+ * One file downloaded by a normal viewer at `--normal-speed 10M` for plan.policySeconds, then by
+ * a VIP (unthrottled) on the same server: the limit's accuracy (achieved / configured, which
+ * includes the 250 ms burst an idle account starts with) and the server CPU per GiB of each.
+ * The client drops the bytes (rawDownload), so the client's hashing does not load the machine.
+ */
+async function policyPhase() {
+  const speed = 10 * MiB;
+  const size = speed * plan.policySeconds;
+  log(`phase policy: ${sizeLabel(size)} at --normal-speed 10M (${plan.policySeconds} s), then unthrottled as a VIP`);
+  if (!supports('normal-speed')) return { skipped: 'this build has no --normal-speed' };
+  const src = await randomSource(size);
+  const policyArgs = ['--normal-speed', '10M', '--normal-daily', 'unlimited', '--normal-daily-count', '0', '--normal-max-sessions', '0'];
+  const server = await startCinebox('policy', { db: `sqlite:${join(WORK, 'policy.db')}`, mediaDir: join(WORK, 'media-policy'), policyArgs });
+  await ensureAccounts(server.port);
+  await W.register(server.port, 'bench-vip', 'bench-vip-pw', 'user');
+  const admin = await loginAdmin(server.port);
+  const { movieId } = await W.cineboxUpload(admin, src, 'policy.bin');
+  const vip = await W.login(server.port, 'bench-vip', 'bench-vip-pw', 'user');
+  await vip.call('buy_vip', {});
+  const measure = async (conn, label) => {
+    await sleep(500);
+    server.mon.begin();
+    const client = clientCpu();
+    const down = await withTimeout(W.rawDownload(conn, movieId), plan.policySeconds * 4000 + 60_000, `${label} download`);
+    const serverCpuS = server.mon.end().cpuSeconds;
+    const mibps = size / MiB / (down.ms / 1000);
+    log(`  ${label}: ${(down.ms / 1000).toFixed(2)} s, ${mibps.toFixed(2)} MiB/s, server CPU ${serverCpuS.toFixed(3)} s`);
+    return { seconds: down.ms / 1000, mibps, serverCpuS, serverCpuSPerGiB: serverCpuS / (size / 2 ** 30), clientCpuS: client() };
+  };
+  // What the server burns doing nothing (timers, GC) over as long: the throttled download's share of it is not the limit's cost.
+  server.mon.begin();
+  await sleep(plan.policySeconds * 1000 / 3);
+  const idleCpuSPerS = server.mon.end().cpuSeconds / (plan.policySeconds / 3);
+  const throttled = await measure(await loginViewer(server.port), 'throttled (normal viewer, 10 MiB/s)');
+  const unthrottled = await measure(vip, 'unthrottled (VIP)');
+  throttled.serverCpuSPerGiBLessIdle = (throttled.serverCpuS - idleCpuSPerS * throttled.seconds) / (size / 2 ** 30);
+  log(`  idle server: ${(idleCpuSPerS * 1000).toFixed(1)} ms CPU per s; throttled less idle: ${throttled.serverCpuSPerGiBLessIdle.toFixed(3)} s per GiB`);
+  return { size, speedMiBps: speed / MiB, idleCpuSPerS, throttled, unthrottled, accuracy: throttled.mibps / (speed / MiB) - 1 };
 }
 
 // ---------------------------------------------------------------- (a) + (d): single-stream transfers by size
@@ -1098,6 +1155,11 @@ function evaluateTargets(results) {
     const all = c.reached === ev.subscribers && c.correct === ev.subscribers;
     targets.push({ id: 'h-fanout', what: `${ev.subscribers} subscribers, one notice: the last has it`, target: '< 0.5 s', value: c.maxMs, shown: `${all ? '' : `ONLY ${c.correct}/${ev.subscribers}; `}last ${c.maxMs.toFixed(0)} ms (first ${c.firstMs.toFixed(1)}, p50 ${c.p50Ms.toFixed(0)}, p99 ${c.p99Ms.toFixed(0)} ms)`, pass: all && c.maxMs < 500 });
     if (Number.isFinite(ev.lastRatio)) targets.push({ id: 'h-vs-redis', what: `the same fan-out vs Redis pub/sub to ${ev.subscribers} connections`, target: '<= 2x', value: ev.lastRatio, shown: `${ev.lastRatio.toFixed(2)}x (Redis last ${ev.redis.maxMs.toFixed(0)} ms)`, pass: ev.lastRatio <= 2 });
+  const policy = results.policy;
+  if (policy && !policy.skipped) {
+    const { throttled: t, unthrottled: u } = policy;
+    targets.push({ id: 'p-accuracy', what: `viewer speed limit ${policy.speedMiBps} MiB/s over ${t.seconds.toFixed(0)} s`, target: 'within 5%', value: policy.accuracy, shown: `${t.mibps.toFixed(2)} MiB/s (${(policy.accuracy * 100).toFixed(2)}%)`, pass: Math.abs(policy.accuracy) <= 0.05 });
+    targets.push({ id: 'p-cost', what: 'server CPU per GiB: throttled vs unthrottled download', target: 'report only', value: t.serverCpuSPerGiB / u.serverCpuSPerGiB, shown: `${t.serverCpuSPerGiB.toFixed(3)} s vs ${u.serverCpuSPerGiB.toFixed(3)} s (${(t.serverCpuSPerGiB / u.serverCpuSPerGiB).toFixed(2)}x); less the idle server's CPU over as long: ${t.serverCpuSPerGiBLessIdle.toFixed(3)} s`, pass: null });
   }
   return targets;
 }

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS `movie` (
   `is_free` TINYINT NOT NULL,
   `is_delete` TINYINT NOT NULL DEFAULT 0,
   `create_time` DATETIME(3) NOT NULL,
+  `delete_time` DATETIME(3) NULL,
   `file_md5` VARCHAR(64) NOT NULL,
   `sha256` VARCHAR(64) NOT NULL,
   `live_sha256` VARCHAR(64) NULL,
@@ -34,15 +35,6 @@ CREATE TABLE IF NOT EXISTS `movie` (
   KEY `idx_movie_sha256` (`sha256`),
   KEY `idx_movie_is_delete_is_free` (`is_delete`, `is_free`),
   KEY `idx_movie_is_delete_id` (`is_delete`, `id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
-CREATE TABLE IF NOT EXISTS `name_gram` (
-  `id` BIGINT NOT NULL AUTO_INCREMENT,
-  `gram` VARCHAR(12) NOT NULL,
-  `movie_id` INT NOT NULL,
-  PRIMARY KEY (`id`),
-  UNIQUE KEY `uq_name_gram_gram_movie_id` (`gram`, `movie_id`),
-  KEY `idx_name_gram_movie_id` (`movie_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE IF NOT EXISTS `notice` (
@@ -77,11 +69,24 @@ CREATE TABLE IF NOT EXISTS `purchase` (
 CREATE TABLE IF NOT EXISTS `login_failure` (
   `id` INT NOT NULL AUTO_INCREMENT,
   `address` VARCHAR(64) NOT NULL,
+  `account` VARCHAR(64) NOT NULL,
   `failures` INT NOT NULL DEFAULT 0,
   `last_failure` DATETIME(3) NOT NULL,
   `blocked_until` DATETIME(3) NULL,
   PRIMARY KEY (`id`),
-  UNIQUE KEY `uq_login_failure_address` (`address`)
+  UNIQUE KEY `uq_login_failure_address_account` (`address`, `account`),
+  KEY `idx_login_failure_last_failure` (`last_failure`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `address_block` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `address` VARCHAR(64) NOT NULL,
+  `blocks` INT NOT NULL DEFAULT 0,
+  `accounts` INT NOT NULL DEFAULT 0,
+  `last_block` DATETIME(3) NOT NULL,
+  `blocked_until` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_address_block_address` (`address`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE IF NOT EXISTS `upload` (
@@ -132,6 +137,35 @@ CREATE TABLE IF NOT EXISTS `event_sequence` (
   `id` INT NOT NULL,
   `last_id` INT NOT NULL,
   PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `viewer_policy` (
+  `user_id` INT NOT NULL,
+  `downloads` TINYINT NULL,
+  `speed_bps` BIGINT NULL,
+  `daily_bytes` BIGINT NULL,
+  `daily_count` INT NULL,
+  `max_sessions` INT NULL,
+  PRIMARY KEY (`user_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `download_usage` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `user_id` INT NOT NULL,
+  `day` VARCHAR(10) NOT NULL,
+  `bytes` BIGINT NOT NULL DEFAULT 0,
+  `count` INT NOT NULL DEFAULT 0,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_download_usage_user_id_day` (`user_id`, `day`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `live_session` (
+  `id` INT NOT NULL AUTO_INCREMENT,
+  `user_id` INT NOT NULL,
+  `node` VARCHAR(64) NOT NULL,
+  `created_at` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `idx_live_session_user_id` (`user_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE IF NOT EXISTS `name_gram` (

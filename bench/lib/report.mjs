@@ -161,6 +161,20 @@ function idleSection(i) {
 }
 
 /** The bullet on warmPageCache() before every timed transfer step, and what this machine shows of free page reporting. */
+function policySection(p) {
+  if (p.skipped) return `## (p) Viewer speed limit\n\nskipped: ${p.skipped}`;
+  const row = (label, x) => [label, `${fmt(x.seconds, 2)} s`, `${fmt(x.mibps, 2)} MiB/s`, `${fmt(x.serverCpuS, 3)} s`, `${fmt(x.serverCpuSPerGiB, 3)} s`];
+  return [
+    '## (p) Viewer speed limit',
+    '',
+    `${fmt(p.size / 2 ** 20, 0)} MiB downloaded (client drops the bytes), first by a normal viewer at \`--normal-speed ${p.speedMiBps}M\`, then by a VIP on the same server. Accuracy ${fmt(p.accuracy * 100, 2)}% (achieved / configured - 1).`,
+    '',
+    table(['download', 'time', 'rate', 'server CPU', 'server CPU per GiB'], [row('throttled', p.throttled), row('unthrottled', p.unthrottled)]),
+    '',
+    `The idle server used ${fmt(p.idleCpuSPerS * 1000, 1)} ms of CPU per second (timers, GC); less that over the throttled download's time, it cost ${fmt(p.throttled.serverCpuSPerGiBLessIdle, 3)} s of CPU per GiB.`,
+  ].join('\n');
+}
+
 function warmingNote(m) {
   const w = m.pageCacheWarming;
   const p = m.pageReporting ?? {};
@@ -191,7 +205,7 @@ function environmentSection(r) {
     ...(r.otherLoad
       ? [
           `- Other load on this shared machine (CPU of processes other than the bench, its servers and baselines, incl. kernel writeback), as a share of both cores: ` +
-            `${['transfers', 'concurrent', 'rate', 'catalog', 'idle', 'events', 'run'].filter((k) => Number.isFinite(r.otherLoad[k])).map((k) => `${k} ${r.otherLoad[k].toFixed(0)}%`).join(', ')}; ` +
+            `${['transfers', 'concurrent', 'rate', 'catalog', 'idle', 'events', 'durable', 'policy', 'run'].filter((k) => Number.isFinite(r.otherLoad[k])).map((k) => `${k} ${r.otherLoad[k].toFixed(0)}%`).join(', ')}; ` +
             `peak ${fmt(r.otherLoad.peakPct, 0)}% over 0.5 s; 1-min load average ${fmt(r.otherLoad.loadavgAtStart, 2)} at start, ${fmt(r.otherLoad.loadavgAtEnd, 2)} at end.`,
         ]
       : []),
@@ -243,6 +257,7 @@ export function renderMarkdown(r) {
   if (r.idle) parts.push('', idleSection(r.idle));
   if (r.durable) parts.push('', durableSection(r.durable));
   if (r.events) parts.push('', eventsSection(r.events));
+  if (r.policy) parts.push('', policySection(r.policy));
   parts.push('', environmentSection(r), '');
   return parts.join('\n');
 }

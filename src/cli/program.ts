@@ -19,6 +19,8 @@ const commands: Record<string, () => Promise<unknown>> = {
   media: () => import('./commands/media.js'),
   schema: () => import('./commands/schema.js'),
   fsck: () => import('./commands/fsck.js'),
+  purge: () => import('./commands/purge.js'),
+  account: () => import('./commands/account.js'),
 };
 
 /** The program for `argv` (the arguments after `cinebox`); parse it with `.parseAsync()`. */

@@ -57,9 +57,47 @@ export interface UserRow {
   /** Locked by the server after repeated failed logins, until then (null when not). */
   locked_until: string | null;
   register_time: string;
+  /** Viewers only, from servers with viewer policies. */
+  policy?: ViewerPolicyRow;
+  usage_today?: { day: string; bytes: number; count: number };
+  sessions?: number;
+}
+
+/** A viewer's policy as the server applies it; 0 = unlimited. */
+export interface ViewerPolicyRow {
+  downloads: number;
+  speed_bps: number;
+  daily_bytes: number;
+  daily_count: number;
+  max_sessions: number;
+  is_vip: number;
+  /** The fields an admin set for this viewer; the others follow the class (normal or VIP). */
+  overrides: string[];
+}
+
+/** set_policy's fields: a value sets it for the viewer, null returns it to the class default. */
+export type PolicyChanges = Partial<Record<'speed_bps' | 'daily_bytes' | 'daily_count' | 'max_sessions', number | null>> & { downloads?: 0 | 1 | null };
+
+/** What `user_status` tells a viewer about their own account. */
+export interface ViewerStatus {
+  name: string;
+  is_vip: number;
+  policy: ViewerPolicyRow;
+  usage: { day: string; bytes: number; count: number; resets_at: string; resets_at_text: string; time_zone: string };
+  sessions: number;
+  purchases: { movie_id: number; name: string; price_cents: number; create_time: string }[];
 }
 
 /** Prices (in cents) and the non-VIP wait, as the server will apply them. */
+/** A login block: a whole address (`account` null: it failed against many accounts) or one account from an address. */
+export interface BlockRow {
+  address: string;
+  account: string | null;
+  /** Failures of the pair, or for a whole address the accounts it failed against. */
+  failures: number;
+  blocked_until: string;
+}
+
 export interface ServerInfo {
   vipPriceCents: number;
   paidPriceVipCents: number;
@@ -262,6 +300,18 @@ export class CineboxClient {
     await this.conn.call('unlock_user', { name });
   }
 
+  /** The login guard's current blocks (admins only). */
+  async listBlocks(): Promise<BlockRow[]> {
+    const reply = await this.conn.call('list_blocks', {});
+    return reply.blocks as BlockRow[];
+  }
+
+  /** Lifts the login blocks of an address (with `name`, only that account's from it); the server's summary. */
+  async unblockAddress(address: string, name?: string): Promise<string> {
+    const reply = await this.conn.call('unblock_address', { address, ...(name === undefined ? {} : { name }) });
+    return String(reply.msg ?? '');
+  }
+
   /** Sets an admin's storage quota (null = the server default, 0 = no limit); the server's summary in `msg`. */
   async setQuota(name: string, quotaBytes: number | null): Promise<QuotaResult> {
     const reply = await this.conn.call('set_quota', { name, quota_bytes: quotaBytes });
@@ -272,6 +322,18 @@ export class CineboxClient {
       is_default: Boolean(reply.is_default),
       msg: String(reply.msg ?? ''),
     };
+  }
+
+  /** Sets or clears a viewer's policy overrides (admins only); the server's summary in `msg`. */
+  async setPolicy(name: string, changes: PolicyChanges): Promise<{ policy: ViewerPolicyRow; msg: string }> {
+    const reply = await this.conn.call('set_policy', { name, ...changes });
+    return { policy: reply.policy as ViewerPolicyRow, msg: String(reply.msg ?? '') };
+  }
+
+  /** The viewer's own standing: class, policy, today's usage, sessions, purchases. */
+  async status(): Promise<ViewerStatus> {
+    const { flag: _flag, ...status } = await this.conn.call('user_status', {});
+    return status as unknown as ViewerStatus;
   }
 
   async releaseNotice(title: string, content: string): Promise<number | undefined> {

@@ -1,6 +1,7 @@
 /**
  * Frames pulled off a socket, for both ends of a connection: each chunk goes to the decoder,
- * the socket pauses once the decoder holds `highWaterMark` bytes (TCP backpressure back to
+ * the socket pauses once the decoder holds `highWaterMark` bytes of memory (its heldBytes:
+ * bytes and per-chunk overhead, so 1-byte writes count as what they cost) (TCP backpressure back to
  * the sender), and a reader waiting in `more()` wakes.
  */
 import type { Readable } from 'node:stream';
@@ -8,7 +9,7 @@ import { FrameDecoder, type DecodedEvent } from './decoder.js';
 
 export interface FrameReaderOptions {
   maxHeaderBytes: number;
-  /** Unparsed bytes held before the socket is paused. */
+  /** Memory held (the decoder's heldBytes) before the socket is paused; `setHighWaterMark` changes it. */
   highWaterMark: number;
 }
 
@@ -16,15 +17,17 @@ export class FrameReader {
   private readonly decoder: FrameDecoder;
   private wake?: () => void;
   private sourceEnded = false;
+  private highWaterMark: number;
 
   constructor(
     private readonly source: Readable,
     options: FrameReaderOptions,
   ) {
     this.decoder = new FrameDecoder({ maxHeaderBytes: options.maxHeaderBytes });
+    this.highWaterMark = options.highWaterMark;
     source.on('data', (chunk: Buffer) => {
       this.decoder.append(chunk);
-      if (this.decoder.bufferedBytes >= options.highWaterMark) source.pause();
+      if (this.decoder.heldBytes >= this.highWaterMark) source.pause();
       this.interrupt();
     });
     source.on('close', () => {
@@ -40,6 +43,16 @@ export class FrameReader {
 
   get bufferedBytes(): number {
     return this.decoder.bufferedBytes;
+  }
+
+  /** Memory the decoder holds (what the socket is paused on). */
+  get heldBytes(): number {
+    return this.decoder.heldBytes;
+  }
+
+  /** A larger window while a body streams to disk, a small one otherwise; applies from the next chunk. */
+  setHighWaterMark(bytes: number): void {
+    this.highWaterMark = bytes;
   }
 
   /** Whether the decoder is in the middle of a body. */

@@ -22,6 +22,8 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/i, 'must be 64 hex digits').tran
 const flag01 = z.union([z.literal(0), z.literal(1), z.boolean()]).transform((v) => (v === true || v === 1 ? 1 : 0));
 /** A byte count or position in a file. */
 const bytes = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** A whole number of things (downloads, sessions) that fits an INT column. */
+const count = z.number().int().nonnegative().max(2 ** 31 - 1);
 
 /** What a client may subscribe to: notices (kind `notice`), videos (`video_added`, `video_removed`). */
 export const EVENT_TOPICS = ['notices', 'videos'] as const;
@@ -107,6 +109,10 @@ export const requestSchemas = {
   unlock_user: z.object({ session, name: z.string().min(1).max(64) }),
   /** An admin's storage quota in bytes; null = the server default, 0 = no limit. */
   set_quota: z.object({ session, name: z.string().min(1).max(64), quota_bytes: bytes.nullable() }),
+  /** The login guard's current blocks: (address, account) pairs and whole addresses. */
+  list_blocks: z.object({ session }),
+  /** Lifts the blocks and counters of an address; with `name`, only that account's from it. */
+  unblock_address: z.object({ session, address: z.string().min(1).max(64), name: z.string().min(1).max(64).optional() }),
   /**
    * Live events on this connection (a cinebox extension): `event` frames follow the reply,
    * between later replies, never inside one. `since` replays every event after that id first.
@@ -117,6 +123,21 @@ export const requestSchemas = {
     since: z.number().int().nonnegative().max(2 ** 31 - 1).optional(),
   }),
   unsubscribe: z.object({ session }),
+  /**
+   * A viewer's policy overrides (docs/policies.md): a value sets the field for this viewer,
+   * null returns it to the class default, an absent field is left as it is; 0 = unlimited.
+   */
+  set_policy: z.object({
+    session,
+    name: z.string().min(1).max(64),
+    downloads: flag01.nullable().optional(),
+    speed_bps: bytes.nullable().optional(),
+    daily_bytes: bytes.nullable().optional(),
+    daily_count: count.nullable().optional(),
+    max_sessions: count.nullable().optional(),
+  }),
+  /** The viewer's own standing: class, policy, today's usage, sessions, purchases. */
+  user_status: z.object({ session }),
 } as const;
 
 /** The frame after the bytes of an `update_movie` with `sha256_trailer`: not a request of its own. */

@@ -14,8 +14,14 @@ import { IncomingBody } from './incoming-body.js';
 import { OutboundWriter } from './outbound-writer.js';
 import { ERRORS } from '../protocol/error-codes.js';
 
-/** Unparsed bytes a connection may hold before it stops reading from the socket. */
-const READ_HIGH_WATER = 1024 * 1024;
+/**
+ * Memory a connection may hold (its decoder's heldBytes) before it stops reading from the
+ * socket: a MiB while an upload body is being read (the disk's pace), a small buffer
+ * otherwise, so a client sending while its request is busy (a viewer's wait before a
+ * download) holds 64 KiB, not a MiB, per connection.
+ */
+const BODY_HIGH_WATER = 1024 * 1024;
+const IDLE_HIGH_WATER = 64 * 1024;
 
 export interface Session {
   token: string;
@@ -64,7 +70,7 @@ export class Connection {
   ) {
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
     this.log = log.child({ conn: this.id, addr: this.remoteAddress });
-    this.reader = new FrameReader(socket, { maxHeaderBytes: limits.maxHeaderBytes, highWaterMark: READ_HIGH_WATER });
+    this.reader = new FrameReader(socket, { maxHeaderBytes: limits.maxHeaderBytes, highWaterMark: IDLE_HIGH_WATER });
     this.out = new OutboundWriter(socket, this.closing.signal);
     this.rate = new TokenBucket(limits.requestsPerSecond, limits.requestsPerSecond * 2);
     if (initial?.length) this.reader.append(initial);
@@ -137,7 +143,18 @@ export class Connection {
   }
 
   /** A started header must be complete in time, so one-byte-a-second clients cannot hold a slot. */
-  private watchHeaderDeadline(): void {
+  /** Memory this connection holds for bytes not processed yet (what reading pauses on). */
+  get heldBytes(): number {
+    return this.reader.heldBytes;
+  }
+
+  /** While an upload body is read (IncomingBody), the socket may run ahead by the larger buffer. */
+  set bodyReading(reading: boolean) {
+    this.reader.setHighWaterMark(reading ? BODY_HIGH_WATER : IDLE_HIGH_WATER);
+  }
+
+  /** Also for the trailer frame after an upload's bytes (IncomingBody.trailer). */
+  watchHeaderDeadline(): void {
     if (this.headerTimer || this.reader.bufferedBytes === 0 || this.reader.inBody) return;
     this.headerTimer = setTimeout(() => {
       this.log.warn('header not completed in time, closing');
@@ -146,7 +163,7 @@ export class Connection {
     this.headerTimer.unref();
   }
 
-  private clearHeaderDeadline(): void {
+  clearHeaderDeadline(): void {
     clearTimeout(this.headerTimer);
     this.headerTimer = undefined;
   }

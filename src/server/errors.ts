@@ -40,7 +40,10 @@ export class LoginBlocked extends kind(ERRORS.LOGIN_BLOCKED) {}
 export class QuotaExceeded extends kind(ERRORS.QUOTA_EXCEEDED) {}
 export class StorageFull extends kind(ERRORS.STORAGE_FULL) {}
 export class ResumeMismatch extends kind(ERRORS.RESUME_MISMATCH) {}
+export class Busy extends kind(ERRORS.BUSY) {}
 export class EventsExpired extends kind(ERRORS.EVENTS_EXPIRED) {}
+export class DailyLimitReached extends kind(ERRORS.DAILY_LIMIT) {}
+export class DownloadsDisabled extends kind(ERRORS.DOWNLOADS_OFF) {}
 
 export interface ErrorReply {
   flag: false;

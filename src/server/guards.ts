@@ -7,6 +7,7 @@ import { IdLoader } from '../orm/index.js';
 import { User } from '../orm/models/index.js';
 import type { HandlerContext } from './context.js';
 import { AccountLocked, Forbidden, NotLoggedIn } from './errors.js';
+import { SESSION_ENDED, sessionIsLive } from './policies/live-sessions.js';
 
 const users = new IdLoader(User);
 
@@ -19,10 +20,15 @@ export async function requireLogin(token: string, ctx: HandlerContext): Promise<
     conn.session = undefined;
     throw new NotLoggedIn('session expired, log in again');
   }
-  const user = await users.load(app.db, session.userId);
+  // Both reads join this turn's batch: the session cap's check costs no extra round trip.
+  const [user, live] = await Promise.all([users.load(app.db, session.userId), sessionIsLive(app, session)]);
   if (!user) {
     conn.session = undefined;
     throw new NotLoggedIn('account no longer exists');
+  }
+  if (!live) {
+    conn.session = undefined;
+    throw new NotLoggedIn(SESSION_ENDED);
   }
   if (user.is_locked) throw new AccountLocked('account is locked');
   session.lastUsed = now;

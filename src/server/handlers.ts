@@ -6,9 +6,11 @@
 import type { z } from 'zod';
 import { requestSchemas, type MessageType, type Reply, type Request } from '../protocol/messages.js';
 import * as accounts from './handlers/accounts.js';
+import * as blocks from './handlers/blocks.js';
 import * as admin from './handlers/admin.js';
 import * as common from './handlers/common.js';
 import * as events from './handlers/events.js';
+import * as policies from './handlers/policies.js';
 import * as quotas from './handlers/quotas.js';
 import type { HandlerContext, UserContext } from './context.js';
 import { BadRequest } from './errors.js';
@@ -64,9 +66,13 @@ export const routes: Record<MessageType, Route> = {
   lock_user: asAdmin('lock_user', accounts.lockUser),
   unlock_user: asAdmin('unlock_user', accounts.unlockUser),
   set_quota: asAdmin('set_quota', quotas.setQuota),
+  list_blocks: asAdmin('list_blocks', blocks.listBlocks),
+  unblock_address: asAdmin('unblock_address', blocks.unblockAddress),
+  set_policy: asAdmin('set_policy', policies.setPolicy),
   buy_vip: asViewer('buy_vip', viewer.buyVip),
   download_movie: asViewer('download_movie', viewer.downloadMovie),
   download_movie_record: asViewer('download_movie_record', viewer.downloadHistory),
   subscribe: loggedIn('subscribe', events.subscribe),
   unsubscribe: loggedIn('unsubscribe', events.unsubscribe),
+  user_status: asViewer('user_status', policies.userStatus),
 };

@@ -41,6 +41,7 @@ export class IncomingBody {
     if (this.started) throw new Error('body already read');
     this.started = true;
     const watch = this.conn.watchTransfer('upload', READ_GRAIN);
+    this.conn.bodyReading = true;
     try {
       while (this.remaining > 0) {
         if (watch?.tripped) throw new ConnectionClosed();
@@ -56,6 +57,7 @@ export class IncomingBody {
         if (busy) await (watch ? watch.excuse(busy) : busy);
       }
     } finally {
+      this.conn.bodyReading = false;
       watch?.stop();
     }
   }
@@ -69,9 +71,12 @@ export class IncomingBody {
     for (;;) {
       const event = this.conn.nextEvent();
       if (!event) {
+        // The same deadline as any header once its first byte is here: a trickled trailer cannot hold the slot.
+        this.conn.watchHeaderDeadline();
         await this.conn.moreData();
         continue;
       }
+      this.conn.clearHeaderDeadline();
       if (event.kind !== 'header' || event.bodySize > 0) {
         throw new ProtocolError('BAD_TRAILER', 'the frame after the bytes of an upload with sha256_trailer must be its sha256, with no bytes');
       }

@@ -15,8 +15,11 @@ import { encodeFrame } from '../protocol/frame.js';
 import { NONCE_BYTES, PROOF_BYTES, proofMatches, readExactly } from '../protocol/handshake.js';
 import type { ServerConfig } from './config.js';
 import { Connection, type ConnectionLimits } from './connection.js';
+import { ConnectionGate, type Refusal } from './connection-gate.js';
 import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
+import { HashQueue } from './auth/hash-queue.js';
+import { sweepLoginFailures } from './auth/login-guard.js';
 import { startEvents } from './events/index.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
@@ -25,7 +28,6 @@ import { startMediaFacts } from './media/setup.js';
 import { checkStore } from './fsck/check-store.js';
 import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
 import { startUploadJanitor } from './uploads/janitor.js';
-import { ERRORS } from '../protocol/error-codes.js';
 
 export interface RunningServer {
   app: App;
@@ -33,6 +35,8 @@ export interface RunningServer {
   host: string;
   port: number;
   connections: Set<Connection>;
+  /** Sockets held now, counted from their first moment (in a TLS or HMAC handshake too). */
+  openSockets(): number;
   /** What this node's scheduled scrub found (counters for a metric). */
   scrub: ScrubStats;
   /** Stops accepting, lets running requests finish up to the grace period, then closes everything. */
@@ -48,16 +52,19 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   await media.init();
   const events = await startEvents(config, db, log);
   const facts = await startMediaFacts(db, config, log);
-  const app: App = { config, db, media, log, facts, events: events.hub, catalog: new ListCache(movieTableVersion(db)) };
+  const app: App = { config, db, media, log, facts, events: events.hub, hashes: HashQueue.forConfig(config), catalog: new ListCache(movieTableVersion(db)) };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);
-  const janitor = startUploadJanitor(app);
   const scrub = newScrubStats();
-  const scrubber = startScrubber(app, scrub);
+  const janitors = [
+    startUploadJanitor(app),
+    startScrubber(app, scrub),
+    every(LOGIN_SWEEP_MS, () => sweepLoginFailures(app), (error) => log.warn({ err: error.message }, 'login failure sweep failed')),
+  ];
   const dispatch = createDispatcher(app);
   const connections = new Set<Connection>();
-  const perAddress = new Map<string, number>();
+  const gate = new ConnectionGate(config);
   const limits: ConnectionLimits = {
     maxHeaderBytes: config.maxHeaderBytes,
     headerDeadlineMs: config.headerDeadlineSeconds * 1000,
@@ -67,30 +74,30 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     minTransferRate: config.minTransferRate,
     transferWindowMs: config.transferWindowSeconds * 1000,
   };
-  let accepting = true;
+  const tls = Boolean(config.tlsCert && config.tlsKey);
 
+  const refuse = (socket: Socket, refusal: Refusal) => {
+    log.warn({ addr: socket.remoteAddress, code: refusal.code }, 'connection refused');
+    socket.on('error', () => undefined);
+    socket.end(encodeFrame({ flag: false, ...refusal }));
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+
+  /** Every TCP socket, from its first moment: counted, or refused (a frame in plain TCP; closed under TLS, which has no frame yet). */
+  const onTcpConnection = (raw: Socket) => {
+    const refusal = gate.admit(raw);
+    if (!refusal) return tls ? undefined : void onSocket(raw);
+    if (!tls) return refuse(raw, refusal);
+    log.warn({ addr: raw.remoteAddress, code: refusal.code }, 'connection refused');
+    raw.on('error', () => undefined);
+    raw.destroy();
+  };
+
+  /** A counted socket, past TLS if any: the HMAC handshake (with its deadline), then a Connection. */
   const onSocket = async (socket: Socket) => {
-    const address = socket.remoteAddress ?? 'unknown';
-    const refusal = !accepting
-      ? { code: ERRORS.SHUTTING_DOWN.code, msg: 'the server is shutting down' }
-      : connections.size >= config.maxConnections
-        ? { code: ERRORS.BUSY.code, msg: 'the server has too many connections, try again later' }
-        : (perAddress.get(address) ?? 0) >= config.maxConnectionsPerAddress
-          ? { code: ERRORS.BUSY.code, msg: 'too many connections from your address' }
-          : undefined;
-    if (refusal) {
-      log.warn({ addr: address, code: refusal.code }, 'connection refused');
-      socket.on('error', () => undefined);
-      socket.end(encodeFrame({ flag: false, ...refusal }));
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
-    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
-    socket.once('close', () => {
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left > 0) perAddress.set(address, left);
-      else perAddress.delete(address);
-    });
+    // Admitted before a shutdown began, its TLS handshake may end after it.
+    const late = gate.closedRefusal;
+    if (late) return refuse(socket, late);
     const initial = config.clientSecret ? await verifyClient(socket, config, log) : undefined;
     if (initial === null) return;
     const conn = new Connection(socket, log, limits, initial);
@@ -103,11 +110,15 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     void conn.serve(dispatch);
   };
 
-  const server = config.tlsCert && config.tlsKey
-    ? createTlsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }, (s) => void onSocket(s))
-    : createTcpServer((s) => void onSocket(s));
+  // TLS: `handshakeTimeout` closes a socket that has not finished its handshake in time (Node's default is 120 s).
+  const server = tls
+    ? createTlsServer({ cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!), handshakeTimeout: config.handshakeSeconds * 1000 }, (s) => void onSocket(s))
+    : createTcpServer();
+  server.on('connection', onTcpConnection);
+  // With a listener, Node leaves the socket open (a timed-out handshake too): close it here.
   server.on('tlsClientError', (error: Error, socket: Socket) => {
     log.warn({ addr: socket.remoteAddress, err: error.message }, 'TLS handshake failed');
+    socket.destroy();
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -126,15 +137,14 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   );
 
   const stopListening = () => {
-    accepting = false;
+    gate.close();
     return new Promise<void>((resolve) => server.close(() => resolve()));
   };
   /** Both ways of stopping end here, once. */
   let finished: Promise<void> | undefined;
   const finish = (stopped: Promise<void>) =>
     (finished ??= stopped.then(async () => {
-      janitor.stop();
-      scrubber.stop();
+      for (const janitor of janitors) janitor.stop();
       await facts.idle(); // a running probe ends within its timeout
       await events.stop();
       await db.close();
@@ -147,6 +157,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     host: address.address,
     port: address.port,
     connections,
+    openSockets: () => gate.open,
     scrub,
     async shutdown(graceSeconds = config.shutdownGraceSeconds) {
       if (finished) return finished;
@@ -156,15 +167,29 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       if (connections.size > 0) log.warn({ connections: connections.size }, 'grace period over, closing the rest');
       for (const conn of connections) conn.socket.destroy();
+      gate.destroyAll();
       return finish(stopped);
     },
     async close() {
       if (finished) return finished;
       const stopped = stopListening();
       for (const conn of connections) conn.socket.destroy();
+      gate.destroyAll();
       return finish(stopped);
     },
   };
+}
+
+/** Login counters are swept this often (they stop counting after 15 quiet minutes). */
+const LOGIN_SWEEP_MS = 5 * 60 * 1000;
+
+/** Runs `task` now and then every `ms`; the timer never keeps the process alive. */
+function every(ms: number, task: () => Promise<unknown>, onError: (error: Error) => void): { stop(): void } {
+  const run = () => void task().catch(onError);
+  run();
+  const timer = setInterval(run, ms);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
 
 /**

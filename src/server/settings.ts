@@ -32,7 +32,10 @@ export interface Setting {
 }
 
 const KiB = 1024;
+const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
+const SPEED = { kind: 'size', unit: 'size per second', unlimited: true } as const;
+const DAILY = { kind: 'size', unlimited: true } as const;
 
 export const SETTINGS = {
   host: { flag: 'host', kind: 'text', default: '0.0.0.0', describe: 'Address to listen on' },
@@ -56,7 +59,7 @@ export const SETTINGS = {
   tlsCert: { flag: 'tls-cert', kind: 'text', describe: 'TLS certificate (PEM file); with `--tls-key` the server speaks TLS' },
   tlsKey: { flag: 'tls-key', kind: 'text', describe: 'TLS private key (PEM file)' },
   clientSecret: { flag: 'client-secret', kind: 'text', describe: 'Require the HMAC client handshake with this shared secret' },
-  handshakeSeconds: { flag: 'handshake-timeout', kind: 'duration', default: 5, describe: 'How long a client has to answer the `--client-secret` handshake' },
+  handshakeSeconds: { flag: 'handshake-timeout', kind: 'duration', default: 5, describe: 'How long a client has to finish the TLS handshake, and to answer the `--client-secret` handshake' },
   maxConnections: { flag: 'max-connections', kind: 'integer', default: 20_000, describe: 'Connections in total' },
   maxConnectionsPerAddress: { flag: 'max-connections-per-address', kind: 'integer', default: 256, describe: 'Connections from one address' },
   headerDeadlineSeconds: { flag: 'header-deadline', kind: 'duration', default: 10, describe: 'Time to complete a header once its first byte arrived' },
@@ -79,8 +82,19 @@ export const SETTINGS = {
     describe: '`--min-transfer-rate` is averaged over this long (for downloads at least the time one 256 KiB buffer takes at that rate)',
   },
   requestsPerSecond: { flag: 'max-request-rate', kind: 'number', unit: 'requests/s', default: 1000, describe: 'Requests per second per connection (burst: twice that; 0 = no limit)' },
-  addressMaxFailures: { flag: 'address-max-failures', kind: 'integer', default: 5, describe: 'Failed logins from one address before it is blocked (1 min, doubling up to 1 h)' },
+  // The guard counts per (address, account) so one person's typos block only themselves (docs/security.md).
+  loginMaxFailures: {
+    flag: 'login-max-failures',
+    kind: 'integer',
+    default: 5,
+    describe: 'Failed logins of one account from one address before that pair is blocked (1 min, doubling up to 1 h); other accounts on the address are not affected (was `--address-max-failures`, which blocked the whole address)',
+  },
+  addressMaxAccounts: { flag: 'address-max-accounts', kind: 'integer', default: 20, describe: 'Different accounts one address may fail to log in to within 15 min before the whole address is blocked (spraying)' },
   accountMaxFailures: { flag: 'account-max-failures', kind: 'integer', default: 20, describe: 'Failed logins of one account, from any address, before it is locked for a growing time' },
+  // 64 waiting hashes are ~1.6 s of work at the default cost on two cores; 16 per address
+  // lets an office behind one NAT log in together while one host cannot fill the queue.
+  hashQueueMax: { flag: 'hash-queue', kind: 'integer', default: 64, describe: 'Password checks (login, register) that may wait their turn; past that they get `BUSY`' },
+  hashQueuePerAddress: { flag: 'hash-queue-per-address', kind: 'integer', default: 16, describe: 'Password checks one address may have waiting' },
   scryptN: {
     flag: 'scrypt-n',
     kind: 'integer',
@@ -147,6 +161,22 @@ export const SETTINGS = {
     min: 1,
     describe: "Live events that may wait for one slow subscriber; past it its stream ends with `fell_behind` (it catches up with `since`)",
   },
+  // Viewer policies by class (docs/policies.md says why these defaults); `cinebox admin policy` overrides them per viewer.
+  normalDownloads: { flag: 'normal-downloads', kind: 'text', default: 'on', choices: ['on', 'off'], describe: 'Whether normal viewers may download' },
+  normalSpeedBps: { flag: 'normal-speed', ...SPEED, default: 2 * MiB, describe: "Download speed of a normal viewer, shared by the account's downloads on a node (`unlimited` or 0 = no limit)" },
+  normalDailyBytes: { flag: 'normal-daily', ...DAILY, default: 2 * GiB, describe: 'Bytes a normal viewer may download a day (`unlimited` or 0 = no limit)' },
+  normalDailyCount: { flag: 'normal-daily-count', kind: 'integer', default: 50, describe: 'Downloads a normal viewer may make a day (0 = no limit)' },
+  normalMaxSessions: { flag: 'normal-max-sessions', kind: 'integer', default: 2, describe: 'Live sessions of a normal viewer; a login past it ends the oldest (0 = no limit)' },
+  vipDownloads: { flag: 'vip-downloads', kind: 'text', default: 'on', choices: ['on', 'off'], describe: 'Whether VIP viewers may download' },
+  vipSpeedBps: { flag: 'vip-speed', ...SPEED, default: 0, describe: "Download speed of a VIP viewer, shared by the account's downloads on a node (`unlimited` or 0 = no limit)" },
+  vipDailyBytes: { flag: 'vip-daily', ...DAILY, default: 0, describe: 'Bytes a VIP viewer may download a day (`unlimited` or 0 = no limit)' },
+  vipDailyCount: { flag: 'vip-daily-count', kind: 'integer', default: 0, describe: 'Downloads a VIP viewer may make a day (0 = no limit)' },
+  vipMaxSessions: { flag: 'vip-max-sessions', kind: 'integer', default: 4, describe: 'Live sessions of a VIP viewer; a login past it ends the oldest (0 = no limit)' },
+  timeZone: {
+    flag: 'time-zone',
+    kind: 'text',
+    describe: "IANA time zone whose midnight resets the viewers' daily allowances, e.g. `Europe/Berlin` (unset: the system's zone)",
+  },
 } as const satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;
@@ -162,4 +192,14 @@ export type ServerConfig = { [K in WithDefault]: ValueOf<Settings[K]> } & { [K i
 export const SETTING_RULES: ReadonlyArray<(config: ServerConfig) => string | undefined> = [
   (config) => (Boolean(config.tlsCert) !== Boolean(config.tlsKey) ? '--tls-cert and --tls-key go together' : undefined),
   (config) => (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl) ? '--redis must be a redis:// or rediss:// URL' : undefined),
+  (config) => (config.timeZone === undefined || knownTimeZone(config.timeZone) ? undefined : `--time-zone: Intl knows no time zone "${config.timeZone}" (use an IANA name such as Europe/Berlin)`),
 ];
+
+function knownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -167,6 +167,15 @@ class TransferSink implements Sha256Sink {
   private waiters: (() => void)[] = [];
   private failure?: Error;
   private dropping = false;
+  /** close() was called before finish(): nothing more is hashed. */
+  private cut = false;
+  /**
+   * The first batch, until it is full: a plain buffer as large as what came, so a transfer
+   * that sends a few bytes and stalls holds those bytes, not a 1 MiB slot (200 stalled
+   * uploads held 200 MiB that way, and the allocator kept it after they were cut).
+   */
+  private staged?: Buffer;
+  private posted = 0;
   private written: number;
 
   constructor(
@@ -217,6 +226,10 @@ class TransferSink implements Sha256Sink {
       this.dropping = true;
       this.closed = true;
     }
+    // Cut: its hash is dropped, so the last partial batch goes to the file only. Sent to a
+    // hashing thread, that thread's view of the batch would be freed only at its next GC,
+    // which an idle worker may never run: rounds of stalled uploads grew RSS for good.
+    this.cut = true;
     this.end();
     await this.settledAll();
     await this.hasher.cancel();
@@ -240,13 +253,27 @@ class TransferSink implements Sha256Sink {
     }
     for (let at = 0; at < chunk.length; ) {
       const n = Math.min(chunk.length - at, BATCH_BYTES - this.filled);
-      this.slot ??= takeSlot();
-      this.slot.bytes.set(chunk.subarray(at, at + n), this.filled);
+      const piece = chunk.subarray(at, at + n);
+      if (this.slot === undefined && this.posted === 0) this.stage(piece);
+      else (this.slot ??= takeSlot()).bytes.set(piece, this.filled);
       this.filled += n;
       at += n;
       if (this.filled === BATCH_BYTES) this.flush();
     }
     return this.queued <= inFlightShare();
+  }
+
+  /** Appends to the first batch, growing its buffer by doubling (16 KiB up to a batch). */
+  private stage(piece: Uint8Array): void {
+    const needed = this.filled + piece.length;
+    if (!this.staged || this.staged.length < needed) {
+      let capacity = Math.max(16 * 1024, this.staged?.length ?? 0);
+      while (capacity < needed) capacity *= 2;
+      const grown = Buffer.allocUnsafeSlow(Math.min(capacity, BATCH_BYTES));
+      this.staged?.copy(grown, 0, 0, this.filled);
+      this.staged = grown;
+    }
+    this.staged.set(piece, this.filled);
   }
 
   /** No more bytes: the partial slot goes out (once). */
@@ -257,10 +284,17 @@ class TransferSink implements Sha256Sink {
     this.closed = true;
     if (this.slot) releaseSlot(this.slot);
     this.slot = undefined;
+    this.staged = undefined;
   }
 
   private flush(): void {
-    if (this.filled === 0 || !this.slot) return;
+    if (this.filled === 0) return;
+    if (!this.slot && this.staged) {
+      this.slot = takeSlot();
+      this.slot.bytes.set(this.staged.subarray(0, this.filled));
+      this.staged = undefined;
+    }
+    if (!this.slot) return;
     const slot = this.slot;
     const length = this.filled;
     this.slot = undefined;
@@ -270,23 +304,27 @@ class TransferSink implements Sha256Sink {
 
   /** Hands a slot to the hasher now and to the file after the writes before it; frees it when both are done. */
   private post(slot: Slot, length: number, hashOnly: boolean): void {
+    this.posted++;
     this.queued += length;
-    let users = hashOnly ? 1 : 2;
+    const hash = !this.cut;
+    let users = (hash ? 1 : 0) + (hashOnly ? 0 : 1);
     const release = () => {
       if (--users > 0) return;
       releaseSlot(slot);
       this.queued -= length;
       this.wake();
     };
-    if (this.failed) {
+    if (this.failed || users === 0) {
       users = 1;
       return release();
     }
-    this.hashing++;
-    this.hasher.update(slot, length, () => {
-      this.hashing--;
-      release();
-    });
+    if (hash) {
+      this.hashing++;
+      this.hasher.update(slot, length, () => {
+        this.hashing--;
+        release();
+      });
+    }
     if (hashOnly) return;
     const file = this.file!;
     const position = file.position;

@@ -33,7 +33,7 @@ describe('cinebox admin users / lock / unlock (child processes, no terminal)', {
 
   beforeAll(async () => {
     // Two failed logins lock an account for a while; the address is never blocked.
-    [main, world] = await Promise.all([builtCli(), startWorld('sqlite', { accountMaxFailures: 2, addressMaxFailures: 1000 })]);
+    [main, world] = await Promise.all([builtCli(), startWorld('sqlite', { accountMaxFailures: 2, loginMaxFailures: 1000 })]);
     await world.loginAs('boss', 'admin', 'boss-pw');
     await world.loginAs('alice', 'user', 'alice-pw');
     await world.loginAs('王小明', 'user', 'wang-pw');
@@ -51,11 +51,16 @@ describe('cinebox admin users / lock / unlock (child processes, no terminal)', {
       failed_logins: 0,
       locked_until: null,
       register_time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      // Viewers also carry their policy (test/cli/policy.test.ts has its fields).
+      ...(userType === 'user' ? { policy: expect.objectContaining({ downloads: 1 }), usage_today: expect.objectContaining({ bytes: 0 }), sessions: expect.any(Number) } : {}),
     });
     expect(users).toEqual([account(1, 'boss', 'admin'), account(2, 'alice', 'user'), account(3, '王小明', 'user')]);
 
     expect(table).toMatchObject({ code: 0, stderr: '' });
-    const lines = linesOf(table.stdout);
+    const [accounts, policies] = table.stdout.split('\n\n');
+    const lines = linesOf(accounts!);
+    expect(linesOf(policies!)[0]).toMatch(/^Viewer\s+Policy/);
+    for (const line of linesOf(policies!)) expect(stringWidth(line)).toBeLessThanOrEqual(80);
     expect(lines[0]).toMatch(/^ID\s+Name\s+Role\s+VIP\s+Locked\s+Failed\s+Registered$/);
     expect(lines[2]).toMatch(/^ 1 {2}boss +admin +\d{4}-\d\d-\d\d \d\d:\d\d$/);
     expect(lines[4]).toMatch(/^ 3 {2}王小明 +viewer +\d{4}-/);

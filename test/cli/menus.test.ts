@@ -82,8 +82,11 @@ describe('the admin and viewer menus, driven by a script', () => {
       '- List all videos',
       '- Notices',
       '- Users',
+      "- A viewer's policy",
       '- Lock a user',
       '- Unlock a user',
+      '- Login blocks',
+      '- Lift a login block',
       '- Log out',
       'Quit',
     ]);

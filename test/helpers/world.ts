@@ -16,6 +16,14 @@ import { freshDatabaseUrl } from './databases.js';
 
 export const ADMIN_CODE = 'let-me-in';
 
+/** The normal class without limits (docs/policies.md has the real defaults). */
+export const UNLIMITED_NORMAL_VIEWERS: Partial<ServerConfig> = {
+  normalSpeedBps: 0,
+  normalDailyBytes: 0,
+  normalDailyCount: 0,
+  normalMaxSessions: 0,
+};
+
 export interface World {
   dir: string;
   server: RunningServer;
@@ -32,7 +40,8 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<ServerConfig> = {}): Promise<World> {
+/** `clientDefaults`: how every client of this world connects (e.g. `{ tls: { ca } }` for a TLS server). */
+export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<ServerConfig> = {}, clientDefaults: Partial<ConnectOptions> = {}): Promise<World> {
   const dir = await mkdtemp(join(tmpdir(), 'cinebox-test-'));
   const database = await freshDatabaseUrl(kind, dir);
   const config = configWith({
@@ -45,6 +54,8 @@ export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<Se
     logLevel: 'silent',
     // Real scrypt at a lower cost: suites log in hundreds of times (story.test checks the default).
     scryptN: 1024,
+    // Normal viewers unlimited, as before viewer policies: suites that test a policy set it.
+    ...UNLIMITED_NORMAL_VIEWERS,
     ...overrides,
   });
   const logs: Record<string, unknown>[] = [];
@@ -62,7 +73,7 @@ export async function startWorld(kind: 'sqlite' | 'mysql', overrides: Partial<Se
   const opened: ClientConnection[] = [];
 
   const connect = async (options: Partial<ConnectOptions> = {}) => {
-    const conn = await ClientConnection.connect({ host: '127.0.0.1', port: server.port, ...options });
+    const conn = await ClientConnection.connect({ host: '127.0.0.1', port: server.port, ...clientDefaults, ...options });
     opened.push(conn);
     return conn;
   };

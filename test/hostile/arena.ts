@@ -12,7 +12,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { expect } from 'vitest';
-import type { ClientConnection } from '../../src/client/connection.js';
+import type { ClientConnection, ConnectOptions } from '../../src/client/connection.js';
 import { encodeFrame, FrameDecoder, ProtocolError } from '../../src/protocol/index.js';
 import type { Reply } from '../../src/protocol/messages.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
@@ -81,8 +81,10 @@ export interface Arena {
 
 export const BYSTANDER = { name: 'bystander', password: 'bystander-pw' };
 
-export async function startArena(kind: DatabaseKind, overrides: Partial<ServerConfig> = {}): Promise<Arena> {
-  const world = await startWorld(kind, { addressMaxFailures: 1_000_000, accountMaxFailures: 1_000_000, ...overrides });
+export async function startArena(kind: DatabaseKind, overrides: Partial<ServerConfig> = {}, clientDefaults: Partial<ConnectOptions> = {}): Promise<Arena> {
+  // The login guard's and the password queue's limits are off unless a case is about them.
+  const limitsOff = { loginMaxFailures: 1_000_000, addressMaxAccounts: 1_000_000, accountMaxFailures: 1_000_000, hashQueueMax: 100_000, hashQueuePerAddress: 100_000 };
+  const world = await startWorld(kind, { ...limitsOff, ...overrides }, clientDefaults);
   const admin = await world.loginAs('curator', 'admin');
   const free = await storeVideo(admin, 'free.mp4', true);
   const paid = await storeVideo(admin, 'paid.mkv', false);

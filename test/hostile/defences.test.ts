@@ -102,7 +102,7 @@ describe.each(databaseKinds)('defences (%s)', (kind) => {
 
   describe('login lockout', () => {
     it('blocks an address after repeated failures, logs each with its address, and leaves others alone', async () => {
-      const w = await world(kind, { addressMaxFailures: 3 });
+      const w = await world(kind, { loginMaxFailures: 3 });
       const victim = await w.loginAs('victim', 'user', 'right');
       victim.close();
       const attacker = await w.connect();
@@ -127,7 +127,7 @@ describe.each(databaseKinds)('defences (%s)', (kind) => {
     });
 
     it('locks an account for a while after failures from many places; an admin can unlock it', async () => {
-      const w = await world(kind, { addressMaxFailures: 1000, accountMaxFailures: 2 });
+      const w = await world(kind, { loginMaxFailures: 1000, accountMaxFailures: 2 });
       const admin = await w.loginAs('boss', 'admin');
       (await w.loginAs('target', 'user', 'right')).close();
       const conn = await w.connect();

@@ -37,11 +37,13 @@ type Rule =
   | { kind: 'id' }
   /** A byte count or position: an integer from 0 to 2^53 - 1 (null too, when nullable). */
   | { kind: 'bytes'; nullable?: boolean; min?: number }
+  /** A count of things (downloads, sessions): an integer from 0 to 2^31 - 1 (null too, when nullable). */
+  | { kind: 'count'; nullable?: boolean }
   /** An upload's size: an integer from 0; one that is no byte count breaks the framing before any rule is read. */
   | { kind: 'fileSize' }
   | { kind: 'sha256' }
   /** The original's 0/1 flags; JSON booleans too. */
-  | { kind: 'flag01' }
+  | { kind: 'flag01'; nullable?: boolean }
   /** Only the literal `true` (a switch that is either on or absent). */
   | { kind: 'true' }
   | { kind: 'boolean' }
@@ -102,8 +104,20 @@ const RULES: Record<MessageType, Record<string, FieldRule>> = {
   lock_user: { session, name: string(1, 64) },
   unlock_user: { session, name: string(1, 64) },
   set_quota: { session, name: string(1, 64), quota_bytes: { kind: 'bytes', nullable: true } },
+  list_blocks: { session },
+  unblock_address: { session, address: string(1, 64), name: string(1, 64, true) },
   subscribe: { session, topics: { kind: 'topics', optional: true }, since: { kind: 'position', optional: true } },
   unsubscribe: { session },
+  set_policy: {
+    session,
+    name: string(1, 64),
+    downloads: { kind: 'flag01', nullable: true, optional: true },
+    speed_bps: { kind: 'bytes', nullable: true, optional: true },
+    daily_bytes: { kind: 'bytes', nullable: true, optional: true },
+    daily_count: { kind: 'count', nullable: true, optional: true },
+    max_sessions: { kind: 'count', nullable: true, optional: true },
+  },
+  user_status: { session },
 };
 
 /** Whether `value` (undefined = the field left out) satisfies the rule. */
@@ -128,8 +142,10 @@ function satisfies(rule: FieldRule, value: unknown): boolean {
       return integerIn(0, Number.MAX_SAFE_INTEGER);
     case 'sha256':
       return typeof value === 'string' && /^[0-9a-fA-F]{64}$/.test(value);
+    case 'count':
+      return (rule.nullable === true && value === null) || integerIn(0, MAX_ID);
     case 'flag01':
-      return value === 0 || value === 1 || typeof value === 'boolean';
+      return (rule.nullable === true && value === null) || value === 0 || value === 1 || typeof value === 'boolean';
     case 'true':
       return value === true;
     case 'boolean':
@@ -151,7 +167,7 @@ const asStored = (rule: FieldRule, value: unknown) => (rule.kind === 'text' && t
 const HUNDRED_KIB = 'x'.repeat(100 * 1024);
 const maxLengthOf = (rule: FieldRule) => (rule.kind === 'text' || rule.kind === 'string' ? rule.max : undefined);
 const isFreeText = (rule: FieldRule) => rule.kind === 'text' || rule.kind === 'string';
-const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize' || rule.kind === 'integer' || rule.kind === 'position';
+const isNumeric = (rule: FieldRule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'fileSize' || rule.kind === 'integer' || rule.kind === 'position' || rule.kind === 'count';
 
 interface Mutation {
   name: string;
@@ -180,9 +196,9 @@ const MUTATIONS: Mutation[] = [
   { name: 'SQL quotes', value: () => `o'brien"; DROP TABLE user; -- ' OR '1'='1` },
   { name: 'negative', appliesTo: isNumeric, value: () => -1 },
   // (A file_size of 0 would announce no body; the upload cases are about fields, not bodies.)
-  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'integer' || rule.kind === 'position', value: () => 0 },
+  { name: 'zero', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'bytes' || rule.kind === 'integer' || rule.kind === 'position' || rule.kind === 'count', value: () => 0 },
   { name: 'fractional', appliesTo: isNumeric, value: () => 1.5 },
-  { name: 'past 2^31 - 1', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'position', value: () => MAX_ID + 1 },
+  { name: 'past 2^31 - 1', appliesTo: (rule) => rule.kind === 'id' || rule.kind === 'position' || rule.kind === 'count', value: () => MAX_ID + 1 },
   { name: 'at the maximum', appliesTo: (rule) => rule.kind === 'integer', value: (_base, rule) => (rule.kind === 'integer' ? rule.max : 0) },
   { name: 'one past the maximum', appliesTo: (rule) => rule.kind === 'integer', value: (_base, rule) => (rule.kind === 'integer' ? rule.max + 1 : 0) },
   { name: 'an unknown topic', appliesTo: (rule) => rule.kind === 'topics', value: () => ['notices', 'gossip'] },
@@ -332,6 +348,7 @@ function outcomeOf(c: FieldCase, accepted: Record<string, unknown>, body: Buffer
     case 'lock_user':
     case 'unlock_user':
     case 'set_quota':
+    case 'set_policy':
       return { flag: false, code: 'NOT_FOUND', changes: nothing };
     default:
       // Reads: a list, or "nothing yet".

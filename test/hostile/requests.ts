@@ -25,11 +25,15 @@ export const ROLE_OF: Record<string, Role> = {
   lock_user: 'admin',
   unlock_user: 'admin',
   set_quota: 'admin',
+  list_blocks: 'admin',
+  unblock_address: 'admin',
+  set_policy: 'admin',
   buy_vip: 'viewer',
   download_movie: 'viewer',
   download_movie_record: 'viewer',
   subscribe: 'loggedIn',
   unsubscribe: 'loggedIn',
+  user_status: 'viewer',
 };
 
 export const messageTypes = Object.keys(requestSchemas) as MessageType[];
@@ -88,11 +92,15 @@ export function baseRequest(type: string, c: BaseContext): Record<string, unknow
     lock_user: { ...s, name: GHOST },
     unlock_user: { ...s, name: GHOST },
     set_quota: { ...s, name: GHOST, quota_bytes: 1024 },
+    list_blocks: s,
+    unblock_address: { ...s, address: '192.0.2.1', name: GHOST },
     buy_vip: s,
     download_movie: { ...s, movie_id: c.freeMovieId, movie_type: 'free', offset: 0 },
     download_movie_record: s,
     subscribe: { ...s, topics: ['notices', 'videos'], since: 0 },
     unsubscribe: s,
+    set_policy: { ...s, name: GHOST, downloads: 1, speed_bps: 1024, daily_bytes: 1024, daily_count: 1, max_sessions: 1 },
+    user_status: s,
   };
   const base = bases[type];
   if (!base) throw new Error(`test/hostile/requests.ts: no valid base request for "${type}"`);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, DuplicateKeyError, ensureSchema } from '../../src/orm/index.js';
 import { tableMeta } from '../../src/orm/decorators.js';
-import { allModels, DownloadRecord, EventRecord, EventSequence, LoginFailure, MediaFacts, Movie, Notice, Purchase, Upload, User } from '../../src/orm/models/index.js';
+import { AddressBlock, allModels, DownloadRecord, DownloadUsage, EventRecord, EventSequence, LiveSession, LoginFailure, MediaFacts, Movie, Notice, Purchase, Upload, User, ViewerPolicy } from '../../src/orm/models/index.js';
 import { databaseKinds, openTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
 describe.each(databaseKinds)('ORM on %s', (kind) => {
@@ -48,11 +48,15 @@ describe.each(databaseKinds)('ORM on %s', (kind) => {
     await Notice.from({ title: 'kept', content: 'kept', user_id: user.id, create_time: now }).save(db);
     await DownloadRecord.from({ user_id: user.id, movie_id: 1, create_time: now }).save(db);
     await Purchase.from({ user_id: user.id, movie_id: 1, price: 100, create_time: now }).save(db);
-    await LoginFailure.from({ address: '192.0.2.1', failures: 2, last_failure: now, blocked_until: null }).save(db);
+    await LoginFailure.from({ address: '192.0.2.1', account: 'kept', failures: 2, last_failure: now, blocked_until: null }).save(db);
+    await AddressBlock.from({ address: '192.0.2.1', blocks: 1, accounts: 20, last_block: now, blocked_until: now }).save(db);
     await Upload.from({ user_id: user.id, sha256: 'a'.repeat(64), file_md5: 'm', temp_name: 'kept.part', total_size: 10, received_bytes: 5, holder: null, create_time: now, updated_time: now }).save(db);
     await MediaFacts.from({ movie_id: 1, name_key: 'kept', probed: 0, format: null, container: null, duration_ms: null, width: null, height: null, video_codec: null, audio_codec: null, bit_rate: null, streamable: null, probed_at: null }).save(db);
     await EventRecord.from({ id: 1, kind: 'notice', payload: '{}', create_time: now }).save(db);
     await EventSequence.from({ id: 1, last_id: 1 }).save(db);
+    await ViewerPolicy.from({ user_id: user.id, speed_bps: 1024 }).save(db);
+    await DownloadUsage.from({ user_id: user.id, day: '2026-01-02', bytes: 10, count: 1 }).save(db);
+    await LiveSession.from({ user_id: user.id, node: 'kept', created_at: now }).save(db);
     const tables = allModels.map((model) => tableMeta(model));
     const contents = async () =>
       Object.fromEntries(

@@ -2,14 +2,17 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { runAdminMenu } from '../../client/ui/menus/admin-menu.js';
 import { runMenuCommand, withClientOptions } from '../client-command.js';
+import * as policy from './admin/policy.js';
 import { EXIT_CODES_HELP } from '../exit-codes.js';
 import * as quota from './admin/quota.js';
+import * as blocks from './admin/blocks.js';
 import * as deleteVideo from './admin/delete.js';
 import { listCommand } from './shared/list.js';
 import * as lock from './admin/lock.js';
 import * as notice from './admin/notice.js';
 import { noticesCommand } from './shared/notices.js';
 import { registerCommand } from './shared/register.js';
+import * as unblock from './admin/unblock.js';
 import { watchCommand } from './shared/watch.js';
 import * as unlock from './admin/unlock.js';
 import * as upload from './admin/upload.js';
@@ -31,15 +34,20 @@ export function builder(yargs: Argv) {
     .command(watchCommand('admin'))
     .command(quota)
     .command(users)
+    .command(policy)
     .command(lock)
     .command(unlock)
+    .command(blocks)
+    .command(unblock)
     // Each example's command fits yargs' left column (half of 80 columns), so none wraps.
     .example('$0 admin', 'open the menu')
     .example('$0 admin watch --json', 'follow notices and new videos, one JSON object per line')
     .example('$0 admin upload a.mp4 b.mkv', 'two free videos')
     .example('$0 admin upload a.mp4 --charge', 'a paid video')
     .example('$0 admin quota alice 2G', "set an admin's storage quota")
+    .example('$0 admin policy bob --speed 1M --daily 5G', "a viewer's speed and daily allowance")
     .example('$0 admin lock alice', 'lock an account out (see unlock)')
+    .example('$0 admin unblock 203.0.113.7', 'let an address log in again after failed logins (see blocks)')
     .epilogue(EXIT_CODES_HELP);
 }
 

@@ -6,6 +6,7 @@ import { EXIT_CODES_HELP } from '../exit-codes.js';
 import * as buyVip from './user/buy-vip.js';
 import * as download from './user/download.js';
 import * as history from './user/history.js';
+import * as status from './user/status.js';
 import { listCommand } from './shared/list.js';
 import { noticesCommand } from './shared/notices.js';
 import * as play from './user/play.js';
@@ -27,6 +28,7 @@ export function builder(yargs: Argv) {
     .command(noticesCommand('user'))
     .command(watchCommand('user'))
     .command(buyVip)
+    .command(status)
     .example('$0 user', 'open the menu')
     .example('$0 user watch --json', 'follow notices and new videos, one JSON object per line')
     .example('$0 user list --free --name alice', 'the free videos')

@@ -4,9 +4,10 @@
  * line up with ASCII ones; a cell too wide is cut with "…", or wrapped where a column wraps.
  */
 import stringWidth from 'string-width';
-import type { HistoryRow, MovieRow, NoticeRow, UserRow } from '../cinebox-client.js';
+import type { BlockRow, HistoryRow, MovieRow, NoticeRow, UserRow } from '../cinebox-client.js';
 import type { MediaFactsWire } from '../../protocol/messages.js';
 import { formatBytes, formatDuration, formatTime } from './units.js';
+import { policyLine } from './policy-view.js';
 
 export interface Column<T> {
   header: string;
@@ -203,6 +204,36 @@ export function usersTable(users: UserRow[], width = 80, now = new Date()): stri
       { header: 'Registered', value: (u) => formatTime(u.register_time) },
     ],
     users,
+    width,
+  );
+}
+
+/** The login blocks: who is blocked (an address, or one account from it), why, and until when. */
+export function blocksTable(blocks: BlockRow[], width = 80): string {
+  return renderTable<BlockRow>(
+    [
+      { header: 'Address', value: (b) => b.address },
+      { header: 'Account', value: (b) => b.account ?? '(every account)', flex: true },
+      { header: 'Failed', value: (b) => (b.account === null ? `${b.failures} accounts` : String(b.failures)), align: 'right' },
+      { header: 'Until', value: (b) => formatTime(b.blocked_until) },
+    ],
+    blocks,
+    width,
+  );
+}
+
+/** The viewers' policies and today's usage (`cinebox admin users`, below the accounts); empty from a server without policies. */
+export function viewerPoliciesTable(users: UserRow[], width = 80): string {
+  const viewers = users.filter((u) => u.policy);
+  if (viewers.length === 0) return '';
+  return renderTable<UserRow>(
+    [
+      { header: 'Viewer', value: (u) => u.name, flex: true },
+      { header: 'Policy (* = set for them)', value: (u) => policyLine(u.policy!), flex: true },
+      { header: 'Today', value: (u) => `${formatBytes(u.usage_today?.bytes ?? 0)}, ${u.usage_today?.count ?? 0}` },
+      { header: 'Sessions', value: (u) => String(u.sessions ?? 0), align: 'right' },
+    ],
+    viewers,
     width,
   );
 }

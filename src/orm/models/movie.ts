@@ -1,7 +1,11 @@
 import { column, table } from '../decorators.js';
 import { Model } from '../model.js';
 
-/** A stored video. Deleting is soft: `is_delete` = 1 hides it from every list. */
+/**
+ * A stored video. Deleting is soft: `is_delete` = 1 hides it from every list while its file
+ * stays (and counts against its admin's quota); `cinebox purge` removes the file later and
+ * sets 2. The row stays either way: download histories keep its name.
+ */
 @table('movie', { indexes: [['file_md5'], ['sha256'], ['is_delete', 'is_free'], ['is_delete', 'id']] })
 export class Movie extends Model {
   @column({ type: 'int', primaryKey: true, autoIncrement: true })
@@ -23,6 +27,10 @@ export class Movie extends Model {
 
   @column({ type: 'datetime' })
   create_time!: Date;
+
+  /** When it was deleted (null while live, and for videos deleted before this column existed). */
+  @column({ type: 'datetime', nullable: true })
+  delete_time!: Date | null;
 
   /** The original clients' quick fingerprint (10 sampled bytes): for spotting their duplicates only. */
   @column({ type: 'string', length: 64 })

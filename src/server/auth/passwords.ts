@@ -11,39 +11,32 @@ const p = 1;
 const KEY_BYTES = 32;
 
 /**
- * Hashes running at once (each 16 MiB on a thread-pool thread at the default cost): a login
- * flood keeps two of the four pool threads for file reads and writes; later logins wait their turn.
+ * Where a hash runs: the server passes its HashQueue (hash-queue.ts: bounded, fair between
+ * addresses, two at a time); the operator's commands hash directly.
  */
-const MAX_CONCURRENT_HASHES = 2;
-let hashing = 0;
-const waiting: (() => void)[] = [];
+export type HashScheduler = <T>(task: () => Promise<T>) => Promise<T>;
+const direct: HashScheduler = (task) => task();
 
-async function scrypt(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  if (hashing >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
-  else hashing++;
-  try {
-    return await new Promise((resolve, reject) =>
-      scryptCallback(secret, salt, KEY_BYTES, { ...options, maxmem: 256 * options.N! * r }, (err, key) => (err ? reject(err) : resolve(key))),
-    );
-  } finally {
-    // The slot passes straight to the next in line, or frees up.
-    const next = waiting.shift();
-    if (next) next();
-    else hashing--;
-  }
+function scrypt(secret: string, salt: Buffer, options: ScryptOptions, schedule: HashScheduler): Promise<Buffer> {
+  return schedule(
+    () =>
+      new Promise<Buffer>((resolve, reject) =>
+        scryptCallback(secret, salt, KEY_BYTES, { ...options, maxmem: 256 * options.N! * r }, (err, key) => (err ? reject(err) : resolve(key))),
+      ),
+  );
 }
 
-export async function hashPassword(secret: string, N = DEFAULT_SCRYPT_N): Promise<string> {
+export async function hashPassword(secret: string, N = DEFAULT_SCRYPT_N, schedule = direct): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scrypt(secret, salt, { N, r, p });
+  const key = await scrypt(secret, salt, { N, r, p }, schedule);
   return ['scrypt', N, r, p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
-export async function verifyPassword(secret: string, stored: string): Promise<boolean> {
+export async function verifyPassword(secret: string, stored: string, schedule = direct): Promise<boolean> {
   const [scheme, n, rr, pp, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64');
-  const key = await scrypt(secret, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(rr), p: Number(pp) });
+  const key = await scrypt(secret, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(rr), p: Number(pp) }, schedule);
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 

@@ -6,8 +6,12 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { Reply } from '../../protocol/messages.js';
+import type { DownloadGrant } from '../policies/download-grant.js';
 
 export class FileReply {
+  /** Body bytes the socket took so far (what the daily allowance is settled to). */
+  sentBytes = 0;
+
   constructor(
     readonly header: Reply & { file_size: number },
     readonly file: FileHandle,
@@ -17,5 +21,7 @@ export class FileReply {
     readonly onSent?: () => Promise<void>,
     /** Who asked, for the log line of the transfer. */
     readonly userId?: number,
+    /** The viewer policy's say: the speed budget to pace by, the allowance to settle at the end. */
+    readonly grant?: DownloadGrant,
   ) {}
 }

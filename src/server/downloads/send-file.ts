@@ -4,6 +4,7 @@
  * the socket), so a slow reader holds two buffers and the GC no fresh one per read.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { TransferWatch } from '../../transfer/transfer-watch.js';
 import { ConnectionClosed } from '../connection-closed.js';
 import type { Connection } from '../connection.js';
 import type { BodyWriter } from '../outbound-writer.js';
@@ -12,6 +13,7 @@ import type { FileReply } from './file-reply.js';
 /** Bytes per read: large reads cost fewer trips to the thread pool; with many downloads at once each gets less, so memory stays flat. */
 const MAX_CHUNK = 256 * 1024;
 const MIN_CHUNK = 64 * 1024;
+const PACED_MIN_CHUNK = 16 * 1024;
 /** Buffer memory shared by all running downloads when many run at once. */
 const BUFFER_BUDGET = 8 * 1024 * 1024;
 
@@ -19,6 +21,7 @@ let running = 0;
 
 export async function sendFile(conn: Connection, reply: FileReply): Promise<void> {
   const progress: DownloadProgress = { sent: 0, waitStarted: 0, streaming: 0 };
+  let completed = false;
   try {
     // The header, the wait and the bytes are one turn of the writer: nothing else goes out between them.
     await conn.out.sendWithBody(reply.header, async (body) => {
@@ -36,14 +39,17 @@ export async function sendFile(conn: Connection, reply: FileReply): Promise<void
         running--;
       }
     });
+    completed = true;
     await reply.onSent?.();
-    conn.log.info(downloadFields(reply, progress), 'download sent');
+    // speed_bps: the account's speed budget; 0 = unthrottled
+    conn.log.info({ ...downloadFields(reply, progress), speed_bps: reply.grant?.speed?.bytesPerSecond ?? 0 }, 'download sent');
   } catch (error) {
     // The client left (or was cut for trickling): say how far it got, it may resume from there.
     if (error instanceof ConnectionClosed) conn.log.warn(downloadFields(reply, progress), 'download cut');
     throw error;
   } finally {
     await reply.file.close();
+    await reply.grant?.settle(reply.sentBytes, completed);
   }
 }
 
@@ -81,7 +87,8 @@ function downloadFields(reply: FileReply, progress: DownloadProgress) {
 async function streamFile(conn: Connection, body: BodyWriter, reply: FileReply, progress: { sent: number }): Promise<void> {
   let remaining = reply.header.file_size;
   if (remaining === 0) return;
-  const chunkSize = chunkSizeFor(remaining);
+  const speed = reply.grant?.speed;
+  const chunkSize = chunkSizeFor(remaining, speed?.bytesPerSecond);
   const buffers = [Buffer.allocUnsafeSlow(chunkSize), Buffer.allocUnsafeSlow(chunkSize)];
   const sent: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
   let position = reply.start;
@@ -96,10 +103,13 @@ async function streamFile(conn: Connection, body: BodyWriter, reply: FileReply, 
       position += bytesRead;
       remaining -= bytesRead;
       await sent[i ^ 1];
+      // The account's speed (policies/speed-budget.ts): waiting on it is the server's doing, not the client's.
+      if (speed) await excused(watch, speed.take(bytesRead, conn.closedSignal).catch(() => { throw new ConnectionClosed(); }));
       sent[i] = body.write(buffers[i]!.subarray(0, bytesRead));
       sent[i]!.then(() => {
         watch?.add(bytesRead);
         progress.sent += bytesRead;
+        reply.sentBytes += bytesRead;
       }, () => undefined); // awaited next round; a failure must not be unhandled meanwhile
     }
     await Promise.all(sent);
@@ -108,7 +118,13 @@ async function streamFile(conn: Connection, body: BodyWriter, reply: FileReply, 
   }
 }
 
-function chunkSizeFor(size: number): number {
+/** A paced download reads about 50 ms of its speed at a time, so downloads sharing a budget take turns finely. */
+function chunkSizeFor(size: number, bytesPerSecond?: number): number {
   const share = Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.floor(BUFFER_BUDGET / (2 * running))));
-  return Math.min(share, size);
+  const paced = bytesPerSecond ? Math.min(share, Math.max(PACED_MIN_CHUNK, Math.floor(bytesPerSecond / 20))) : share;
+  return Math.min(paced, size);
+}
+
+function excused<T>(watch: TransferWatch | undefined, work: Promise<T>): Promise<T> {
+  return watch ? watch.excuse(work) : work;
 }

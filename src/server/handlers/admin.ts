@@ -49,11 +49,15 @@ export async function uploadMovie(req: Request<'update_movie'>, ctx: UserContext
   return receiveLegacy(req, ctx);
 }
 
-/** Soft delete: the row and the file stay (history keeps its names), lists and downloads skip it. */
+/**
+ * Soft delete: the row and the file stay (history keeps its names), lists and downloads skip
+ * it. The file still counts against its admin's quota until the operator purges it
+ * (`cinebox purge`), so upload-then-delete cannot fill the disk.
+ */
 export async function deleteMovie(req: Request<'delete_movie'>, { app, conn, user }: UserContext): Promise<Reply> {
   const event = await app.db.transaction(async (tx): Promise<StoredEvent | undefined> => {
     const movie = await Movie.selectOne(tx, { id: req.movie_id, is_delete: 0 });
-    const changed = movie ? await Movie.updateWhere(tx, { is_delete: 1, live_sha256: null }, { id: movie.id, is_delete: 0 }) : 0;
+    const changed = movie ? await Movie.updateWhere(tx, { is_delete: 1, live_sha256: null, delete_time: new Date() }, { id: movie.id, is_delete: 0 }) : 0;
     if (changed === 0) return undefined;
     return recordEvent(tx, 'video_removed', { movie_id: movie!.id, name: movie!.name, is_free: movie!.is_free, size: movie!.size });
   });

@@ -3,12 +3,15 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { DuplicateKeyError } from '../../orm/index.js';
 import { Movie, Notice, Purchase, User } from '../../orm/models/index.js';
 import { CHARGE_LABEL, FREE_LABEL, type MovieDetails, type Reply, type Request } from '../../protocol/messages.js';
-import type { HandlerContext, UserContext } from '../context.js';
+import type { Connection } from '../connection.js';
+import type { App, HandlerContext, UserContext } from '../context.js';
 import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
-import { assertAccountNotLocked, assertAddressAllowed, recordLoginFailure, recordLoginSuccess } from '../auth/login-guard.js';
-import { decoyHash, hashPassword, verifyPassword } from '../auth/passwords.js';
+import { admitGuess } from '../auth/login-guard.js';
+import { decoyHash, hashPassword, verifyPassword, type HashScheduler } from '../auth/passwords.js';
 import { EncodedReply } from '../encoded-reply.js';
 import { isPageRequest, moviePage } from '../media/page-reply.js';
+import { endLiveSession, openLiveSession } from '../policies/live-sessions.js';
+import { policyOf } from '../policies/policy.js';
 import { SERVER_VERSION } from '../version.js';
 
 export async function register(req: Request<'register'>, { app, conn }: HandlerContext): Promise<Reply> {
@@ -16,20 +19,31 @@ export async function register(req: Request<'register'>, { app, conn }: HandlerC
     conn.log.warn({ name: req.name }, 'admin registration refused: wrong or missing admin code');
     throw new Forbidden('registering an admin needs the operator\'s admin code');
   }
+  // Before hashing: a taken name must not cost a hash (register says a name is taken anyway).
+  if (await User.selectOne(app.db, { name: req.name })) throw nameTaken(req.name);
   const user = User.from({
     name: req.name,
-    password: await hashPassword(req.password, app.config.scryptN),
+    password: await hashPassword(req.password, app.config.scryptN, hashSlot(app, conn)),
     user_type: req.user_type,
     register_time: new Date(),
   });
   try {
     await user.save(app.db);
   } catch (error) {
-    if (error instanceof DuplicateKeyError) throw new Conflict(`the name "${req.name}" is taken`);
+    if (error instanceof DuplicateKeyError) throw nameTaken(req.name);
     throw error;
   }
   conn.log.info({ user: user.id, name: user.name, role: user.user_type }, 'registered');
   return { flag: true, msg: 'registered' };
+}
+
+function nameTaken(name: string): Conflict {
+  return new Conflict(`the name "${name}" is taken`);
+}
+
+/** This connection's turn in the password queue; a hash still waiting when the client leaves is dropped. */
+function hashSlot(app: App, conn: Connection): HashScheduler {
+  return (task) => app.hashes.run({ address: conn.remoteAddress, signal: conn.closedSignal }, task);
 }
 
 function adminCodeMatches(expected: string | undefined, given: string | undefined): boolean {
@@ -39,25 +53,48 @@ function adminCodeMatches(expected: string | undefined, given: string | undefine
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/**
+ * login, behind the guard (login-guard.ts): the guess is admitted and counted first, the
+ * password checked, then the guess settled. A right password for the other role is not a
+ * failure: the reply names the client to use.
+ */
 export async function login(req: Request<'login'>, { app, conn }: HandlerContext): Promise<Reply> {
-  await assertAddressAllowed(app, conn.remoteAddress);
   const user = await User.selectOne(app.db, { name: req.name });
-  // Unknown names verify against a decoy, so both failures take the same time.
-  const valid = await verifyPassword(req.password, user?.password ?? (await decoyHash(app.config.scryptN)));
-  if (!user || !valid || user.user_type !== req.user_type) {
+  const guess = await admitGuess(app, conn.log, conn.remoteAddress, req.name, user);
+  let valid: boolean;
+  try {
+    // Unknown names verify against a decoy, so both failures take the same time.
+    valid = await verifyPassword(req.password, user?.password ?? (await decoyHash(app.config.scryptN)), hashSlot(app, conn));
+  } catch (error) {
+    await guess.unchecked();
+    throw error;
+  }
+  if (!user || !valid) {
     conn.log.warn({ name: req.name, role: req.user_type, addr: conn.remoteAddress }, 'login failed');
-    await recordLoginFailure(app, conn.remoteAddress, user);
+    await guess.failed();
     throw new LoginFailed('wrong name or password');
   }
-  assertAccountNotLocked(user);
-  await recordLoginSuccess(app, user);
+  await guess.succeeded();
+  if (user.user_type !== req.user_type) {
+    conn.log.info({ user: user.id, name: user.name, role: user.user_type, asked: req.user_type }, 'login with the wrong client');
+    throw new Forbidden(wrongClient(user), { user_type: user.user_type });
+  }
   const token = randomBytes(32).toString('base64url');
+  await endLiveSession(app, conn, conn.session);
   conn.session = { token, userId: user.id, lastUsed: Date.now() };
+  if (user.user_type === 'user') await openLiveSession(app, conn, user, (await policyOf(app, user)).max_sessions);
   conn.log.info({ user: user.id, name: user.name, role: user.user_type }, 'logged in');
   return { flag: true, msg: 'logged in', session: token, is_vip: user.is_vip };
 }
 
+function wrongClient(user: User): string {
+  return user.user_type === 'admin'
+    ? `"${user.name}" is an admin account: log in with the admin client (cinebox admin)`
+    : `"${user.name}" is a viewer account: log in with the viewer client (cinebox user)`;
+}
+
 export async function logout(_req: Request<'logout'>, { app, conn, user }: UserContext): Promise<Reply> {
+  await endLiveSession(app, conn, conn.session);
   conn.session = undefined;
   app.events.unsubscribe(conn); // events are for a logged-in client
   conn.log.info({ user: user.id }, 'logged out');

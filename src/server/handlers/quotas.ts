@@ -6,15 +6,20 @@ import { BadRequest, Forbidden, NotFound } from '../errors.js';
 import { formatSize, quotaOf, usedBytes } from '../uploads/quota.js';
 
 /**
- * set_quota: any admin may set another admin's quota, and lower their own; raising one's
- * own quota would make it meaningless (the operator has --admin-quota for that).
+ * set_quota: an admin may lower their own quota and raise another admin's; raising one's own
+ * would make it meaningless, and lowering another's would let one admin shrink a colleague
+ * to nothing: both are the operator's (`cinebox account NAME --quota SIZE`, --admin-quota).
  */
 export async function setQuota(req: Request<'set_quota'>, { app, conn, user }: UserContext): Promise<Reply> {
   const target = await User.selectOne(app.db, { name: req.name });
   if (!target) throw new NotFound(`no user ${JSON.stringify(req.name)}`);
   if (target.user_type !== 'admin') throw new BadRequest('quotas apply to admins only');
   const next = req.quota_bytes ?? app.config.adminQuotaBytes;
-  if (target.id === user.id && raises(quotaOf(target, app), next)) throw new Forbidden('you cannot raise your own quota');
+  const current = quotaOf(target, app);
+  if (target.id === user.id && raises(current, next)) throw new Forbidden('you cannot raise your own quota');
+  if (target.id !== user.id && raises(next, current)) {
+    throw new Forbidden("only the operator can lower another admin's quota (`cinebox account NAME --quota SIZE` on the server)");
+  }
   await User.updateWhere(app.db, { quota_bytes: req.quota_bytes }, { id: target.id });
   const used = await usedBytes(app, target.id);
   conn.log.info({ user: user.id, target: target.id, quota_bytes: req.quota_bytes }, 'quota set');

@@ -6,6 +6,7 @@ import type { Reply, Request } from '../../protocol/messages.js';
 import type { UserContext } from '../context.js';
 import { BadRequest, Conflict, NotFound } from '../errors.js';
 import { FileReply } from '../downloads/file-reply.js';
+import { admitDownload, type DownloadGrant } from '../policies/download-grant.js';
 
 export async function buyVip(_req: Request<'buy_vip'>, { app, conn, user }: UserContext): Promise<Reply> {
   // One conditional UPDATE: of 20 racing requests exactly one changes the row and pays.
@@ -33,7 +34,7 @@ async function chargeOnce(ctx: UserContext, movie: Movie): Promise<number> {
 }
 
 /**
- * download_movie. With `offset` (a resume) the bytes start there: `file_size` is what
+ * download_movie. The viewer's policy admits it first (policies/download-grant.ts). With `offset` (a resume) the bytes start there: `file_size` is what
  * follows, `offset` and `total_size` say where it fits. A resumed paid video is not charged
  * again (the purchase row), but a non-VIP viewer waits again, as for any free download.
  */
@@ -49,14 +50,17 @@ export async function downloadMovie(req: Request<'download_movie'>, ctx: UserCon
     conn.log.error({ movie: movie.id, err: error.message }, 'video file missing from the media store');
     throw new NotFound(`the file of video #${movie.id} is missing on the server`);
   });
+  let grant: DownloadGrant | undefined;
   try {
     const { size } = await file.stat();
     if (size !== movie.size) throw new Error(`stored file of movie ${movie.id} has ${size} bytes, expected ${movie.size}`);
-    const charged = isFree ? 0 : await chargeOnce(ctx, movie);
-    const waitSeconds = isFree && !user.is_vip ? app.config.freeWaitSeconds : 0;
     // A resume past the end cannot be a prefix of this file: send all of it, from 0.
     const start = req.offset !== undefined && req.offset <= size ? req.offset : 0;
     if (req.offset !== undefined && start !== req.offset) conn.log.info({ movie: movie.id, offset: req.offset, size }, 'resume offset past the end, sending from 0');
+    // Before charging: a download the policy refuses costs nothing.
+    grant = await admitDownload(ctx, size - start);
+    const charged = isFree ? 0 : await chargeOnce(ctx, movie);
+    const waitSeconds = isFree && !user.is_vip ? app.config.freeWaitSeconds : 0;
     const header = {
       flag: true,
       file_name: movie.name,
@@ -71,9 +75,10 @@ export async function downloadMovie(req: Request<'download_movie'>, ctx: UserCon
     const recordDownload = async () => {
       await DownloadRecord.from({ user_id: user.id, movie_id: movie.id, create_time: new Date() }).save(app.db);
     };
-    return new FileReply(header, file, start, waitSeconds, recordDownload, user.id);
+    return new FileReply(header, file, start, waitSeconds, recordDownload, user.id, grant);
   } catch (error) {
     await file.close();
+    await grant?.settle(0, false);
     throw error;
   }
 }

@@ -3,14 +3,18 @@ import { Upload } from '../../orm/models/index.js';
 import type { App } from '../context.js';
 
 /**
- * Deletes uploads nobody touched for `uploadExpirySeconds` (row, then file) and temp files
- * under .incoming that no row names and that are as old (cut uploads of original clients).
+ * Deletes uploads nobody touched for `uploadExpirySeconds` (row, then file), the rows of
+ * original clients' uploads whose writer went silent past the lease (a crash), and temp
+ * files under .incoming that no row names and that are as old (cut uploads of original clients).
  */
 export async function sweepExpiredUploads(app: App, now = Date.now()): Promise<number> {
   const cutoff = now - app.config.uploadExpirySeconds * 1000;
   let removed = 0;
+  const leaseCutoff = now - app.config.uploadLeaseSeconds * 1000;
   for (const row of await Upload.select(app.db)) {
-    if (row.updated_time.getTime() >= cutoff) continue;
+    // An original client's upload (no fingerprint) cannot be resumed: its row goes once its writer is gone.
+    const oneShotLeft = row.file_md5 === '' && row.updated_time.getTime() < leaseCutoff;
+    if (row.updated_time.getTime() >= cutoff && !oneShotLeft) continue;
     // Matching the old time too: a resume that took the row meanwhile keeps it.
     const deleted = await Upload.deleteWhere(app.db, { id: row.id, updated_time: row.updated_time });
     if (deleted === 0) continue;

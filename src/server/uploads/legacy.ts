@@ -1,61 +1,76 @@
 /**
- * The original clients' upload (no declared SHA-256): the body goes to a temp file while the
- * server hashes it, and only a complete file is renamed into the store and gets its row; a
- * cut upload is simply deleted, as it cannot be resumed.
+ * The original clients' upload (no declared SHA-256): not resumable, so a cut one is simply
+ * deleted. It still holds an upload row from its first byte, as a resumable one does: its
+ * space is reserved against the quota (parallel uploads see each other), the row is the
+ * publish's intent record (publish.ts), and one left by a crash is swept once its writer's
+ * lease lapses (janitor.ts). The row has no fingerprint (`file_md5` ''), so no resume ever
+ * finds it; the bytes go to a legacy temp file (`.tmp`, swept by age).
  */
+import { randomUUID } from 'node:crypto';
 import { Upload } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
-import type { UserContext } from '../context.js';
+import type { App, UserContext } from '../context.js';
 import { BadRequest, CineboxError, Conflict, StorageFull } from '../errors.js';
 import { isDiskFull } from '../media-store.js';
-import { findDuplicate, publishMovie, recordLegacyIntent } from './publish.js';
-import { assertWithinQuota } from './quota.js';
+import { findDuplicate, publishMovie } from './publish.js';
+import { receiveBytes, reserveSpace, type Attempt } from './resumable.js';
 
 export async function receiveLegacy(req: Request<'update_movie'>, ctx: UserContext): Promise<Reply> {
   if (req.offset) throw new BadRequest('offset: a resumed upload must declare its sha256 (or sha256_trailer)');
   const { app, conn, body, user } = ctx;
   if (!body && req.file_size > 0) throw new BadRequest('file_size announced but no body');
-  await assertWithinQuota(ctx, req.file_size);
-  const tempPath = app.media.legacyIncomingPath();
+  const attempt = await startAttempt(ctx, req.file_size);
+  await reserveSpace(ctx, attempt);
   const started = performance.now();
   let sha256: string;
-  const file = await app.media.openPartial(tempPath, { start: 0, expectedBytes: req.file_size });
   try {
-    await body?.consume((chunk) => (file.write(chunk) ? undefined : file.drained()));
-    sha256 = await file.finish();
+    ({ sha256 } = await receiveBytes(ctx, attempt, 0));
   } catch (error) {
-    await file.close({ dropQueued: true }); // deleted next: nothing more to write or sync
-    await app.media.discard(tempPath);
+    await drop(app, attempt);
     conn.log.warn({ err: (error as Error).message, received: body?.received, size: req.file_size }, 'upload failed');
     throw storageError(error);
   }
   const duplicate = await findDuplicate(app.db, { sha256, fileMd5: req.file_md5 });
   if (duplicate) {
-    await app.media.discard(tempPath);
+    await drop(app, attempt);
     throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
   }
-  // The intent row lets a restart after a crash mid-publish put the file back (publish.ts).
-  const intent = await recordLegacyIntent(ctx, tempPath, { fileMd5: req.file_md5, size: req.file_size }).catch(async (error: unknown) => {
-    await app.media.discard(tempPath);
-    throw error;
-  });
-  const movie = await publishMovie(ctx, {
-    tempPath,
-    intent,
-    name: req.file_name,
-    isFree: req.is_free,
-    fileMd5: req.file_md5,
-    sha256,
-    size: req.file_size,
-  }).catch(async (error: unknown) => {
-    // Not resumable without a declared sha256: drop the bytes and the intent row.
-    await Upload.deleteWhere(app.db, { id: intent.id, holder: intent.holder });
-    await app.media.discard(tempPath);
+  const intent = { id: attempt.row.id, holder: attempt.holder, tempName: attempt.row.temp_name };
+  const upload = { tempPath: attempt.path, intent, name: req.file_name, isFree: req.is_free, fileMd5: req.file_md5, sha256, size: req.file_size };
+  const movie = await publishMovie(ctx, upload).catch(async (error: unknown) => {
+    await drop(app, attempt);
     throw error;
   });
   const seconds = (performance.now() - started) / 1000;
   conn.log.info({ user: user.id, movie: movie.id, bytes: req.file_size, seconds }, 'upload stored');
   return { flag: true, msg: 'uploaded', movie_id: movie.id, sha256 };
+}
+
+async function startAttempt(ctx: UserContext, size: number): Promise<Attempt> {
+  const { app, user } = ctx;
+  const holder = randomUUID();
+  const now = new Date();
+  const path = app.media.legacyIncomingPath();
+  // The row names the same UUID as a partial, as publishing expects of its intent record.
+  const row = Upload.from({
+    user_id: user.id,
+    sha256: null,
+    file_md5: '',
+    temp_name: app.media.tempNameOf(path),
+    total_size: size,
+    received_bytes: 0,
+    holder,
+    create_time: now,
+    updated_time: now,
+  });
+  await row.save(app.db);
+  return { row, holder, path, created: true };
+}
+
+/** Ends an attempt whose bytes are worthless: the file first (it is what the disk holds), then the row. */
+async function drop(app: App, attempt: Attempt): Promise<void> {
+  await app.media.discard(attempt.path);
+  await Upload.deleteWhere(app.db, { id: attempt.row.id, holder: attempt.holder });
 }
 
 /** The reply for a write error of the legacy (non-resumable) upload path. */

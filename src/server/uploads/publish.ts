@@ -4,11 +4,10 @@
  * so of two uploads of the same file that finish together one wins and the other gets CONFLICT.
  * The movie's media_facts row (media/facts.ts) is inserted in the same transaction.
  */
-import { randomUUID } from 'node:crypto';
 import { DuplicateKeyError, type Database } from '../../orm/index.js';
-import { Movie, Upload } from '../../orm/models/index.js';
+import { Movie, Upload, User } from '../../orm/models/index.js';
 import type { UserContext } from '../context.js';
-import { Conflict, TakenOver } from '../errors.js';
+import { AccountLocked, Conflict, Forbidden, TakenOver } from '../errors.js';
 import { crashPoint } from './crash-points.js';
 import { assertVideo, insertFactsRows } from '../media/facts.js';
 import { recordEvent, type StoredEvent } from '../events/event-store.js';
@@ -74,6 +73,7 @@ export async function publishMovie(
     await app.media.syncStore();
     crashPoint('after-dir-sync');
     event = await app.db.transaction(async (tx) => {
+      await assertStillAllowed(tx, user.id);
       await movie.save(tx);
       await insertFactsRows(tx, movie, probed);
       await dropIntent(tx, upload.intent);
@@ -95,34 +95,18 @@ export async function publishMovie(
   return movie;
 }
 
+/**
+ * The uploader read again at the last moment: an upload can run for hours (and a trailer
+ * upload waits for its client), and an admin locked or demoted meanwhile must not publish.
+ */
+async function assertStillAllowed(tx: Database, userId: number): Promise<void> {
+  const user = await User.selectOne(tx, { id: userId });
+  if (!user || user.is_locked) throw new AccountLocked('account is locked: the upload was not published');
+  if (user.user_type !== 'admin') throw new Forbidden('only admins may publish videos');
+}
+
 /** Deletes the intent row in the publishing transaction; if another attempt (or a repair) took it meanwhile, rolls back. */
 async function dropIntent(tx: Database, intent: VerifiedUpload['intent']): Promise<void> {
   const dropped = await Upload.deleteWhere(tx, { id: intent.id, holder: intent.holder });
   if (dropped !== 1) throw new TakenOver('this upload was taken over by another connection while it was published; try again');
-}
-
-/**
- * The intent row of an original client's upload (which has no upload row while its bytes
- * come): held by this attempt, so no resume or repair touches it until the publish ends.
- */
-export async function recordLegacyIntent(
-  { app, user }: UserContext,
-  tempPath: string,
-  file: { fileMd5: string; size: number },
-): Promise<VerifiedUpload['intent']> {
-  const now = new Date();
-  const holder = randomUUID();
-  const row = Upload.from({
-    user_id: user.id,
-    sha256: null,
-    file_md5: file.fileMd5,
-    temp_name: app.media.tempNameOf(tempPath),
-    total_size: file.size,
-    received_bytes: file.size,
-    holder,
-    create_time: now,
-    updated_time: now,
-  });
-  await row.save(app.db);
-  return { id: row.id, holder, tempName: row.temp_name };
 }

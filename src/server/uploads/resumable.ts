@@ -16,7 +16,7 @@ import { isDiskFull } from '../media-store.js';
 import { crashPoint } from './crash-points.js';
 import { NotAVideo } from '../media/facts.js';
 import { findDuplicate, publishMovie } from './publish.js';
-import { assertWithinQuota } from './quota.js';
+import { assertReservationFits } from './quota.js';
 
 type UploadRequest = Request<'update_movie'>;
 
@@ -48,10 +48,12 @@ export async function findUpload(app: App, userId: number, key: UploadKey): Prom
  * past the lease is presumed dead and may be replaced; if it was only slow, its next
  * refresh finds the token changed and it stops.
  */
-interface Attempt {
+export interface Attempt {
   row: Upload;
   holder: string;
   path: string;
+  /** This attempt made the row (nothing was held before it). */
+  created: boolean;
 }
 
 /**
@@ -103,8 +105,8 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
   assertUploadSize(app, total);
   const key = { sha256: req.sha256, fileMd5: req.file_md5, size: total };
   const existing = await findUpload(app, user.id, key);
-  await assertWithinQuota(ctx, total, existing?.id);
   const attempt = await claim(ctx, existing, key, offset);
+  await reserveSpace(ctx, attempt);
   const started = performance.now();
   let sha256: string;
   let declared: string;
@@ -137,6 +139,20 @@ export async function receiveResumable(req: UploadRequest, ctx: UserContext): Pr
     conn.socket.write(frame.subarray(0, frame.length >> 1));
   });
   return reply;
+}
+
+/**
+ * Checks the quota once the attempt's row exists, so uploads running in parallel each see
+ * the others' rows (any mode: see one-shot.ts); refused, a new row is dropped, a held one freed.
+ */
+export async function reserveSpace(ctx: UserContext, attempt: Attempt): Promise<void> {
+  try {
+    await assertReservationFits(ctx, attempt.row.id, attempt.row.total_size);
+  } catch (error) {
+    if (attempt.created) await abandon(ctx.app, attempt);
+    else await release(ctx.app, attempt);
+    throw error;
+  }
 }
 
 /** A resumed upload arrives in pieces, each under the connection's limit: the whole must be too. */
@@ -178,12 +194,12 @@ async function claim(ctx: UserContext, found: Upload | undefined, key: UploadKey
       if (error instanceof DuplicateKeyError) throw busy();
       throw error;
     }
-    return { row, holder, path: app.media.incomingPathOf(row.temp_name) };
+    return { row, holder, path: app.media.incomingPathOf(row.temp_name), created: true };
   }
   if (isLive(app, row, now)) throw busy();
   const taken = await Upload.updateWhere(app.db, { holder, updated_time: now }, { id: row.id, holder: row.holder });
   if (taken === 0) throw busy();
-  const attempt = { row, holder, path: app.media.incomingPathOf(row.temp_name) };
+  const attempt = { row, holder, path: app.media.incomingPathOf(row.temp_name), created: false };
   await recoverCutPublish(app, attempt).catch((error: Error) => app.log.warn({ err: error.message, upload: row!.id }, 'could not move a cut publish back'));
   const held = Math.min(await app.media.sizeOf(attempt.path), row.total_size);
   const sameFile = row.total_size === total;
@@ -213,7 +229,7 @@ async function assertStillHeld(app: App, attempt: Attempt): Promise<void> {
  * `trailer`, also the SHA-256 the client sends after the bytes, read while the lease is
  * still kept alive.
  */
-async function receiveBytes(
+export async function receiveBytes(
   ctx: UserContext,
   attempt: Attempt,
   offset: number,
@@ -278,7 +294,7 @@ async function release(app: App, attempt: Attempt): Promise<number> {
 }
 
 /** Drops an attempt whose bytes can never become the declared file. */
-async function abandon(app: App, attempt: Attempt): Promise<void> {
+export async function abandon(app: App, attempt: Attempt): Promise<void> {
   await Upload.deleteWhere(app.db, { id: attempt.row.id, holder: attempt.holder });
   await app.media.discard(attempt.path);
 }

@@ -1,18 +1,19 @@
 /**
  * The admin's menu, mirroring the original's admin view: register, log in, upload a video,
  * delete a video, publish a notice; plus the video list, notices, the accounts (list, lock,
- * unlock), log out and quit.
+ * unlock), the login blocks (list, lift), log out and quit.
  * Uploads are picked from a local folder (created when missing) or typed as any path.
  */
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { UserRow } from '../../cinebox-client.js';
+import type { BlockRow, UserRow } from '../../cinebox-client.js';
 import { localMistakeOf, uploadableFile } from '../../local-mistake.js';
-import { lockLabel, usersTable } from '../table.js';
+import { blocksTable, lockLabel, usersTable } from '../table.js';
 import { formatBytes } from '../units.js';
 import { uploadWatched } from '../watched-transfers.js';
 import { logIn, logOut, pick, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext } from './menu.js';
 import { pickMovie } from './movie-pages.js';
+import { editViewerPolicy } from './policy-menu.js';
 
 export interface AdminMenuOptions extends Credentials {
   /** The folder offered for uploads (created when missing). */
@@ -32,8 +33,11 @@ export async function runAdminMenu(ctx: MenuContext, options: AdminMenuOptions):
     { name: 'List all videos', when: 'logged-in', run: () => showMovies(ctx) },
     { name: 'Notices', when: 'logged-in', run: () => showNotices(ctx) },
     { name: 'Users', when: 'logged-in', run: () => showUsers(ctx) },
+    { name: "A viewer's policy", when: 'logged-in', run: () => editViewerPolicy(ctx) },
     { name: 'Lock a user', when: 'logged-in', run: () => lockUser(ctx) },
     { name: 'Unlock a user', when: 'logged-in', run: () => unlockUser(ctx) },
+    { name: 'Login blocks', when: 'logged-in', run: () => showBlocks(ctx) },
+    { name: 'Lift a login block', when: 'logged-in', run: () => liftBlock(ctx) },
     { name: 'Log out', when: 'logged-in', run: () => logOut(ctx) },
     { name: 'Quit', run: async () => 'quit' },
   ]);
@@ -129,4 +133,21 @@ async function unlockUser(ctx: MenuContext): Promise<void> {
   if (!user) return;
   await ctx.client.unlockUser(user.name);
   ctx.io.print(`unlocked ${user.name}`);
+}
+
+async function showBlocks(ctx: MenuContext): Promise<void> {
+  const blocks = await ctx.client.listBlocks();
+  ctx.io.print(blocks.length === 0 ? 'no logins are blocked' : blocksTable(blocks, ctx.io.columns));
+}
+
+async function liftBlock(ctx: MenuContext): Promise<void> {
+  const blocks = await ctx.client.listBlocks();
+  if (blocks.length === 0) {
+    ctx.io.print('no logins are blocked');
+    return;
+  }
+  const label = (b: BlockRow) => `${b.address}  ${b.account === null ? '(every account)' : b.account}`;
+  const block = await pick(ctx, 'Lift which block?', blocks.map((b) => ({ name: label(b), value: b })));
+  if (!block) return;
+  ctx.io.print(await ctx.client.unblockAddress(block.address, block.account ?? undefined));
 }

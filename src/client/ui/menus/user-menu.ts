@@ -11,6 +11,7 @@ import { Arrivals } from './arrivals.js';
 import { logIn, logOut, register, runMenu, showMovies, showNotices, type Credentials, type MenuContext, type NewMarks } from './menu.js';
 import { pickMovie } from './movie-pages.js';
 import { playFromMenu } from './play-menu.js';
+import { showMyStatus } from './policy-menu.js';
 
 export interface UserMenuOptions extends Credentials {
   /** Where downloads go (created when missing). */
@@ -46,6 +47,7 @@ export async function runUserMenu(ctx: MenuContext, options: UserMenuOptions): P
     { name: 'Play a video while it downloads', when: 'logged-in', run: () => playFromMenu(ctx, options.outDir, options.player) },
     { name: 'Download history', when: 'logged-in', run: () => showHistory(ctx) },
     { name: 'Notices', when: 'logged-in', run: () => showNotices(ctx, newNotices) },
+    { name: 'My account (allowance, sessions, purchases)', when: 'logged-in', run: () => showMyStatus(ctx) },
     { name: 'Log out', when: 'logged-in', run: () => logOut(ctx) },
     { name: 'Quit', run: async () => 'quit' },
   ], onScreen);

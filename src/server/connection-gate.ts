@@ -1,0 +1,67 @@
+/**
+ * Counts and limits connections from their first moment: the TCP `connection` event, before
+ * any TLS or HMAC handshake. A socket still in a handshake holds a file descriptor and
+ * memory like any other, so it counts against --max-connections and
+ * --max-connections-per-address until it closes; otherwise a crowd of silent sockets would
+ * pass every limit while "not connected yet".
+ */
+import type { Socket } from 'node:net';
+import { ERRORS } from '../protocol/error-codes.js';
+
+export interface GateLimits {
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+}
+
+export interface Refusal {
+  code: typeof ERRORS.BUSY.code | typeof ERRORS.SHUTTING_DOWN.code;
+  msg: string;
+}
+
+export class ConnectionGate {
+  private total = 0;
+  private readonly perAddress = new Map<string, number>();
+  private readonly sockets = new Set<Socket>();
+  private accepting = true;
+
+  constructor(private readonly limits: GateLimits) {}
+
+  get open(): number {
+    return this.total;
+  }
+
+  /** Stops admitting: every later socket gets SHUTTING_DOWN. */
+  close(): void {
+    this.accepting = false;
+  }
+
+  /** SHUTTING_DOWN once closed: for a socket admitted before, whose handshake ended after. */
+  get closedRefusal(): Refusal | undefined {
+    return this.accepting ? undefined : { code: ERRORS.SHUTTING_DOWN.code, msg: 'the server is shutting down' };
+  }
+
+  /** Closes every socket still held (at the end of a shutdown: those in a handshake have no Connection to close them). */
+  destroyAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** Admits `socket` (counted until it closes) or says why not. */
+  admit(socket: Socket): Refusal | undefined {
+    const address = socket.remoteAddress ?? 'unknown';
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    if (!this.accepting) return { code: ERRORS.SHUTTING_DOWN.code, msg: 'the server is shutting down' };
+    if (this.total >= this.limits.maxConnections) return { code: ERRORS.BUSY.code, msg: 'the server has too many connections, try again later' };
+    if (fromAddress >= this.limits.maxConnectionsPerAddress) return { code: ERRORS.BUSY.code, msg: 'too many connections from your address' };
+    this.total++;
+    this.perAddress.set(address, fromAddress + 1);
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.total--;
+      this.sockets.delete(socket);
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(address, left);
+      else this.perAddress.delete(address);
+    });
+    return undefined;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The login guard attacked over real sockets from real (loopback) addresses: guesses sent
+ * all at once from one address and from forty, a spray over many accounts, the typos of
+ * one person behind a shared address, a locked account probed for its password, the wrong
+ * client with the right password, and the admin's view of the blocks. Each counts the
+ * passwords the server really checked (its "login failed" log lines) and ends with the
+ * arena's bystander served.
+ */
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoginFailure } from '../../src/orm/models/index.js';
+import type { Reply } from '../../src/protocol/messages.js';
+import { wirePassword } from '../../src/protocol/wire-password.js';
+import { startServer } from '../../src/server/server.js';
+import { databaseKinds } from '../helpers/databases.js';
+import { expectErrorReply, nextLoopback, Peer, startArena, waitFor, type Arena } from './arena.js';
+
+const LOGIN_MAX = 5;
+const ACCOUNT_MAX = 20;
+const SPRAY_MAX = 6;
+
+interface Attempt {
+  address: string;
+  name: string;
+  password: string;
+  userType?: 'admin' | 'user';
+}
+
+/** Opens every connection first, then sends every login at once, and returns the replies in order. */
+async function loginAll(arena: Arena, attempts: Attempt[]): Promise<Reply[]> {
+  const peers = await Promise.all(attempts.map((a) => Peer.open(arena.port, a.address)));
+  try {
+    attempts.forEach((a, i) =>
+      peers[i].send({ type: 'login', name: a.name, password: wirePassword(a.password), user_type: a.userType ?? 'user' }),
+    );
+    return await Promise.all(
+      peers.map(async (peer) => {
+        const reply = await peer.next(30_000);
+        if (typeof reply === 'string') throw new Error(`no reply to a login: ${reply}`);
+        return reply;
+      }),
+    );
+  } finally {
+    for (const peer of peers) peer.destroy();
+  }
+}
+
+const loginFrom = async (arena: Arena, attempt: Attempt) => (await loginAll(arena, [attempt]))[0];
+
+/** Passwords the server checked and found wrong, for `name`. */
+function checkedFailures(arena: Arena, name: string): number {
+  return arena.world.logs.filter((l) => l.msg === 'login failed' && l.name === name).length;
+}
+
+async function register(arena: Arena, name: string, password: string, userType: 'admin' | 'user' = 'user') {
+  const conn = await arena.world.connect();
+  await conn.call('register', { name, password: wirePassword(password), user_type: userType, ...(userType === 'admin' ? { admin_code: 'let-me-in' } : {}) });
+  conn.close();
+}
+
+async function userRow(arena: Arena, name: string) {
+  const [row] = await arena.rows<{ failed_logins: number; locked_until: unknown; is_locked: number }>(
+    'SELECT failed_logins, locked_until, is_locked FROM user WHERE name = ?',
+    [name],
+  );
+  return { failed_logins: Number(row.failed_logins), locked_until: row.locked_until, is_locked: Number(row.is_locked) };
+}
+
+describe.each(databaseKinds)('the login guard (%s)', (kind) => {
+  let arena: Arena;
+  beforeAll(async () => {
+    arena = await startArena(kind, { loginMaxFailures: LOGIN_MAX, accountMaxFailures: ACCOUNT_MAX, addressMaxAccounts: SPRAY_MAX, hashQueuePerAddress: 256 });
+  });
+  afterAll(async () => arena?.close());
+
+  it('checks at most the limit of 200 parallel guesses from one address, and the right one (guess 150) does not get in', async () => {
+    const watch = await arena.watch();
+    await register(arena, 'parallel', 'right-150');
+    const address = nextLoopback();
+    const attempts = Array.from({ length: 200 }, (_, i) => ({ address, name: 'parallel', password: i === 149 ? 'right-150' : `guess-${i}` }));
+    const replies = await loginAll(arena, attempts);
+    expect(replies.filter((r) => r.flag)).toEqual([]);
+    const codes = replies.map((r) => r.code);
+    expect(codes.filter((c) => c === 'LOGIN_FAILED').length).toBeLessThanOrEqual(LOGIN_MAX);
+    expect(codes.filter((c) => c !== 'LOGIN_FAILED' && c !== 'LOGIN_BLOCKED')).toEqual([]);
+    expect(checkedFailures(arena, 'parallel')).toBeLessThanOrEqual(LOGIN_MAX);
+    // The right guess was refused unchecked, not checked and lost: it still works elsewhere.
+    const [pair] = await arena.rows<{ failures: number }>('SELECT failures FROM login_failure WHERE address = ? AND account = ?', [address, 'parallel']);
+    expect(Number(pair.failures)).toBeLessThanOrEqual(LOGIN_MAX);
+    expect(await loginFrom(arena, { address: nextLoopback(), name: 'parallel', password: 'right-150' })).toMatchObject({ flag: true });
+    await watch.served();
+  });
+
+  it('locks an account guessed from 40 addresses at once after exactly the account limit of checked passwords', async () => {
+    const watch = await arena.watch();
+    await register(arena, 'target', 'target-right');
+    const addresses = Array.from({ length: 40 }, () => nextLoopback());
+    const attempts = addresses.flatMap((address, a) => Array.from({ length: 6 }, (_, i) => ({ address, name: 'target', password: `wrong-${a}-${i}` })));
+    const replies = await loginAll(arena, attempts);
+    expect(replies.filter((r) => r.flag)).toEqual([]);
+    expect(checkedFailures(arena, 'target')).toBe(ACCOUNT_MAX);
+    const row = await userRow(arena, 'target');
+    expect(row.failed_logins).toBe(ACCOUNT_MAX);
+    expect(row.locked_until).not.toBeNull();
+    const locked = await loginFrom(arena, { address: nextLoopback(), name: 'target', password: 'target-right' });
+    expectErrorReply(locked, 'ACCOUNT_LOCKED');
+    await watch.served();
+  });
+
+  it.each(['temporary', 'by an admin'])('answers the same for the right and a wrong password while an account is locked (%s)', async (how) => {
+    const name = `locked-${how === 'temporary' ? 'temp' : 'admin'}`;
+    await register(arena, name, 'the-right-one');
+    if (how === 'temporary') {
+      const address = nextLoopback();
+      const guesses = Array.from({ length: ACCOUNT_MAX }, (_, i) => ({ address: i < LOGIN_MAX ? address : nextLoopback(), name, password: `nope-${i}` }));
+      await loginAll(arena, guesses);
+    } else {
+      await arena.admin.call('lock_user', { name });
+    }
+    const watch = await arena.watch();
+    const right = await loginFrom(arena, { address: nextLoopback(), name, password: 'the-right-one' });
+    const wrong = await loginFrom(arena, { address: nextLoopback(), name, password: 'not-it' });
+    expectErrorReply(right, 'ACCOUNT_LOCKED');
+    expect({ ...wrong, msg: String(wrong.msg).replace(/\d+ s$/, 'N s') }).toEqual({ ...right, msg: String(right.msg).replace(/\d+ s$/, 'N s') });
+    // Neither was counted: a lock is not a place to add guesses.
+    expect(await watch.changes()).toEqual({});
+    await watch.served();
+  });
+
+  it("never refuses another account on the same address because of one viewer's typos", async () => {
+    await register(arena, 'typist', 'typist-pw');
+    await register(arena, 'colleague', 'colleague-pw');
+    const office = nextLoopback();
+    const watch = await arena.watch();
+    await loginAll(arena, Array.from({ length: LOGIN_MAX + 1 }, (_, i) => ({ address: office, name: 'typist', password: `typo-${i}` })));
+    const typist = await loginFrom(arena, { address: office, name: 'typist', password: 'typist-pw' });
+    expectErrorReply(typist, 'LOGIN_BLOCKED');
+    expect(await loginFrom(arena, { address: office, name: 'colleague', password: 'colleague-pw' })).toMatchObject({ flag: true });
+    expect(await loginFrom(arena, { address: office, name: 'curator', password: 'secret-curator', userType: 'admin' })).toMatchObject({ flag: true });
+    // From elsewhere the typist is fine: only the pair is blocked, and it is logged with address and account.
+    expect(await loginFrom(arena, { address: nextLoopback(), name: 'typist', password: 'typist-pw' })).toMatchObject({ flag: true });
+    expect(arena.world.logs).toContainEqual(expect.objectContaining({ msg: 'login blocked for this account from this address', addr: office, name: 'typist' }));
+    expect(arena.world.logs).toContainEqual(expect.objectContaining({ msg: 'login refused', addr: office, name: 'typist' }));
+    // The typist's success cleared their counter: the watched tables are as they were.
+    expect(await watch.changes()).toEqual({});
+    await watch.served();
+  });
+
+  it('blocks an address that sprays failed logins over many accounts, and only that address', async () => {
+    await register(arena, 'sprayed', 'sprayed-pw');
+    const sprayer = nextLoopback();
+    const watch = await arena.watch();
+    for (let i = 0; i < SPRAY_MAX; i++) {
+      expectErrorReply(await loginFrom(arena, { address: sprayer, name: `spray-${i}`, password: 'Winter2026' }), 'LOGIN_FAILED');
+    }
+    // Past the threshold even a right password of a real account is refused from there, unchecked.
+    const checked = arena.world.logs.filter((l) => l.msg === 'login failed').length;
+    expectErrorReply(await loginFrom(arena, { address: sprayer, name: 'sprayed', password: 'sprayed-pw' }), 'LOGIN_BLOCKED');
+    expectErrorReply(await loginFrom(arena, { address: sprayer, name: 'spray-new', password: 'Winter2026' }), 'LOGIN_BLOCKED');
+    expect(arena.world.logs.filter((l) => l.msg === 'login failed').length).toBe(checked);
+    expect(arena.world.logs).toContainEqual(expect.objectContaining({ msg: 'address blocked: failed logins against many accounts', addr: sprayer }));
+    expect(await loginFrom(arena, { address: nextLoopback(), name: 'sprayed', password: 'sprayed-pw' })).toMatchObject({ flag: true });
+    expect(await watch.changes()).toEqual({});
+    await watch.served();
+  });
+
+  it('tells the right password in the wrong client which client to use, and counts no failure', async () => {
+    await register(arena, 'wrong-door', 'door-pw');
+    const address = nextLoopback();
+    const watch = await arena.watch();
+    const asAdmin = await loginFrom(arena, { address, name: 'wrong-door', password: 'door-pw', userType: 'admin' });
+    expectErrorReply(asAdmin, 'FORBIDDEN');
+    expect(asAdmin.msg).toMatch(/viewer account.*viewer client/);
+    const asViewer = await loginFrom(arena, { address, name: 'curator', password: 'secret-curator', userType: 'user' });
+    expectErrorReply(asViewer, 'FORBIDDEN');
+    expect(asViewer.msg).toMatch(/admin account.*admin client/);
+    expect(await arena.rows('SELECT * FROM login_failure WHERE address = ?', [address])).toEqual([]);
+    expect(await watch.changes()).toEqual({});
+    expect(checkedFailures(arena, 'wrong-door')).toBe(0);
+    await watch.served();
+  });
+
+  it('clears the pair on a success', async () => {
+    await register(arena, 'forgetful', 'forgetful-pw');
+    const address = nextLoopback();
+    await loginAll(arena, Array.from({ length: LOGIN_MAX - 1 }, (_, i) => ({ address, name: 'forgetful', password: `almost-${i}` })));
+    expect(await arena.rows('SELECT * FROM login_failure WHERE address = ?', [address])).toHaveLength(1);
+    expect(await loginFrom(arena, { address, name: 'forgetful', password: 'forgetful-pw' })).toMatchObject({ flag: true });
+    expect(await arena.rows('SELECT * FROM login_failure WHERE address = ?', [address])).toEqual([]);
+    expect((await userRow(arena, 'forgetful')).failed_logins).toBe(0);
+  });
+
+  it('lets an admin list the blocks and lift one', async () => {
+    await register(arena, 'unlucky', 'unlucky-pw');
+    const address = nextLoopback();
+    await loginAll(arena, Array.from({ length: LOGIN_MAX }, (_, i) => ({ address, name: 'unlucky', password: `bad-${i}` })));
+    const listed = await arena.admin.call('list_blocks', {});
+    expect(listed.blocks).toContainEqual(expect.objectContaining({ address, account: 'unlucky', failures: LOGIN_MAX }));
+    expectErrorReply(await loginFrom(arena, { address, name: 'unlucky', password: 'unlucky-pw' }), 'LOGIN_BLOCKED');
+    const viewer = await arena.world.loginAs('nosy', 'user');
+    expectErrorReply(await viewer.request({ type: 'list_blocks', session: viewer.session }), 'FORBIDDEN');
+    expectErrorReply(await viewer.request({ type: 'unblock_address', session: viewer.session, address }), 'FORBIDDEN');
+    const lifted = await arena.admin.call('unblock_address', { address });
+    expect(lifted.msg).toMatch(new RegExp(address.replace(/\./g, '\\.')));
+    expect((await arena.admin.call('list_blocks', {})).blocks).not.toContainEqual(expect.objectContaining({ address }));
+    expect(await loginFrom(arena, { address, name: 'unlucky', password: 'unlucky-pw' })).toMatchObject({ flag: true });
+    expect(arena.world.logs).toContainEqual(expect.objectContaining({ msg: 'login blocks lifted', address }));
+    viewer.close();
+  });
+});
+
+describe.each(databaseKinds)('login failure rows (%s)', (kind) => {
+  let arena: Arena;
+  beforeAll(async () => {
+    arena = await startArena(kind, { loginMaxFailures: LOGIN_MAX });
+  });
+  afterAll(async () => arena?.close());
+
+  it('expire: the server deletes a counter quiet for the window and keeps a running block', async () => {
+    const old = new Date(Date.now() - 16 * 60 * 1000);
+    const later = new Date(Date.now() + 10 * 60 * 1000);
+    const db = arena.world.server.app.db;
+    await LoginFailure.from({ address: '10.0.0.1', account: 'old', failures: 3, last_failure: old, blocked_until: null }).save(db);
+    await LoginFailure.from({ address: '10.0.0.2', account: 'blocked', failures: 9, last_failure: old, blocked_until: later }).save(db);
+    await LoginFailure.from({ address: '10.0.0.3', account: 'recent', failures: 1, last_failure: new Date(), blocked_until: null }).save(db);
+    // A second node on the same database sweeps when it starts (and every few minutes after).
+    const node = await startServer({ ...arena.world.config, port: 0 }, pino({ level: 'silent' }));
+    try {
+      const accounts = async () => (await arena.rows<{ account: string }>('SELECT account FROM login_failure ORDER BY account')).map((r) => r.account);
+      await waitFor(async () => !(await accounts()).includes('old'), 10_000, 'the quiet counter swept');
+      expect(await accounts()).toEqual(['blocked', 'recent']);
+    } finally {
+      await node.close();
+    }
+  });
+});
