@@ -290,7 +290,7 @@ async function randomSource(size) {
  */
 const UNLIMITED_VIEWERS = ['--normal-speed', 'unlimited', '--normal-daily', 'unlimited', '--normal-daily-count', '0', '--normal-max-sessions', '0'];
 
-async function startCinebox(label, { db, mediaDir, extraArgs = [], policyArgs = supports('normal-speed') ? UNLIMITED_VIEWERS : [] }) {
+async function startCinebox(label, { db, mediaDir, extraArgs = [], policyArgs = supports('normal-speed') ? UNLIMITED_VIEWERS : [], listenTimeoutMs }) {
   const port = await freePort();
   extraArgs = [...policyArgs, ...extraArgs];
   phaseFlags[label] = extraArgs.join(' ') || '(defaults)';
@@ -300,6 +300,7 @@ async function startCinebox(label, { db, mediaDir, extraArgs = [], policyArgs = 
     name: `cinebox server (${label})`,
     cwd: ROOT,
     nodeArgs,
+    timeoutMs: listenTimeoutMs,
     args: [
       'dist/cli/main.js',
       'server',

@@ -167,3 +167,12 @@ CREATE TABLE IF NOT EXISTS `live_session` (
   PRIMARY KEY (`id`),
   KEY `idx_live_session_user_id` (`user_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `name_gram` (
+  `id` BIGINT NOT NULL AUTO_INCREMENT,
+  `gram` VARCHAR(12) NOT NULL,
+  `movie_id` INT NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_name_gram_gram_movie_id` (`gram`, `movie_id`),
+  KEY `idx_name_gram_movie_id` (`movie_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

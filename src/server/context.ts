@@ -8,6 +8,7 @@ import type { Connection } from './connection.js';
 import type { IncomingBody } from './incoming-body.js';
 import type { EventHub } from './events/event-hub.js';
 import type { FactsRecorder } from './media/facts.js';
+import type { ListCache } from './media/list-cache.js';
 import type { MediaStore } from './media-store.js';
 
 export interface App {
@@ -21,6 +22,8 @@ export interface App {
   events: EventHub;
   /** Probes published videos with ffprobe and stores their facts. */
   facts: FactsRecorder;
+  /** The plain video list in memory; every change to the listed videos invalidates it. */
+  catalog: ListCache;
 }
 
 export interface HandlerContext {

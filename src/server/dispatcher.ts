@@ -11,6 +11,7 @@ import type { IncomingBody } from './incoming-body.js';
 import type { App } from './context.js';
 import { replyForError, UnknownType } from './errors.js';
 import { FileReply } from './downloads/file-reply.js';
+import { EncodedReply } from './encoded-reply.js';
 import { routes, type Result } from './handlers.js';
 import { ReplyThen } from './reply-then.js';
 import { sendFile } from './downloads/send-file.js';
@@ -32,6 +33,7 @@ export function createDispatcher(app: App) {
     }
     if (body && !body.consumed) await body.discard();
     if (result instanceof FileReply) await sendFile(conn, result);
+    else if (result instanceof EncodedReply) await conn.sendFrame(result.frame);
     else if (result instanceof ReplyThen) {
       await conn.send(result.reply);
       result.afterSent();

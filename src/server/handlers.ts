@@ -15,11 +15,12 @@ import * as quotas from './handlers/quotas.js';
 import type { HandlerContext, UserContext } from './context.js';
 import { BadRequest } from './errors.js';
 import type { FileReply } from './downloads/file-reply.js';
+import type { EncodedReply } from './encoded-reply.js';
 import { requireAdmin, requireLogin, requireViewer } from './guards.js';
 import type { ReplyThen } from './reply-then.js';
 import * as viewer from './handlers/viewer.js';
 
-export type Result = Reply | FileReply | ReplyThen;
+export type Result = Reply | FileReply | ReplyThen | EncodedReply;
 export type Route = (raw: Record<string, unknown>, ctx: HandlerContext) => Promise<Result>;
 type Guard = typeof requireLogin;
 

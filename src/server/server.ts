@@ -23,6 +23,7 @@ import { sweepLoginFailures } from './auth/login-guard.js';
 import { startEvents } from './events/index.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
+import { ListCache, movieTableVersion } from './media/list-cache.js';
 import { startMediaFacts } from './media/setup.js';
 import { checkStore } from './fsck/check-store.js';
 import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
@@ -51,7 +52,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   await media.init();
   const events = await startEvents(config, db, log);
   const facts = await startMediaFacts(db, config, log);
-  const app: App = { config, db, media, log, facts, events: events.hub, hashes: HashQueue.forConfig(config) };
+  const app: App = { config, db, media, log, facts, events: events.hub, hashes: HashQueue.forConfig(config), catalog: new ListCache(movieTableVersion(db)) };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);

@@ -13,7 +13,7 @@ import { CineboxClient } from '../../src/client/cinebox-client.js';
 import { runUserMenu } from '../../src/client/ui/menus/user-menu.js';
 import { uploadFile } from '../../src/client/upload.js';
 import { Movie } from '../../src/orm/models/index.js';
-import { newFactsRow } from '../../src/server/media/facts.js';
+import { insertFactsRows } from '../../src/server/media/facts.js';
 import { scriptedIO, type Step } from '../cli/helpers/scripted-io.js';
 import { startWorld, type World } from '../helpers/world.js';
 import { makeFixtures, type Fixtures } from './fixtures.js';
@@ -36,7 +36,7 @@ describe('the viewer menu pages, searches and plays', { timeout: 60_000 }, () =>
         create_time: new Date(), file_md5: 'x', sha256: 'ab'.repeat(32), live_sha256: null, size: 1000 + i, user_id: 1,
       });
       await movie.save(db);
-      await newFactsRow(movie).save(db);
+      await insertFactsRows(db, movie);
     }
     const admin = await world.loginAs('boss', 'admin');
     clipId = Number((await uploadFile(admin, files.faststart, { isFree: true, name: 'my clip.mp4' })).movie_id);

@@ -218,6 +218,7 @@ async function hide(app: StoreApp, movie: Movie, path: string | undefined): Prom
     return recordEvent(tx, 'video_removed', { movie_id: movie.id, name: movie.name, is_free: movie.is_free, size: movie.size });
   });
   if (event) app.events.announce(event);
+  app.catalog.invalidate();
   if (path === undefined) return `video #${movie.id} hidden`;
   return `video #${movie.id} hidden, file moved to ${await app.media.quarantine(path)}`;
 }

@@ -63,6 +63,7 @@ export async function deleteMovie(req: Request<'delete_movie'>, { app, conn, use
   });
   if (!event) throw new NotFound(`no video #${req.movie_id}`);
   app.events.announce(event);
+  app.catalog.invalidate();
   conn.log.info({ user: user.id, movie: req.movie_id }, 'video deleted');
   return { flag: true, msg: 'deleted' };
 }

@@ -8,6 +8,7 @@ import type { App, HandlerContext, UserContext } from '../context.js';
 import { Conflict, Forbidden, LoginFailed, NotFound } from '../errors.js';
 import { admitGuess } from '../auth/login-guard.js';
 import { decoyHash, hashPassword, verifyPassword, type HashScheduler } from '../auth/passwords.js';
+import { EncodedReply } from '../encoded-reply.js';
 import { isPageRequest, moviePage } from '../media/page-reply.js';
 import { endLiveSession, openLiveSession } from '../policies/live-sessions.js';
 import { policyOf } from '../policies/policy.js';
@@ -118,21 +119,27 @@ const LIST_COLUMNS = ['id', 'name', 'is_free'] as const;
 const DETAIL_COLUMNS = ['id', 'name', 'is_free', 'size', 'sha256', 'create_time'] as const;
 const BY_ID = [['id', 'asc']] as const;
 
-export async function getMovieList(req: Request<'get_movie_list'>, ctx: UserContext): Promise<Reply> {
+export async function getMovieList(req: Request<'get_movie_list'>, ctx: UserContext): Promise<Reply | EncodedReply> {
   if (isPageRequest(req)) return moviePage(req, ctx);
   const { app, user } = ctx;
   const where: Partial<Record<'is_delete' | 'is_free', number>> = { is_delete: 0 };
   if (req.movie_type !== 'all') where.is_free = req.movie_type === 'free' ? 1 : 0;
   if (req.details) {
+    // Not from memory: `bought` differs per viewer.
     const movies = await Movie.select(app.db, where, { columns: DETAIL_COLUMNS, orderBy: BY_ID });
     if (movies.length === 0) throw new NotFound('no videos yet');
     const bought = await boughtAmong(app, user, movies);
     const details = movies.map((m) => (bought ? { ...movieDetails(m), ...(m.is_free ? {} : { bought: bought.has(m.id) ? 1 : 0 }) } : movieDetails(m)));
     return { flag: true, movie_list: movies.map(listEntry), movies: details };
   }
-  const movies = await Movie.select(app.db, where, { columns: LIST_COLUMNS, orderBy: BY_ID });
-  if (movies.length === 0) throw new NotFound('no videos yet');
-  return { flag: true, movie_list: movies.map(listEntry) };
+  // The same for every viewer until a video is published or hidden: from memory (media/list-cache.ts).
+  return new EncodedReply(
+    await app.catalog.frame(req.movie_type, async () => {
+      const movies = await Movie.select(app.db, where, { columns: LIST_COLUMNS, orderBy: BY_ID });
+      if (movies.length === 0) throw new NotFound('no videos yet');
+      return { flag: true, movie_list: movies.map(listEntry) };
+    }),
+  );
 }
 
 /**

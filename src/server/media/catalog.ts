@@ -13,7 +13,8 @@ import { fromSqlDateTime, quoteIdentifier, type Database, type Dialect } from '.
 import { MediaFacts } from '../../orm/models/index.js';
 import type { MovieOrder } from '../../protocol/messages.js';
 import { BadRequest } from '../errors.js';
-import { containsPattern, LIKE_ESCAPE } from './name-key.js';
+import { gramsOf, searchGrams } from './name-grams.js';
+import { containsPattern, LIKE_ESCAPE, nameKey } from './name-key.js';
 
 export interface PageQuery {
   movieType: 'all' | 'free' | 'charge';
@@ -62,6 +63,8 @@ export async function listPage(db: Database, query: PageQuery): Promise<MoviePag
 /** The statement `listPage` runs (exported so a test can ask the database for its plan). */
 export async function pageStatement(db: Database, query: PageQuery): Promise<{ sql: string; params: unknown[] }> {
   const params: unknown[] = [];
+  const grams = query.search === undefined ? [] : await gramsToJoin(db, query.search);
+  params.push(...grams);
   if (query.movieType !== 'all') params.push(query.movieType === 'free' ? 1 : 0);
   if (query.search !== undefined) params.push(containsPattern(query.search));
   if (query.after !== undefined) {
@@ -75,6 +78,7 @@ export async function pageStatement(db: Database, query: PageQuery): Promise<{ s
   const shape: Shape = {
     typed: query.movieType !== 'all',
     search: query.search !== undefined,
+    grams: grams.length,
     cursor: query.after !== undefined,
     details: query.details || query.facts,
     facts: query.facts,
@@ -87,6 +91,15 @@ export async function pageStatement(db: Database, query: PageQuery): Promise<{ s
   return { sql: query.limit === undefined ? sql : `${sql} LIMIT ${Number(query.limit)}`, params };
 }
 
+/** The grams a search reads its candidates from; [] for a term under 3 code points (every name is read). */
+async function gramsToJoin(db: Database, search: string): Promise<string[]> {
+  const folded = nameKey(search);
+  if (gramsOf(folded).length === 0) return [];
+  const grams = await searchGrams(db, folded);
+  // Some gram is in no name: one gram that matches nothing gives the empty page through the same statement.
+  return grams.length > 0 ? grams : [gramsOf(folded)[0]!];
+}
+
 async function cursorKey(db: Database, after: number): Promise<string> {
   const row = await MediaFacts.selectOne(db, { movie_id: after });
   if (!row) throw new BadRequest(`after: no video #${after}`);
@@ -96,6 +109,8 @@ async function cursorKey(db: Database, after: number): Promise<string> {
 interface Shape {
   typed: boolean;
   search: boolean;
+  /** Name-gram tables joined to find the search's candidates (0: the search reads every name). */
+  grams: number;
   cursor: boolean;
   details: boolean;
   facts: boolean;
@@ -111,6 +126,7 @@ function buildSql(dialect: Dialect, shape: Shape): string {
   if (shape.details) columns.push(m('size'), m('sha256'), m('create_time'));
   if (shape.facts) columns.push(...FACT_COLUMNS.map(f));
   const on = `ON ${f('movie_id')} = ${m('id')}`;
+  if (shape.grams > 0) return gramSql(dialect, shape, columns);
   // By name: walk the name index and look each movie up by id (the planners would rather
   // read movie first and sort, a whole-table sort per page); the join order is forced.
   const from =
@@ -124,16 +140,48 @@ function buildSql(dialect: Dialect, shape: Shape): string {
           ? `${q('movie')} m LEFT JOIN ${q('media_facts')} f ${on}`
           : `${q('movie')} m`;
   const where = [`${m('is_delete')} = 0`];
+  where.push(...filters(dialect, shape));
+  return `SELECT ${columns.join(', ')} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${orderBy(dialect, shape, m('id'))}`;
+}
+
+/** The conditions after is_delete: type, search, cursor (their parameters in this order). */
+function filters(dialect: Dialect, shape: Shape, idColumn = `m.${quoteIdentifier(dialect, 'id')}`): string[] {
+  const q = (name: string) => quoteIdentifier(dialect, name);
+  const m = (column: string) => `m.${q(column)}`;
+  const f = (column: string) => `f.${q(column)}`;
+  const where: string[] = [];
   if (shape.typed) where.push(`${m('is_free')} = ?`);
   if (shape.search) where.push(`${f('name_key')} LIKE ? ESCAPE '${LIKE_ESCAPE}'`);
   if (shape.cursor) {
-    if (shape.order === 'oldest') where.push(`${m('id')} > ?`);
-    else if (shape.order === 'newest') where.push(`${m('id')} < ?`);
+    if (shape.order === 'oldest') where.push(`${idColumn} > ?`);
+    else if (shape.order === 'newest') where.push(`${idColumn} < ?`);
     else where.push(`(${f('name_key')} > ? OR (${f('name_key')} = ? AND ${f('movie_id')} > ?))`);
   }
-  const orderBy =
-    shape.order === 'oldest' ? `${m('id')} ASC` : shape.order === 'newest' ? `${m('id')} DESC` : `${f('name_key')} ASC, ${f('movie_id')} ASC`;
-  return `SELECT ${columns.join(', ')} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${orderBy}`;
+  return where;
+}
+
+function orderBy(dialect: Dialect, shape: Shape, idColumn: string): string {
+  const f = (column: string) => `f.${quoteIdentifier(dialect, column)}`;
+  return shape.order === 'oldest' ? `${idColumn} ASC` : shape.order === 'newest' ? `${idColumn} DESC` : `${f('name_key')} ASC, ${f('movie_id')} ASC`;
+}
+
+/**
+ * A search through the gram index: the rarest gram's rows (in movie_id order, its unique
+ * index), each other gram looked up by (gram, movie_id), then the movie and its name for the
+ * LIKE. The join order is forced (SQLite CROSS JOIN, MariaDB STRAIGHT_JOIN). By name, the
+ * candidates are sorted: at most the rarest gram's movies, not the table.
+ */
+function gramSql(dialect: Dialect, shape: Shape, columns: string[]): string {
+  const q = (name: string) => quoteIdentifier(dialect, name);
+  const join = dialect === 'mysql' ? 'STRAIGHT_JOIN' : 'CROSS JOIN';
+  const g = (i: number, column: string) => `g${i}.${q(column)}`;
+  let from = `${q('name_gram')} g0`;
+  for (let i = 1; i < shape.grams; i++) from += ` ${join} ${q('name_gram')} g${i} ON ${g(i, 'movie_id')} = ${g(0, 'movie_id')}`;
+  from += ` ${join} ${q('movie')} m ON m.${q('id')} = ${g(0, 'movie_id')} ${join} ${q('media_facts')} f ON f.${q('movie_id')} = ${g(0, 'movie_id')}`;
+  const where: string[] = [];
+  for (let i = 0; i < shape.grams; i++) where.push(`${g(i, 'gram')} = ?`);
+  where.push(`m.${q('is_delete')} = 0`, ...filters(dialect, shape, g(0, 'movie_id')));
+  return `SELECT ${columns.join(', ')} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${orderBy(dialect, shape, g(0, 'movie_id'))}`;
 }
 
 function listedMovie(row: Record<string, unknown>, withDetails: boolean, withFacts: boolean): ListedMovie {

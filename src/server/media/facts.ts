@@ -10,6 +10,7 @@ import { MediaFacts, type Movie } from '../../orm/models/index.js';
 import type { MediaFactsWire } from '../../protocol/messages.js';
 import { BadRequest } from '../errors.js';
 import { nameKey } from './name-key.js';
+import { saveNameGrams } from './name-grams.js';
 import type { MediaProber, ProbeResult } from './probe.js';
 
 /** An upload refused by `--refuse-non-video`; its bytes are dropped, not kept for a resume. */
@@ -39,6 +40,13 @@ export function factColumns(result: ProbeResult, now = new Date()): Partial<Medi
 /** The row a newly published movie gets, with the facts if they are known already. */
 export function newFactsRow(movie: Pick<Movie, 'id' | 'name'>, result?: ProbeResult): MediaFacts {
   return MediaFacts.from({ movie_id: movie.id, name_key: nameKey(movie.name), ...(result ? factColumns(result) : { probed: 0 }) });
+}
+
+/** Inserts a new movie's facts row and the grams of its name (name-grams.ts): what publishing writes for search. */
+export async function insertFactsRows(tx: Database, movie: Pick<Movie, 'id' | 'name'>, result?: ProbeResult): Promise<void> {
+  const row = newFactsRow(movie, result);
+  await row.save(tx);
+  await saveNameGrams(tx, movie.id, row.name_key);
 }
 
 /** How facts travel in get_movie_list replies: null = not probed (yet). */

@@ -7,12 +7,15 @@ import type { Logger } from 'pino';
 import { DuplicateKeyError, quoteIdentifier, type Database } from '../../orm/index.js';
 import type { ServerConfig } from '../config.js';
 import { FactsRecorder, newFactsRow } from './facts.js';
+import { addMissingNameGrams } from './name-grams.js';
 import { MediaProber } from './probe.js';
 
 export async function startMediaFacts(db: Database, config: ServerConfig, log: Logger): Promise<FactsRecorder> {
   const prober = await checkedProber(config, log);
   const added = await addMissingFactsRows(db);
   if (added > 0) log.info({ movies: added }, 'search keys added for older videos; `cinebox media scan` fills in their facts');
+  const grammed = await addMissingNameGrams(db);
+  if (grammed > 0) log.info({ movies: grammed }, 'name search index (name_gram) filled in for older videos');
   return new FactsRecorder(db, prober, log);
 }
 

@@ -9,7 +9,7 @@ import { Movie, Upload, User } from '../../orm/models/index.js';
 import type { UserContext } from '../context.js';
 import { AccountLocked, Conflict, Forbidden, TakenOver } from '../errors.js';
 import { crashPoint } from './crash-points.js';
-import { assertVideo, newFactsRow } from '../media/facts.js';
+import { assertVideo, insertFactsRows } from '../media/facts.js';
 import { recordEvent, type StoredEvent } from '../events/event-store.js';
 
 export interface VerifiedUpload {
@@ -75,7 +75,7 @@ export async function publishMovie(
     event = await app.db.transaction(async (tx) => {
       await assertStillAllowed(tx, user.id);
       await movie.save(tx);
-      await newFactsRow(movie, probed).save(tx);
+      await insertFactsRows(tx, movie, probed);
       await dropIntent(tx, upload.intent);
       return recordEvent(tx, 'video_added', { movie_id: movie.id, name: movie.name, is_free: movie.is_free, size: movie.size });
     });
@@ -89,6 +89,7 @@ export async function publishMovie(
     throw error;
   }
   crashPoint('after-commit');
+  app.catalog.invalidate();
   if (!probed || probed.outcome === 'not-probed') app.facts.probeLater(movie.id, storedPath);
   app.events.announce(event);
   return movie;
