@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, DuplicateKeyError, ensureSchema } from '../../src/orm/index.js';
 import { tableMeta } from '../../src/orm/decorators.js';
-import { AddressBlock, allModels, DownloadRecord, DownloadUsage, EventRecord, EventSequence, LiveSession, LoginFailure, MediaFacts, Movie, Notice, Purchase, Upload, User, ViewerPolicy } from '../../src/orm/models/index.js';
+import { AddressBlock, allModels, DownloadRecord, DownloadUsage, EventRecord, EventSequence, LiveSession, LoginFailure, MediaFacts, Movie, NameGram, Notice, Purchase, Upload, User, ViewerPolicy } from '../../src/orm/models/index.js';
 import { databaseKinds, openTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
 describe.each(databaseKinds)('ORM on %s', (kind) => {
@@ -54,6 +54,7 @@ describe.each(databaseKinds)('ORM on %s', (kind) => {
     await MediaFacts.from({ movie_id: 1, name_key: 'kept', probed: 0, format: null, container: null, duration_ms: null, width: null, height: null, video_codec: null, audio_codec: null, bit_rate: null, streamable: null, probed_at: null }).save(db);
     await EventRecord.from({ id: 1, kind: 'notice', payload: '{}', create_time: now }).save(db);
     await EventSequence.from({ id: 1, last_id: 1 }).save(db);
+    await NameGram.from({ gram: 'kep', movie_id: 1 }).save(db);
     await ViewerPolicy.from({ user_id: user.id, speed_bps: 1024 }).save(db);
     await DownloadUsage.from({ user_id: user.id, day: '2026-01-02', bytes: 10, count: 1 }).save(db);
     await LiveSession.from({ user_id: user.id, node: 'kept', created_at: now }).save(db);
