@@ -41,11 +41,11 @@ export function builder(yargs: Argv) {
     .command(unblock)
     // Each example's command fits yargs' left column (half of 80 columns), so none wraps.
     .example('$0 admin', 'open the menu')
-    .example('$0 admin watch --json', 'notices and new videos, as JSON lines')
+    .example('$0 admin watch --json', 'notices, videos: JSON lines')
     .example('$0 admin upload a.mp4 b.mkv', 'two free videos')
     .example('$0 admin upload a.mp4 --charge', 'a paid video')
     .example('$0 admin quota alice 2G', "set an admin's storage quota")
-    .example('$0 admin policy bob --speed 1M --daily 5G', "a viewer's speed and daily allowance")
+    .example('$0 admin policy bob --speed 1M', "a viewer's download speed")
     .example('$0 admin lock alice', 'lock an account out (see unlock)')
     .example('$0 admin unblock 192.0.2.7', 'lift a login block (see blocks)')
     .epilogue(EXIT_CODES_HELP);
