@@ -73,7 +73,7 @@ describe('npm pack: the client alone', { timeout: 240_000 }, () => {
     expect(registered.stderr).toBe('');
     expect(JSON.parse(registered.stdout)).toEqual({ registered: true, name: 'lena', role: 'user' });
     const listed = await cinebox(['user', 'list', '--json']);
-    expect(JSON.parse(listed.stdout)).toEqual({ movies: [] });
+    expect(JSON.parse(listed.stdout)).toEqual({ movies: [], next_after: null });
     const admin = await cinebox(['admin', 'users']);
     expect(admin.code).toBe(1); // a viewer is refused by the server: the admin command ran
   });
