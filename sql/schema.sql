@@ -98,6 +98,8 @@ CREATE TABLE IF NOT EXISTS `upload` (
   `total_size` BIGINT NOT NULL,
   `received_bytes` BIGINT NOT NULL DEFAULT 0,
   `holder` VARCHAR(64) NULL,
+  `holder_node` VARCHAR(64) NULL,
+  `holder_run` VARCHAR(32) NULL,
   `create_time` DATETIME(3) NOT NULL,
   `updated_time` DATETIME(3) NOT NULL,
   PRIMARY KEY (`id`),
@@ -175,4 +177,13 @@ CREATE TABLE IF NOT EXISTS `name_gram` (
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_name_gram_gram_movie_id` (`gram`, `movie_id`),
   KEY `idx_name_gram_movie_id` (`movie_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `node_beat` (
+  `node` VARCHAR(64) NOT NULL,
+  `run` VARCHAR(32) NOT NULL,
+  `beat_ms` INT NOT NULL,
+  `started_at` DATETIME(3) NOT NULL,
+  `beat_time` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`node`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

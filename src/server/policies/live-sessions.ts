@@ -12,15 +12,10 @@
  * also safe without locks: any login's trim deletes only rows outside the newest N it saw,
  * which are outside the newest N of all, and the last login to insert sees every row.
  */
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { IdLoader } from '../../orm/index.js';
 import { LiveSession, type User } from '../../orm/models/index.js';
 import type { Connection, Session } from '../connection.js';
 import type { App } from '../context.js';
-
-/** This server process, as named in the rows it holds. */
-export const NODE_NAME = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
 const rowOf = new WeakMap<Session, number>();
 /** The row of each connection's current viewer session, deleted when the connection closes (one listener per connection). */
@@ -32,7 +27,7 @@ export const SESSION_ENDED = 'this session was ended: your account logged in els
 /** Records the viewer session just opened on `conn` and ends the oldest ones past `maxSessions` (0 = no cap); returns how many it ended. */
 export async function openLiveSession(app: App, conn: Connection, user: User, maxSessions: number): Promise<number> {
   const session = conn.session!;
-  const row = await LiveSession.from({ user_id: user.id, node: NODE_NAME, created_at: new Date() }).save(app.db);
+  const row = await LiveSession.from({ user_id: user.id, node: app.node.name, created_at: new Date() }).save(app.db);
   rowOf.set(session, row.id);
   if (!rowOfConnection.has(conn)) {
     conn.closedSignal.addEventListener('abort', () => {
