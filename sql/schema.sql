@@ -183,6 +183,8 @@ CREATE TABLE IF NOT EXISTS `node_beat` (
   `node` VARCHAR(64) NOT NULL,
   `run` VARCHAR(32) NOT NULL,
   `beat_ms` INT NOT NULL,
+  `host` VARCHAR(255) NOT NULL,
+  `pid` INT NOT NULL,
   `started_at` DATETIME(3) NOT NULL,
   `beat_time` DATETIME(3) NOT NULL,
   PRIMARY KEY (`node`)

@@ -20,6 +20,7 @@ import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
 import { HashQueue } from './auth/hash-queue.js';
 import { sweepLoginFailures } from './auth/login-guard.js';
+import { endSessionsOfDeadNodes, endSessionsOfThisNode } from './policies/live-sessions.js';
 import { startEvents } from './events/index.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
@@ -60,7 +61,10 @@ export async function startServer(config: ServerConfig, rootLog: Logger = create
   const db = await openDatabase(config.db, { durable: config.durable });
   await ensureSchema(db, allModels);
   // Before the start check: a previous run of this node that was killed is then another, dead run.
-  const heartbeat = await Heartbeat.start(db, node, config.nodeBeatSeconds, log);
+  const heartbeat = await Heartbeat.start(db, node, config.nodeBeatSeconds, log).catch(async (error: unknown) => {
+    await db.close();
+    throw error;
+  });
   const media = new MediaStore(config.mediaDir, { durable: config.durable });
   await media.init();
   const events = await startEvents(config, db, log);
@@ -83,6 +87,8 @@ export async function startServer(config: ServerConfig, rootLog: Logger = create
     startUploadJanitor(app),
     startScrubber(app, scrub),
     every(LOGIN_SWEEP_MS, () => sweepLoginFailures(app), (error) => log.warn({ err: error.message }, 'login failure sweep failed')),
+    // Ten beats: a dead node's sessions go a few beats after it is known to be dead.
+    every(Math.max(1000, config.nodeBeatSeconds * 10_000), () => endSessionsOfDeadNodes(app), (error) => log.warn({ err: error.message }, 'dead session sweep failed')),
   ];
   const dispatch = createDispatcher(app);
   const connections = new Set<Connection>();
@@ -176,6 +182,7 @@ export async function startServer(config: ServerConfig, rootLog: Logger = create
     (finished ??= stopped.then(async () => {
       for (const janitor of janitors) janitor.stop();
       await metricsServer?.close();
+      await endSessionsOfThisNode(app);
       // Last of this node's rows: whatever it still held is free at once, not after a lease.
       await heartbeat.stop();
       await facts.idle(); // a running probe ends within its timeout

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientConnection, ServerError } from '../../src/client/connection.js';
 import { quickMd5, uploadFile } from '../../src/client/upload.js';
-import { Movie, NodeBeat, Upload } from '../../src/orm/models/index.js';
+import { LiveSession, Movie, NodeBeat, Upload } from '../../src/orm/models/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { configWith, type ServerConfig } from '../../src/server/config.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -125,6 +125,13 @@ describe.each(databaseKinds)('uploads of a node that stopped beating (%s)', { ti
     expect(row).toMatchObject({ holder_node: 'node-a' });
     const beatA = await NodeBeat.selectOne(db(), { node: 'node-a' });
     expect(beatA?.run).toBe(row.holder_run);
+    // A viewer's session on node A: its row must not outlive the node.
+    const viewer = await ClientConnection.connect({ host: '127.0.0.1', port: nodeA.port });
+    opened.push(viewer);
+    const viewerLogin = { name: 'viewer-on-a', password: wirePassword('pw-viewer'), user_type: 'user' as const };
+    await viewer.request({ type: 'register', ...viewerLogin });
+    await viewer.call('login', viewerLogin);
+    expect(await LiveSession.count(db(), { node: 'node-a' })).toBe(1);
 
     await nodeA.kill();
     const killedAt = Date.now();
@@ -140,6 +147,8 @@ describe.each(databaseKinds)('uploads of a node that stopped beating (%s)', { ti
     expect(await sha256Of(join(mediaDir, movie!.path))).toBe(movie!.sha256);
     expect(await Upload.count(db(), {})).toBe(0);
     expect(logsB.some((line) => line.msg === 'upload taken over from a node that stopped' && line.from_node === 'node-a' && line.node === 'node-b')).toBe(true);
+    // Node B's sweep (every ten beats) ends the dead node's sessions.
+    await waitFor(async () => ((await LiveSession.count(db(), { node: 'node-a' })) === 0 ? true : undefined), "node A's sessions to be ended");
   });
 
   it('a node started again under the name of its killed run beats under a new run', async () => {
@@ -151,7 +160,14 @@ describe.each(databaseKinds)('uploads of a node that stopped beating (%s)', { ti
     }, 'the new run of node-a');
     expect(beat.started_at.getTime()).toBeGreaterThan(dead!.started_at.getTime());
     expect(nodeA.logs()).toContain('"node":"node-a"');
+    expect(nodeA.logs()).not.toContain('waiting for it to go quiet'); // its killed run's process is gone: no wait
     await nodeA.kill();
+  });
+
+  it('a second node given the name of a running one waits for it to go quiet, and refuses to start when it beats on', async () => {
+    await startInProcess('twin');
+    await expect(startInProcess('twin')).rejects.toThrow(/node name "twin" is in use by a running node.*--node-name/);
+    expect(logsB.some((line) => line.node === 'twin' && String(line.msg).includes('waiting for it to go quiet'))).toBe(true);
   });
 
   it('an upload held by a node that still beats is not taken over; once it is released it resumes', async () => {

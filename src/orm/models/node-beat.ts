@@ -20,6 +20,13 @@ export class NodeBeat extends Model {
   @column({ type: 'int' })
   beat_ms!: number;
 
+  /** Where the run's process is: a node started again on the same host sees at once that the process of a killed run is gone. */
+  @column({ type: 'string', length: 255 })
+  host!: string;
+
+  @column({ type: 'int' })
+  pid!: number;
+
   @column({ type: 'datetime' })
   started_at!: Date;
 

@@ -5,6 +5,7 @@
  * after `--upload-lease` (docs/design.md, "State across nodes"). Beat times are the nodes'
  * clocks: nodes sharing a database must keep them in step (NTP), well within three beats.
  */
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { DuplicateKeyError, type Database } from '../../orm/index.js';
@@ -51,11 +52,24 @@ export async function allBeats(db: Database): Promise<Map<string, NodeBeat>> {
   return new Map((await NodeBeat.select(db)).map((beat) => [beat.node, beat]));
 }
 
+/** The row's process ran on this host and is not running any more (killed): no need to wait for its beat to go stale. */
+function processGone(beat: NodeBeat): boolean {
+  if (beat.host !== hostname() || beat.pid === process.pid) return false;
+  try {
+    process.kill(beat.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 export class Heartbeat {
   private timer?: NodeJS.Timeout;
   private beating?: Promise<void>;
   private stopped = false;
   private lost = false;
+  /** When this run claimed its row: kept if the row is written again, since rows it made before are still its own. */
+  private startedAt = new Date();
 
   private constructor(
     private readonly db: Database,
@@ -67,7 +81,8 @@ export class Heartbeat {
   /**
    * Claims the node's row and starts beating. A row of this name still beating under another
    * run is either this node's previous run, killed moments ago, or another node given the
-   * same name: it waits until that beat would be stale, and refuses to start if it beat again.
+   * same name: unless its process is known gone (same host, no such pid), it waits until that
+   * beat would be stale, and refuses to start if it beat again.
    */
   static async start(db: Database, identity: NodeIdentity, beatSeconds: number, log: Logger): Promise<Heartbeat> {
     const heartbeat = new Heartbeat(db, identity, Math.max(1, Math.round(beatSeconds * 1000)), log);
@@ -85,7 +100,8 @@ export class Heartbeat {
     for (;;) {
       const now = new Date();
       const row = await NodeBeat.selectOne(this.db, { node: name });
-      const fields = { run, beat_ms: this.beatMs, started_at: now, beat_time: now };
+      this.startedAt = now;
+      const fields = { run, beat_ms: this.beatMs, host: hostname(), pid: process.pid, started_at: now, beat_time: now };
       if (!row) {
         try {
           await NodeBeat.from({ node: name, ...fields }).save(this.db);
@@ -95,7 +111,7 @@ export class Heartbeat {
           throw error;
         }
       }
-      if (beatIsFresh(row, now.getTime())) {
+      if (beatIsFresh(row, now.getTime()) && !processGone(row)) {
         if (waitedFor && row.beat_time.getTime() !== waitedFor.getTime()) {
           throw new Error(`node name "${name}" is in use by a running node (it beat again while this one waited): give each node its own --node-name`);
         }
@@ -127,7 +143,9 @@ export class Heartbeat {
         this.lost = true;
         return;
       }
-      if (!row && !this.stopped) await NodeBeat.from({ node: name, run, beat_ms: this.beatMs, started_at: new Date(), beat_time: new Date() }).save(this.db);
+      if (!row && !this.stopped) {
+        await NodeBeat.from({ node: name, run, beat_ms: this.beatMs, host: hostname(), pid: process.pid, started_at: this.startedAt, beat_time: new Date() }).save(this.db);
+      }
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, 'node heartbeat failed');
     }
