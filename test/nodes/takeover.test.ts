@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientConnection, ServerError } from '../../src/client/connection.js';
 import { quickMd5, uploadFile } from '../../src/client/upload.js';
+import { openDatabase, type Database } from '../../src/orm/index.js';
 import { LiveSession, Movie, NodeBeat, Upload } from '../../src/orm/models/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { configWith, type ServerConfig } from '../../src/server/config.js';
@@ -41,17 +42,19 @@ describe.each(databaseKinds)('uploads of a node that stopped beating (%s)', { ti
     dir = await mkdtemp(join(tmpdir(), 'cinebox-nodes-'));
     [main, database] = await Promise.all([builtCli(), freshDatabaseUrl(kind, dir)]);
     mediaDir = join(dir, 'media');
+    shared = await openDatabase(database.url);
   }, 180_000);
   afterAll(async () => {
     for (const conn of opened) conn.close();
     await nodeA?.kill();
     for (const server of inProcess) await server.close();
+    await shared?.close();
     await database?.drop();
     await rm(dir, { recursive: true, force: true });
   });
 
-  const startA = () =>
-    startNode(main, { db: database.url, mediaDir, uploadLease: LEASE, args: ['--node-name', 'node-a', '--node-beat', `${BEAT * 1000}ms`] });
+  const startA = (beatSeconds = BEAT) =>
+    startNode(main, { db: database.url, mediaDir, uploadLease: LEASE, args: ['--node-name', 'node-a', '--node-beat', `${beatSeconds * 1000}ms`] });
   const startInProcess = async (name: string, overrides: Partial<ServerConfig> = {}) => {
     const config = configWith({
       host: '127.0.0.1',
@@ -97,8 +100,9 @@ describe.each(databaseKinds)('uploads of a node that stopped beating (%s)', { ti
     return { row: (await Upload.selectOne(db(), { id: row.id }))!, reply };
   }
 
-  /** Any running in-process node's handle on the shared database. */
-  const db = () => inProcess.find((server) => !server.draining)!.app.db;
+  /** The test's own handle on the shared database (the nodes create its tables). */
+  let shared: Database;
+  const db = () => shared;
 
   /** Uploads through `conn`, retrying while the server says another connection holds it; counts the refusals. */
   async function uploadRetrying(conn: ClientConnection, path: string) {
@@ -151,16 +155,19 @@ describe.each(databaseKinds)('uploads of a node that stopped beating (%s)', { ti
     await waitFor(async () => ((await LiveSession.count(db(), { node: 'node-a' })) === 0 ? true : undefined), "node A's sessions to be ended");
   });
 
-  it('a node started again under the name of its killed run beats under a new run', async () => {
-    const dead = await NodeBeat.selectOne(db(), { node: 'node-a' });
-    nodeA = await startA();
+  it('a node killed and started again at once under its name starts without waiting, under a new run', async () => {
+    // A 5 s beat: the killed run's beat is still fresh (15 s) when the node is back, but its process is gone.
+    nodeA = await startA(5);
+    const killed = await waitFor(() => NodeBeat.selectOne(db(), { node: 'node-a' }), 'the beat of node-a');
+    await nodeA.kill();
+    nodeA = await startA(5);
     const beat = await waitFor(async () => {
       const row = await NodeBeat.selectOne(db(), { node: 'node-a' });
-      return row && row.run !== dead!.run ? row : undefined;
+      return row && row.run !== killed.run ? row : undefined;
     }, 'the new run of node-a');
-    expect(beat.started_at.getTime()).toBeGreaterThan(dead!.started_at.getTime());
+    expect(beat.started_at.getTime()).toBeGreaterThan(killed.started_at.getTime());
     expect(nodeA.logs()).toContain('"node":"node-a"');
-    expect(nodeA.logs()).not.toContain('waiting for it to go quiet'); // its killed run's process is gone: no wait
+    expect(nodeA.logs()).not.toContain('waiting for it to go quiet');
     await nodeA.kill();
   });
 
