@@ -53,7 +53,7 @@ export function createDispatcher(app: App) {
         result.afterSent();
       } else await conn.send(result);
     } finally {
-      metrics.requests.inc({ type: label, code });
+      metrics.countRequest(label, code);
     }
   };
 }

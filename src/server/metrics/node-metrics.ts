@@ -24,7 +24,6 @@ export type BlockScope = 'pair' | 'address' | 'account';
 
 export class NodeMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'type' | 'code'>;
   readonly latency: Histogram<'type'>;
   readonly transfers: Gauge<'direction'>;
   readonly loginFailures: Counter;
@@ -33,7 +32,17 @@ export class NodeMetrics {
 
   constructor(node: { name: string; run: string }, sources: MetricSources) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'cinebox_requests_total', help: 'Requests answered, by message type and result code (OK or the error code)', labelNames: ['type', 'code'], registers });
+    const requests = this.requestCounts;
+    new Counter({
+      name: 'cinebox_requests_total',
+      help: 'Requests answered, by message type and result code (OK or the error code)',
+      labelNames: ['type', 'code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [type, codes] of requests) for (const [code, count] of codes) this.inc({ type, code }, count);
+      },
+    });
     this.latency = new Histogram({
       name: 'cinebox_request_duration_seconds',
       help: 'Time from a request to its reply being ready (a download\'s bytes and a viewer\'s wait not included), by message type',
@@ -55,6 +64,18 @@ export class NodeMetrics {
     const info = new Gauge({ name: 'cinebox_node_info', help: 'This node: its name, its run (random per start) and version; always 1', labelNames: ['node', 'run', 'version'], registers });
     info.set({ node: node.name, run: node.run, version: SERVER_VERSION }, 1);
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Requests counted in plain maps and handed to prom-client when scraped: its labelled inc
+   * hashes the labels on every call (~1 µs here), a share of a ~45 µs request worth keeping.
+   */
+  private readonly requestCounts = new Map<string, Map<string, number>>();
+
+  countRequest(type: string, code: string): void {
+    let codes = this.requestCounts.get(type);
+    if (!codes) this.requestCounts.set(type, (codes = new Map()));
+    codes.set(code, (codes.get(code) ?? 0) + 1);
   }
 
   /** The Prometheus text of every metric. */
