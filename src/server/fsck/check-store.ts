@@ -202,7 +202,8 @@ export async function checkStore(app: StoreApp, options: FsckOptions = {}): Prom
  */
 async function moveBack(app: StoreApp, row: Upload, storedName: string, size: number): Promise<string | undefined> {
   const holder = randomUUID();
-  const taken = await Upload.updateWhere(app.db, { holder, updated_time: new Date() }, { id: row.id, holder: row.holder, updated_time: row.updated_time });
+  // No node on the row: `cinebox fsck` beats nowhere, so the lease alone keeps a resume off it meanwhile.
+  const taken = await Upload.updateWhere(app.db, { holder, holder_node: null, holder_run: null, updated_time: new Date() }, { id: row.id, holder: row.holder, updated_time: row.updated_time });
   if (taken === 0) return undefined; // someone resumed it meanwhile: theirs now
   try {
     await app.media.moveBackToIncoming(storedName, row.temp_name);
