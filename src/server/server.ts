@@ -18,6 +18,7 @@ import { Connection, type ConnectionLimits } from './connection.js';
 import { ConnectionGate, type Refusal } from './connection-gate.js';
 import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
+import { GuessWaits } from './auth/guess-waits.js';
 import { HashQueue } from './auth/hash-queue.js';
 import { sweepLoginFailures } from './auth/login-guard.js';
 import { endSessionsOfDeadNodes, endSessionsOfThisNode } from './policies/live-sessions.js';
@@ -78,7 +79,7 @@ export async function startServer(config: ServerConfig, rootLog: Logger = create
     hashQueueLength: () => hashes.queued,
     eventSubscribers: () => events.hub.subscriberCount,
   });
-  const app: App = { config, node, db, media, log, facts, events: events.hub, hashes, catalog: new ListCache(movieTableVersion(db)), metrics };
+  const app: App = { config, node, db, media, log, facts, events: events.hub, hashes, guessWaits: GuessWaits.forConfig(config), catalog: new ListCache(movieTableVersion(db)), metrics };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);
