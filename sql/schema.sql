@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS `login_failure` (
   `address` VARCHAR(64) NOT NULL,
   `account` VARCHAR(64) NOT NULL,
   `failures` INT NOT NULL DEFAULT 0,
+  `pending` INT NOT NULL DEFAULT 0,
   `last_failure` DATETIME(3) NOT NULL,
   `blocked_until` DATETIME(3) NULL,
   PRIMARY KEY (`id`),
