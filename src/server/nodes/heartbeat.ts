@@ -68,6 +68,8 @@ export class Heartbeat {
   private beating?: Promise<void>;
   private stopped = false;
   private lost = false;
+  /** A beat failed (the database is away): said once, and once when it is back, not every beat. */
+  private failing = false;
   /** When this run claimed its row: kept if the row is written again, since rows it made before are still its own. */
   private startedAt = new Date();
 
@@ -132,6 +134,8 @@ export class Heartbeat {
     const { name, run } = this.identity;
     try {
       const kept = await NodeBeat.updateWhere(this.db, { beat_time: new Date(), beat_ms: this.beatMs }, { node: name, run });
+      if (this.failing) this.log.info('node heartbeat: the database answers again');
+      this.failing = false;
       if (kept > 0) {
         if (this.lost) this.log.info('node heartbeat row back');
         this.lost = false;
@@ -147,7 +151,8 @@ export class Heartbeat {
         await NodeBeat.from({ node: name, run, beat_ms: this.beatMs, host: hostname(), pid: process.pid, started_at: this.startedAt, beat_time: new Date() }).save(this.db);
       }
     } catch (error) {
-      this.log.warn({ err: (error as Error).message }, 'node heartbeat failed');
+      if (!this.failing) this.log.warn({ err: (error as Error).message }, 'node heartbeat failed; retrying every beat (uploads this node holds look dead to the others meanwhile)');
+      this.failing = true;
     }
   }
 
