@@ -203,4 +203,27 @@ describe.each(databaseKinds)('uploads of a node that stopped beating (%s)', { ti
     const movie = await Movie.selectOne(db(), { id: Number(reply.movie_id) });
     expect(await sha256Of(join(mediaDir, movie!.path))).toBe(await sha256Of(path));
   });
+  it('two nodes taking over one dead upload at once: exactly one wins, the other gets CONFLICT, the video is stored once', async () => {
+    nodeA = await startA();
+    const [one, two] = [await startInProcess('racer-1'), await startInProcess('racer-2')];
+    (await adminConnection(nodeA.port, true)).close(); // registers, if the first test did not
+    const path = await makeFile('raced.mp4', 16 * MiB);
+    const { row } = await holdUpload(await admin(nodeA.port), path, 4 * MiB);
+    await nodeA.kill();
+    // Wait until node A is dead for every node, then let both race for its upload.
+    await waitFor(async () => {
+      const beat = await NodeBeat.selectOne(db(), { node: 'node-a' });
+      return beat && Date.now() - beat.beat_time.getTime() > 3 * beat.beat_ms + 100 ? true : undefined;
+    }, 'node A to miss three beats');
+    const [onOne, onTwo] = [await admin(one.port), await admin(two.port)];
+    const results = await Promise.allSettled([uploadFile(onOne, path, { isFree: true }), uploadFile(onTwo, path, { isFree: true })]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]!.reason).toMatchObject({ code: 'CONFLICT' });
+    const sha = await sha256Of(path);
+    expect(await Movie.count(db(), { sha256: sha })).toBe(1);
+    expect(await Upload.selectOne(db(), { id: row.id })).toBeUndefined();
+  });
 });
