@@ -62,6 +62,8 @@ async function startAttempt(ctx: UserContext, size: number): Promise<Attempt> {
     total_size: size,
     received_bytes: 0,
     holder,
+    holder_node: app.node.name,
+    holder_run: app.node.run,
     create_time: now,
     updated_time: now,
   });
