@@ -26,24 +26,29 @@ interface Attempt {
   userType?: 'admin' | 'user';
 }
 
-/** Opens every connection first, then sends every login at once, and returns the replies in order. */
-async function loginAll(arena: Arena, attempts: Attempt[]): Promise<Reply[]> {
+/** Opens every connection first, then sends every login at once; the replies, in order, come with `replies()`. */
+async function sendAll(arena: Arena, attempts: Attempt[]): Promise<{ replies(): Promise<Reply[]> }> {
   const peers = await Promise.all(attempts.map((a) => Peer.open(arena.port, a.address)));
-  try {
-    attempts.forEach((a, i) =>
-      peers[i].send({ type: 'login', name: a.name, password: wirePassword(a.password), user_type: a.userType ?? 'user' }),
-    );
-    return await Promise.all(
-      peers.map(async (peer) => {
-        const reply = await peer.next(30_000);
-        if (typeof reply === 'string') throw new Error(`no reply to a login: ${reply}`);
-        return reply;
-      }),
-    );
-  } finally {
-    for (const peer of peers) peer.destroy();
-  }
+  attempts.forEach((a, i) => peers[i].send({ type: 'login', name: a.name, password: wirePassword(a.password), user_type: a.userType ?? 'user' }));
+  return {
+    async replies() {
+      try {
+        return await Promise.all(
+          peers.map(async (peer) => {
+            const reply = await peer.next(30_000);
+            if (typeof reply === 'string') throw new Error(`no reply to a login: ${reply}`);
+            return reply;
+          }),
+        );
+      } finally {
+        for (const peer of peers) peer.destroy();
+      }
+    },
+  };
 }
+
+/** Sends every login at once and returns the replies in order. */
+const loginAll = async (arena: Arena, attempts: Attempt[]): Promise<Reply[]> => (await sendAll(arena, attempts)).replies();
 
 const loginFrom = async (arena: Arena, attempt: Attempt) => (await loginAll(arena, [attempt]))[0];
 
@@ -268,6 +273,96 @@ describe.each(databaseKinds)('parallel logins of one account from one address (%
         expect(pair.blocked_until).not.toBeNull();
         expect(await loginFrom(arena, { address: nextLoopback(), name, password: 'mixed-right' })).toMatchObject({ flag: true });
       }
+    }
+  });
+});
+
+// The account's counter (any address) at the real scrypt cost: more than the account limit of
+// logins in flight at once, spread over addresses so no pair is full.
+describe.each(databaseKinds)('parallel logins of one account from many addresses (%s)', (kind) => {
+  let arena: Arena;
+  beforeAll(async () => {
+    arena = await startArena(kind, { scryptN: 16384, loginMaxFailures: LOGIN_MAX, accountMaxFailures: ACCOUNT_MAX, addressMaxAccounts: SPRAY_MAX, hashQueuePerAddress: 16 });
+  });
+  afterAll(async () => arena?.close());
+
+  /** The account's counters left behind: every row for the name, whatever its address. */
+  const countersOf = async (name: string) =>
+    (await arena.rows<{ failures: number; pending: number; blocked_until: unknown }>('SELECT failures, pending, blocked_until FROM login_failure WHERE account = ?', [name])).map((r) => ({
+      failures: Number(r.failures),
+      pending: Number(r.pending),
+      blocked: r.blocked_until != null,
+    }));
+
+  it('lets 30 parallel correct logins of one account from 6 addresses all in, and the account is not locked', async () => {
+    const name = 'family';
+    await register(arena, name, 'family-pw');
+    const addresses = Array.from({ length: 6 }, () => nextLoopback());
+    for (let i = 0; i < addresses.length; i++) await register(arena, `neighbour-${i}`, 'neighbour-pw');
+    const watch = await arena.watch();
+    // A busy server: each address's own checks come first (3 logins of a neighbour's account
+    // each, queued in the password queue), so all 30 logins are in flight before a verdict.
+    const neighbours = await sendAll(arena, addresses.flatMap((address, i) => Array.from({ length: 3 }, () => ({ address, name: `neighbour-${i}`, password: 'neighbour-pw' }))));
+    await waitFor(() => arena.world.server.app.hashes.queued >= 12, 10_000, "the neighbours' checks queued");
+    const replies = await loginAll(arena, addresses.flatMap((address) => Array.from({ length: LOGIN_MAX }, () => ({ address, name, password: 'family-pw' }))));
+    expect((await neighbours.replies()).filter((r) => !r.flag)).toEqual([]);
+    expect(replies.map((r) => (r.flag ? 'ok' : `${r.code}: ${r.msg}`))).toEqual(Array(30).fill('ok'));
+    expect(arena.world.logs.filter((l) => l.msg === 'login refused' && l.name === name)).toEqual([]);
+    expect(await userRow(arena, name)).toEqual({ failed_logins: 0, locked_until: null, is_locked: 0 });
+    // Every reservation was given back: nothing in flight, no failure, no block.
+    for (const counter of await countersOf(name)) expect(counter).toEqual({ failures: 0, pending: 0, blocked: false });
+    expect(await watch.changes()).toEqual({});
+    await watch.served();
+  });
+
+  it('checks at most the account limit of 60 parallel wrong guesses from 12 addresses, and locks the account', async () => {
+    const name = 'besieged';
+    await register(arena, name, 'besieged-pw');
+    const watch = await arena.watch();
+    const addresses = Array.from({ length: 12 }, () => nextLoopback());
+    const replies = await loginAll(arena, addresses.flatMap((address, a) => Array.from({ length: LOGIN_MAX }, (_, i) => ({ address, name, password: `siege-${a}-${i}` }))));
+    expect(replies.filter((r) => r.flag)).toEqual([]);
+    const codes = replies.map((r) => String(r.code));
+    expect(codes.filter((c) => !['LOGIN_FAILED', 'ACCOUNT_LOCKED', 'LOGIN_BLOCKED', 'BUSY'].includes(c))).toEqual([]);
+    // The first 20 to reserve were all checked (nothing else could settle them), none past them.
+    expect(checkedFailures(arena, name)).toBe(ACCOUNT_MAX);
+    expect(codes.filter((c) => c === 'LOGIN_FAILED')).toHaveLength(ACCOUNT_MAX);
+    const row = await userRow(arena, name);
+    expect(row.failed_logins).toBe(ACCOUNT_MAX);
+    expect(row.locked_until).not.toBeNull();
+    expect(arena.world.logs).toContainEqual(expect.objectContaining({ msg: 'account locked after failed logins', name }));
+    expectErrorReply(await loginFrom(arena, { address: nextLoopback(), name, password: 'besieged-pw' }), 'ACCOUNT_LOCKED');
+    await watch.served();
+  });
+
+  it('of 20 wrong guesses from 4 addresses and 5 right ones from a fifth sent together, checks every wrong one and refuses a right one only once the account is locked', async () => {
+    for (const rightFirst of [true, false]) {
+      const name = `crowd-${rightFirst ? 'first' : 'last'}`;
+      await register(arena, name, 'crowd-right');
+      const wrong = Array.from({ length: 4 }, () => nextLoopback()).flatMap((address, a) => Array.from({ length: LOGIN_MAX }, (_, i) => ({ address, name, password: `crowd-${a}-${i}` })));
+      const family = nextLoopback();
+      const right = Array.from({ length: LOGIN_MAX }, () => ({ address: family, name, password: 'crowd-right' }));
+      const replies = await loginAll(arena, rightFirst ? [...right, ...wrong] : [...wrong, ...right]);
+      const rightReplies = rightFirst ? replies.slice(0, LOGIN_MAX) : replies.slice(-LOGIN_MAX);
+      const wrongReplies = rightFirst ? replies.slice(LOGIN_MAX) : replies.slice(0, -LOGIN_MAX);
+      // No wrong guess was refused by the others' reservations: a lock needs all 20 to fail.
+      expect(wrongReplies.map((r) => r.code)).toEqual(Array(20).fill('LOGIN_FAILED'));
+      expect(checkedFailures(arena, name)).toBe(20);
+      expect(rightReplies.filter((r) => !r.flag && r.code !== 'ACCOUNT_LOCKED')).toEqual([]);
+      const row = await userRow(arena, name);
+      if (rightReplies.some((r) => !r.flag)) {
+        // Refused only because the 20th failure (with no success after it) locked the account.
+        expect(row.failed_logins).toBe(ACCOUNT_MAX);
+        expect(row.locked_until).not.toBeNull();
+        expectErrorReply(await loginFrom(arena, { address: nextLoopback(), name, password: 'crowd-right' }), 'ACCOUNT_LOCKED');
+      } else {
+        // Every right one got in; only the failures after the last success count, and they
+        // lock the account exactly when they reach the limit.
+        expect(row.failed_logins).toBeLessThanOrEqual(ACCOUNT_MAX);
+        expect(row.locked_until != null).toBe(row.failed_logins === ACCOUNT_MAX);
+      }
+      // Nothing is left in flight on any counter.
+      for (const counter of await countersOf(name)) expect(counter.pending).toBe(0);
     }
   });
 });
