@@ -7,6 +7,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { ensureSchema, openDatabase } from '../../orm/index.js';
 import { allModels, User } from '../../orm/models/index.js';
+import { forgetAccountFailures } from '../../server/auth/login-guard.js';
 import { defaultConfig } from '../../server/config.js';
 import { formatSize } from '../../server/uploads/quota.js';
 import { parseQuota } from '../sizes.js';
@@ -53,6 +54,7 @@ export async function handler(args: Args): Promise<void> {
     if (args.unlock) Object.assign(set, { is_locked: 0, failed_logins: 0, locked_until: null });
     if (quota !== undefined) set.quota_bytes = quota;
     await User.updateWhere(db, set, { id: user.id });
+    if (args.unlock) await forgetAccountFailures(db, user.name);
     const said = [
       args.lock ? 'locked' : args.unlock ? 'unlocked' : undefined,
       quota === undefined ? undefined : `quota ${quota === null ? 'the server default' : quota === 0 ? 'no limit' : formatSize(quota)}`,

@@ -1,11 +1,11 @@
 /**
- * Where a login waits when its (address, account) pair already has the limit's worth of
- * guesses in flight: for their verdicts (a right one frees its place, a wrong one counts and
- * may block the pair), rather than being refused, so parallel correct logins never block
- * their own user. A waiting guess is a password check to come, so it is bounded like the
- * password queue: past `maxQueued` waiting, or `maxQueuedPerAddress` from one address, or
- * after `maxWaitMs`, BUSY. A verdict on this node wakes its pair's waiters at once; one on
- * another node is seen by the next poll.
+ * Where a login waits when a counter it needs a place on (its (address, account) pair, or the
+ * account's, any address) already has the limit's worth of guesses in flight: for their
+ * verdicts (a right one frees its place, a wrong one counts and may block), rather than being
+ * refused, so parallel correct logins never block their own user. A waiting guess is a
+ * password check to come, so it is bounded like the password queue: past `maxQueued`
+ * waiting, or `maxQueuedPerAddress` from one address, or after `maxWaitMs`, BUSY. A verdict
+ * on this node wakes that counter's waiters at once; one on another node is seen by the next poll.
  */
 import type { ServerConfig } from '../config.js';
 import { ConnectionClosed } from '../connection-closed.js';
@@ -14,23 +14,26 @@ import { Busy } from '../errors.js';
 export interface GuessWaitLimits {
   maxQueued: number;
   maxQueuedPerAddress: number;
-  /** How often a waiter reads its pair again, for verdicts given on other nodes. */
+  /** How often a waiter reads its counter again, for verdicts given on other nodes. */
   pollMs: number;
   maxWaitMs: number;
 }
 
-/** A place in the waiting room, held from the first "full" to admission or refusal. */
+/** A place in the waiting room, held from the first "full" to admission or refusal (one per guess, whatever it waits on). */
 export interface Seat {
-  /** Resolves when the pair may have a place (a verdict here, or the poll); rejects ConnectionClosed or, past the deadline, Busy. */
-  next(): Promise<void>;
+  /**
+   * Resolves when the counter `key` may have a place (a verdict on it here, or the poll);
+   * rejects ConnectionClosed or, past the deadline, Busy. The seat stays woken by `key` until it leaves.
+   */
+  next(key: string): Promise<void>;
   leave(): void;
 }
 
 export class GuessWaits {
   private waiting = 0;
   private readonly byAddress = new Map<string, number>();
-  /** Seats by pair, to wake on a verdict. */
-  private readonly byPair = new Map<string, Set<SeatImpl>>();
+  /** Seats by counter key, to wake on a verdict. */
+  private readonly byKey = new Map<string, Set<SeatImpl>>();
   /** Counters for the logs and the tests: guesses that waited, refused with BUSY; the most ever waiting. */
   readonly stats = { waited: 0, refused: 0, peakWaiting: 0, peakWaitingPerAddress: 0 };
 
@@ -41,8 +44,8 @@ export class GuessWaits {
     return new GuessWaits({ maxQueued: config.hashQueueMax, maxQueuedPerAddress: config.hashQueuePerAddress, pollMs: 250, maxWaitMs: 30_000 });
   }
 
-  /** Takes a seat for a guess of `pair` from `address`; throws Busy when the room is full. */
-  enter(address: string, pair: string, signal?: AbortSignal): Seat {
+  /** Takes a seat for a guess from `address`; throws Busy when the room is full. */
+  enter(address: string, signal?: AbortSignal): Seat {
     const fromAddress = this.byAddress.get(address) ?? 0;
     if (this.waiting >= this.limits.maxQueued || fromAddress >= this.limits.maxQueuedPerAddress) {
       this.stats.refused++;
@@ -53,22 +56,35 @@ export class GuessWaits {
     this.stats.waited++;
     this.stats.peakWaiting = Math.max(this.stats.peakWaiting, this.waiting);
     this.stats.peakWaitingPerAddress = Math.max(this.stats.peakWaitingPerAddress, fromAddress + 1);
-    const seat = new SeatImpl(Date.now() + this.limits.maxWaitMs, this.limits.pollMs, signal, () => this.release(address, pair, seat));
-    let seats = this.byPair.get(pair);
-    if (!seats) this.byPair.set(pair, (seats = new Set()));
-    seats.add(seat);
+    const seat = new SeatImpl(
+      Date.now() + this.limits.maxWaitMs,
+      this.limits.pollMs,
+      signal,
+      (key) => this.watch(key, seat),
+      () => this.release(address, seat),
+    );
     return seat;
   }
 
-  /** A verdict on `pair` was given here: its waiters read it again now. */
-  wake(pair: string): void {
-    for (const seat of this.byPair.get(pair) ?? []) seat.wake();
+  /** A verdict on the counter `key` was given here: its waiters read it again now. */
+  wake(key: string): void {
+    for (const seat of this.byKey.get(key) ?? []) seat.wake();
   }
 
-  private release(address: string, pair: string, seat: SeatImpl): void {
-    const seats = this.byPair.get(pair);
-    if (!seats?.delete(seat)) return;
-    if (seats.size === 0) this.byPair.delete(pair);
+  private watch(key: string, seat: SeatImpl): void {
+    let seats = this.byKey.get(key);
+    if (!seats) this.byKey.set(key, (seats = new Set()));
+    seats.add(seat);
+  }
+
+  private release(address: string, seat: SeatImpl): void {
+    if (seat.left) return;
+    seat.left = true;
+    for (const key of seat.keys) {
+      const seats = this.byKey.get(key);
+      seats?.delete(seat);
+      if (seats?.size === 0) this.byKey.delete(key);
+    }
     this.waiting--;
     const left = (this.byAddress.get(address) ?? 1) - 1;
     if (left > 0) this.byAddress.set(address, left);
@@ -80,11 +96,15 @@ class SeatImpl implements Seat {
   /** A wake that came while the guess was reading its pair, not waiting: the next wait returns at once. */
   private woken = false;
   private waiter: (() => void) | undefined;
+  /** The counters this seat waited on: a verdict on any of them wakes it. */
+  readonly keys = new Set<string>();
+  left = false;
 
   constructor(
     private readonly deadline: number,
     private readonly pollMs: number,
     private readonly signal: AbortSignal | undefined,
+    private readonly onWatch: (key: string) => void,
     readonly leave: () => void,
   ) {}
 
@@ -93,10 +113,14 @@ class SeatImpl implements Seat {
     else this.woken = true;
   }
 
-  next(): Promise<void> {
+  next(key: string): Promise<void> {
     if (this.signal?.aborted) return Promise.reject(new ConnectionClosed());
     const left = this.deadline - Date.now();
-    if (left <= 0) return Promise.reject(new Busy('logins of this account from your address are still being checked; try again in a moment'));
+    if (left <= 0) return Promise.reject(new Busy('logins of this account are still being checked; try again in a moment'));
+    if (!this.keys.has(key)) {
+      this.keys.add(key);
+      this.onWatch(key);
+    }
     if (this.woken) {
       this.woken = false;
       return Promise.resolve();

@@ -6,6 +6,7 @@
  * failed logins (that undoes nothing the operator did).
  */
 import { User } from '../../orm/models/index.js';
+import { forgetAccountFailures } from '../auth/login-guard.js';
 import type { Reply, Request } from '../../protocol/messages.js';
 import type { UserContext } from '../context.js';
 import { BadRequest, Forbidden, NotFound } from '../errors.js';
@@ -55,6 +56,7 @@ export async function unlockUser(req: Request<'unlock_user'>, { app, conn, user 
   const where = target.user_type === 'admin' ? { id: target.id, is_locked: 0 } : { id: target.id };
   const changed = await User.updateWhere(app.db, { is_locked: 0, failed_logins: 0, locked_until: null }, where);
   if (changed === 0) throw new Forbidden(OPERATOR_ONLY);
+  await forgetAccountFailures(app.db, target.name);
   conn.log.info({ by: user.id, name: req.name }, 'user unlocked');
   return { flag: true, msg: `${req.name} is unlocked` };
 }
