@@ -7,7 +7,9 @@
  * arena's bystander served.
  */
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import yargs from 'yargs';
+import * as accountCommand from '../../src/cli/commands/account.js';
 import { LoginFailure } from '../../src/orm/models/index.js';
 import type { Reply } from '../../src/protocol/messages.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
@@ -111,6 +113,27 @@ describe.each(databaseKinds)('the login guard (%s)', (kind) => {
     const locked = await loginFrom(arena, { address: nextLoopback(), name: 'target', password: 'target-right' });
     expectErrorReply(locked, 'ACCOUNT_LOCKED');
     await watch.served();
+  });
+
+  it("keeps an account's lock out of the address blocks, and the operator's --unlock lifts it", async () => {
+    const name = 'operator-freed';
+    await register(arena, name, 'freed-pw');
+    const guesses = Array.from({ length: ACCOUNT_MAX }, (_, i) => ({ address: nextLoopback(), name, password: `nope-${i}` }));
+    expect((await loginAll(arena, guesses)).map((r) => r.code)).toEqual(Array(ACCOUNT_MAX).fill('LOGIN_FAILED'));
+    expect((await userRow(arena, name)).locked_until).not.toBeNull();
+    // The account's counter is no address: not listed, not lifted by unblocking one.
+    const { blocks } = await arena.admin.call('list_blocks', {});
+    expect(blocks.filter((b: { account: string }) => b.account === name)).toEqual([]);
+    expectErrorReply(await arena.admin.request({ type: 'unblock_address', session: arena.admin.session, address: ACCOUNT_SCOPE }), 'NOT_FOUND');
+    expectErrorReply(await loginFrom(arena, { address: nextLoopback(), name, password: 'freed-pw' }), 'ACCOUNT_LOCKED');
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await yargs().command(accountCommand).parseAsync(['account', name, '--unlock', '--db', arena.world.config.db]);
+    } finally {
+      log.mockRestore();
+    }
+    expect(await userRow(arena, name)).toEqual({ failed_logins: 0, locked_until: null, is_locked: 0 });
+    expect(await loginFrom(arena, { address: nextLoopback(), name, password: 'freed-pw' })).toMatchObject({ flag: true });
   });
 
   it.each(['temporary', 'by an admin'])('answers the same for the right and a wrong password while an account is locked (%s)', async (how) => {
