@@ -123,7 +123,7 @@ describe.each(databaseKinds)('the login guard (%s)', (kind) => {
     expect((await userRow(arena, name)).locked_until).not.toBeNull();
     // The account's counter is no address: not listed, not lifted by unblocking one.
     const { blocks } = await arena.admin.call('list_blocks', {});
-    expect(blocks.filter((b: { account: string }) => b.account === name)).toEqual([]);
+    expect((blocks as { account: string }[]).filter((b) => b.account === name)).toEqual([]);
     expectErrorReply(await arena.admin.request({ type: 'unblock_address', session: arena.admin.session, address: ACCOUNT_SCOPE }), 'NOT_FOUND');
     expectErrorReply(await loginFrom(arena, { address: nextLoopback(), name, password: 'freed-pw' }), 'ACCOUNT_LOCKED');
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);

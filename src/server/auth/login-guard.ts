@@ -119,6 +119,11 @@ export async function admitGuess(app: App, log: Logger, address: string, name: s
         throw addressBlocked(addressBlock.blocked_until);
       }
       if (current) assertAccountOpen(current, refused);
+      // A read before any write: a guess waiting on a full account, woken by every verdict, only reads.
+      if (whole && (await peekCounter(app, whole)) === FULL) {
+        await wait(whole);
+        continue;
+      }
       const claimed = await claimCounter(app, pair);
       if (claimed === FULL) {
         await wait(pair);
@@ -290,6 +295,20 @@ function liveCounts(counter: Counter, row: LoginFailure, now: Date): { failures:
   return { failures: age > counter.quietMs ? 0 : row.failures, pending: age > PENDING_LAPSE_MS ? 0 : row.pending };
 }
 
+/** FULL if the counter has no place now (throws while it is blocked): what a claim would find. */
+function placeIn(counter: Counter, row: LoginFailure, now: Date): { failures: number; pending: number } | typeof FULL {
+  if (row.blocked_until && row.blocked_until.getTime() > now.getTime()) throw counter.blocked(row);
+  const live = liveCounts(counter, row, now);
+  // After a block ran out (failures at the limit), one guess at a time.
+  return live.pending >= Math.max(1, counter.limit - live.failures) ? FULL : live;
+}
+
+/** Whether a claim would find the counter full, without claiming (throws while it is blocked). */
+async function peekCounter(app: App, counter: Counter): Promise<typeof FULL | undefined> {
+  const row = await LoginFailure.selectOne(app.db, { address: counter.address, account: counter.account });
+  return row && placeIn(counter, row, new Date()) === FULL ? FULL : undefined;
+}
+
 /** The compare-and-set condition: the row as it was read. */
 const asRead = (row: LoginFailure) => ({ id: row.id, failures: row.failures, pending: row.pending, last_failure: row.last_failure });
 
@@ -299,7 +318,7 @@ const asRead = (row: LoginFailure) => ({ id: row.id, failures: row.failures, pen
  * flight; throws while the counter is blocked.
  */
 async function claimCounter(app: App, counter: Counter): Promise<Claim | typeof FULL> {
-  const { address, account, limit } = counter;
+  const { address, account } = counter;
   for (;;) {
     const now = new Date();
     const row = await LoginFailure.selectOne(app.db, { address, account });
@@ -313,9 +332,9 @@ async function claimCounter(app: App, counter: Counter): Promise<Claim | typeof 
       }
       return { id: created.id, fresh: true };
     }
-    if (row.blocked_until && row.blocked_until.getTime() > now.getTime()) throw counter.blocked(row);
-    const { failures, pending } = liveCounts(counter, row, now);
-    if (pending >= Math.max(1, limit - failures)) return FULL;
+    const place = placeIn(counter, row, now);
+    if (place === FULL) return FULL;
+    const { failures, pending } = place;
     const taken = await LoginFailure.updateWhere(app.db, { failures, pending: pending + 1, last_failure: now }, asRead(row));
     if (taken === 0) continue; // another guess counted first: read again
     return { id: row.id, fresh: failures === 0 && pending === 0 };
