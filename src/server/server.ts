@@ -23,7 +23,8 @@ import { sweepLoginFailures } from './auth/login-guard.js';
 import { startEvents } from './events/index.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
-import { ListCache, movieTableVersion } from './media/list-cache.js';
+import { ListCache, catalogVersion } from './media/list-cache.js';
+import { MemoryCatalog } from './media/memory-catalog.js';
 import { startMediaFacts } from './media/setup.js';
 import { checkStore } from './fsck/check-store.js';
 import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
@@ -52,10 +53,13 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   await media.init();
   const events = await startEvents(config, db, log);
   const facts = await startMediaFacts(db, config, log);
-  const app: App = { config, db, media, log, facts, events: events.hub, hashes: HashQueue.forConfig(config), catalog: new ListCache(movieTableVersion(db)) };
+  const catalog = new ListCache(catalogVersion(db));
+  const videos = new MemoryCatalog(db, () => catalog.tag(), config.memoryCatalogVideos, log);
+  const app: App = { config, db, media, log, facts, events: events.hub, hashes: HashQueue.forConfig(config), catalog, videos };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);
+  videos.refresh(); // read in the background: until it is in place, pages read the database
   const scrub = newScrubStats();
   const janitors = [
     startUploadJanitor(app),
@@ -146,6 +150,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     (finished ??= stopped.then(async () => {
       for (const janitor of janitors) janitor.stop();
       await facts.idle(); // a running probe ends within its timeout
+      await videos.close();
       await events.stop();
       await db.close();
       log.info('stopped');

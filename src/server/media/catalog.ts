@@ -15,6 +15,7 @@ import type { MovieOrder } from '../../protocol/messages.js';
 import { BadRequest } from '../errors.js';
 import { gramsOf, searchGrams } from './name-grams.js';
 import { containsPattern, LIKE_ESCAPE, nameKey } from './name-key.js';
+import type { VideoIndex } from './video-index.js';
 
 export interface PageQuery {
   movieType: 'all' | 'free' | 'charge';
@@ -52,12 +53,36 @@ const FACT_COLUMNS = ['probed', 'format', 'container', 'duration_ms', 'width', '
 /** The SELECT for each dialect and query shape, built once (few shapes: 3 orders x 2^4 options), without its LIMIT. */
 const sqlCache = new Map<string, string>();
 
-export async function listPage(db: Database, query: PageQuery): Promise<MoviePage> {
-  const { sql, params } = await pageStatement(db, query);
-  const rows = await db.query<Record<string, unknown>>(sql, params);
-  const movies = rows.map((row) => listedMovie(row, query.details || query.facts, query.facts));
+/**
+ * One page: its videos from `index` (the catalog in memory, memory-catalog.ts) when the caller
+ * has a current one, else from the database. Either way the same videos in the same order.
+ */
+export async function listPage(db: Database, query: PageQuery, index?: VideoIndex): Promise<MoviePage> {
+  let movies: ListedMovie[];
+  if (index !== undefined) {
+    const cursor = query.order === 'name' && query.after !== undefined ? (index.byId(query.after)?.key ?? (await cursorKey(db, query.after))) : undefined;
+    const videos = index.select(query, cursor);
+    // The other columns (and the facts, which the probe fills in later) are read by id for just this page.
+    movies = query.details || query.facts ? await moviesByIds(db, videos.map((video) => video.id), query.facts) : videos.map(({ id, name, is_free }) => ({ id, name, is_free }));
+  } else {
+    const { sql, params } = await pageStatement(db, query);
+    const rows = await db.query<Record<string, unknown>>(sql, params);
+    movies = rows.map((row) => listedMovie(row, query.details || query.facts, query.facts));
+  }
   const full = query.limit !== undefined && movies.length === query.limit;
   return { movies, nextAfter: full ? movies[movies.length - 1]!.id : null };
+}
+
+/** These movies with their details (and facts), in the order of `ids`. */
+async function moviesByIds(db: Database, ids: number[], facts: boolean): Promise<ListedMovie[]> {
+  if (ids.length === 0) return [];
+  const q = (name: string) => quoteIdentifier(db.dialect, name);
+  const columns = ['id', 'name', 'is_free', 'size', 'sha256', 'create_time'].map((column) => `m.${q(column)}`);
+  if (facts) columns.push(...FACT_COLUMNS.map((column) => `f.${q(column)}`));
+  const from = facts ? `${q('movie')} m LEFT JOIN ${q('media_facts')} f ON f.${q('movie_id')} = m.${q('id')}` : `${q('movie')} m`;
+  const rows = await db.query<Record<string, unknown>>(`SELECT ${columns.join(', ')} FROM ${from} WHERE m.${q('id')} IN (${ids.map(() => '?').join(', ')})`, ids);
+  const byId = new Map(rows.map((row) => [Number(row.id), listedMovie(row, true, facts)]));
+  return ids.map((id) => byId.get(id)!);
 }
 
 /** The statement `listPage` runs (exported so a test can ask the database for its plan). */

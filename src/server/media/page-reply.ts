@@ -15,7 +15,7 @@ export function isPageRequest(req: Request<'get_movie_list'>): boolean {
 }
 
 export async function moviePage(req: Request<'get_movie_list'>, { app, user }: UserContext): Promise<Reply> {
-  const page = await listPage(app.db, {
+  const query = {
     movieType: req.movie_type,
     search: req.search,
     limit: req.limit,
@@ -23,7 +23,8 @@ export async function moviePage(req: Request<'get_movie_list'>, { app, user }: U
     order: req.order ?? 'oldest',
     details: req.details === true,
     facts: req.facts === true,
-  });
+  };
+  const page = await listPage(app.db, query, await app.videos.index());
   const movieList = page.movies.map((m) => [m.name, m.is_free ? FREE_LABEL : CHARGE_LABEL, m.id]);
   if (!req.details && !req.facts) return { flag: true, movie_list: movieList, next_after: page.nextAfter };
   const bought = await boughtAmong(app, user, page.movies);
