@@ -1,8 +1,9 @@
 /**
  * The cinebox server: opens the database (creating missing tables), the media store, and
  * a TCP (or TLS) listener that hands each socket to a Connection. Per-node memory is only
- * the live connections and their sessions; everything else is in the database or the
- * media store, so several nodes can share one MySQL and one media directory.
+ * the live connections, their sessions and copies of the video list checked against the
+ * database on every request; everything else is in the database or the media store, so
+ * several nodes can share one MySQL and one media directory.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -6,8 +6,8 @@
  *
  * Indexes used: movie (is_delete, id) and (is_delete, is_free) for 'oldest'/'newest' (both
  * engines keep the primary key at the end of a secondary index), media_facts (name_key,
- * movie_id) for 'name'. A search reads every name_key (a LIKE '%…%' cannot use an index)
- * but stops as soon as a page is full.
+ * movie_id) for 'name'. A search joins the name_gram index (name-grams.ts). A node with a
+ * current copy of the catalog in memory (memory-catalog.ts) finds the page's videos there.
  */
 import { fromSqlDateTime, quoteIdentifier, type Database, type Dialect } from '../../orm/index.js';
 import { MediaFacts } from '../../orm/models/index.js';

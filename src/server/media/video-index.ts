@@ -93,6 +93,10 @@ export class VideoIndexBuilder {
   }
 }
 
+/** Posting lists merged per search (the rarest first), each at most MERGE_RATIO times the candidates so far. */
+const INTERSECTED = 3;
+const MERGE_RATIO = 8;
+
 /** Up to this page size, a search by name keeps its lowest places in a sorted list as it goes; above it, it sorts them all. */
 const SMALL_PAGE = 100;
 
@@ -135,11 +139,19 @@ export class VideoIndex {
     if (query.search !== undefined) {
       folded = nameKey(query.search);
       const grams = termGrams(folded);
-      // Every gram of the term is a gram of a matching name: the rarest gram's list holds every match.
+      const lists: Int32Array[] = [];
       for (const gram of grams) {
         const list = this.grams.get(gram);
         if (list === undefined) return [];
-        if (candidates === undefined || list.length < candidates.length) candidates = list;
+        lists.push(list);
+      }
+      // Every gram of the term is a gram of a matching name: the rarest lists' common positions
+      // hold every match. A merge of two sorted lists costs less than a substring test per entry.
+      lists.sort((a, b) => a.length - b.length);
+      candidates = lists[0];
+      for (let l = 1; l < Math.min(lists.length, INTERSECTED) && candidates!.length > 0; l++) {
+        if (lists[l]!.length > MERGE_RATIO * candidates!.length) break;
+        candidates = intersect(candidates!, lists[l]!);
       }
       // A term of at most 3 code points is its own gram: its list holds exactly the names containing it.
       if (grams.length === 1 && grams[0] === folded) folded = undefined;
@@ -246,6 +258,20 @@ export class VideoIndex {
     }
     return lo;
   }
+}
+
+/** The values in both ascending lists, ascending. */
+function intersect(a: Int32Array, b: Int32Array): Int32Array {
+  const out = new Int32Array(Math.min(a.length, b.length));
+  let n = 0;
+  let j = 0;
+  for (let i = 0; i < a.length; i++) {
+    const value = a[i]!;
+    while (j < b.length && b[j]! < value) j++;
+    if (j === b.length) break;
+    if (b[j] === value) out[n++] = value;
+  }
+  return out.subarray(0, n);
 }
 
 /** The first index of the ascending `list` holding a value >= `value`. */
