@@ -3,7 +3,8 @@
  * list per name gram. Pages and searches read it in microseconds where the SQL walks an
  * index and probes a row per candidate (~150 µs a page, ~2.5 ms a search at 100,000 videos).
  * Results are exactly the SQL's (catalog.ts): the same folded key (media_facts.name_key),
- * the same substring test, the same orders, the same keyset cursors.
+ * the same substring test, the same orders, the same keyset cursors. A publish appends, a
+ * delete hides (memory-catalog.ts applies the events), so a change costs microseconds.
  */
 import type { MovieOrder } from '../../protocol/messages.js';
 import { GRAM, gramsOf } from './name-grams.js';
@@ -15,6 +16,8 @@ export interface IndexedVideo {
   is_free: number;
   /** The folded name as stored (media_facts.name_key). */
   key: string;
+  /** Deleted since the copy was read: kept in place (positions stay valid), never listed. */
+  hidden?: true;
 }
 
 export interface IndexQuery {
@@ -87,9 +90,7 @@ export class VideoIndexBuilder {
   }
 
   finish(): VideoIndex {
-    const grams = new Map<string, Int32Array>();
-    for (const [gram, list] of this.lists) grams.set(gram, Int32Array.from(list));
-    return new VideoIndex(this.videos, grams);
+    return new VideoIndex(this.videos, this.lists);
   }
 }
 
@@ -101,13 +102,14 @@ const MERGE_RATIO = 8;
 const SMALL_PAGE = 100;
 
 export class VideoIndex {
-  /** Built on the first `name` order asked for (a sort of every name, ~0.1 s at 100,000). */
-  private names?: { byName: Int32Array; rank: Int32Array };
+  /** Built on the first `name` order asked for (a sort of every name, ~0.1 s at 100,000); appends insert into it. */
+  private names?: { byName: number[]; rank?: Int32Array };
+  private hiddenCount = 0;
 
   /** `videos` ascending by id; `grams`: each gram's positions in `videos`, ascending. */
   constructor(
-    readonly videos: IndexedVideo[],
-    private readonly grams: Map<string, Int32Array>,
+    private readonly videos: IndexedVideo[],
+    private readonly grams: Map<string, number[]>,
   ) {}
 
   static of(videos: IndexedVideo[]): VideoIndex {
@@ -116,15 +118,62 @@ export class VideoIndex {
     return builder.finish();
   }
 
+  /** Live videos. */
   get size(): number {
-    return this.videos.length;
+    return this.videos.length - this.hiddenCount;
+  }
+
+  /** Deleted videos still held in place (a fresh read drops them). */
+  get hidden(): number {
+    return this.hiddenCount;
+  }
+
+  /** The highest id ever held, live or hidden (0 when empty). */
+  get lastId(): number {
+    return this.videos.length === 0 ? 0 : this.videos[this.videos.length - 1]!.id;
   }
 
   /** The live video with this id, if any. */
   byId(id: number): IndexedVideo | undefined {
-    const i = this.firstAbove(id - 1);
-    const video = this.videos[i];
-    return video?.id === id ? video : undefined;
+    const video = this.videos[this.firstAbove(id - 1)];
+    return video?.id === id && !video.hidden ? video : undefined;
+  }
+
+  /** Whether this id is held, live or hidden. */
+  holds(id: number): boolean {
+    return this.videos[this.firstAbove(id - 1)]?.id === id;
+  }
+
+  /** Adds a video above every id held (a publish); false when its id is not (the caller reads everything again). */
+  append(video: IndexedVideo): boolean {
+    if (video.id <= this.lastId) return false;
+    const position = this.videos.push(video) - 1;
+    for (const gram of shortGramsOf(video.key)) {
+      const list = this.grams.get(gram);
+      if (list === undefined) this.grams.set(gram, [position]);
+      else list.push(position);
+    }
+    if (this.names !== undefined) {
+      const { byName } = this.names;
+      let lo = 0;
+      let hi = byName.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((compareCodePoints(this.videos[byName[mid]!]!.key, video.key) || this.videos[byName[mid]!]!.id - video.id) > 0) hi = mid;
+        else lo = mid + 1;
+      }
+      byName.splice(lo, 0, position);
+      this.names.rank = undefined; // places after it moved: counted again when a search by name needs them
+    }
+    return true;
+  }
+
+  /** Hides a video (a delete); one not held is fine (it was deleted before the copy was read). */
+  hide(id: number): void {
+    const video = this.videos[this.firstAbove(id - 1)];
+    if (video?.id !== id || video.hidden) return;
+    video.hidden = true;
+    this.hiddenCount++;
   }
 
   /**
@@ -134,12 +183,12 @@ export class VideoIndex {
   select(query: IndexQuery, cursorKey?: string): IndexedVideo[] {
     const limit = query.limit ?? Number.POSITIVE_INFINITY;
     const wanted = query.movieType === 'all' ? -1 : query.movieType === 'free' ? 1 : 0;
-    let candidates: Int32Array | undefined;
+    let candidates: ArrayLike<number> | undefined;
     let folded: string | undefined;
     if (query.search !== undefined) {
       folded = nameKey(query.search);
       const grams = termGrams(folded);
-      const lists: Int32Array[] = [];
+      const lists: number[][] = [];
       for (const gram of grams) {
         const list = this.grams.get(gram);
         if (list === undefined) return [];
@@ -156,7 +205,7 @@ export class VideoIndex {
       // A term of at most 3 code points is its own gram: its list holds exactly the names containing it.
       if (grams.length === 1 && grams[0] === folded) folded = undefined;
     }
-    const matches = (video: IndexedVideo) => (wanted < 0 || video.is_free === wanted) && (folded === undefined || video.key.includes(folded));
+    const matches = (video: IndexedVideo) => !video.hidden && (wanted < 0 || video.is_free === wanted) && (folded === undefined || video.key.includes(folded));
     if (query.order === 'name') return this.selectByName(query, limit, matches, candidates, cursorKey);
 
     const out: IndexedVideo[] = [];
@@ -191,9 +240,10 @@ export class VideoIndex {
     return out;
   }
 
-  private selectByName(query: IndexQuery, limit: number, matches: (video: IndexedVideo) => boolean, candidates: Int32Array | undefined, cursorKey: string | undefined): IndexedVideo[] {
+  private selectByName(query: IndexQuery, limit: number, matches: (video: IndexedVideo) => boolean, candidates: ArrayLike<number> | undefined, cursorKey: string | undefined): IndexedVideo[] {
     const { videos } = this;
-    const { byName, rank } = (this.names ??= this.sortByName());
+    const names = (this.names ??= { byName: this.sortByName() });
+    const { byName } = names;
     let first = 0;
     if (query.after !== undefined) {
       // The first place in the name order past (cursorKey, after).
@@ -216,6 +266,7 @@ export class VideoIndex {
     }
     // A search: the matches' places in the name order, the lowest `limit` of them kept
     // (O(candidates); a walk of the name order could read every name before its first match).
+    const rank = (names.rank ??= ranks(byName));
     let kept: number[] = [];
     const bounded = limit <= SMALL_PAGE;
     for (let c = 0; c < candidates.length; c++) {
@@ -235,15 +286,11 @@ export class VideoIndex {
     return kept.map((place) => videos[byName[place]!]!);
   }
 
-  /** Every position in name order (folded name in code-point order, then id), and each position's place in it. */
-  private sortByName(): { byName: Int32Array; rank: Int32Array } {
+  /** Every position in name order: folded name in code-point order, then id. */
+  private sortByName(): number[] {
     const { videos } = this;
     const order = Array.from({ length: videos.length }, (_, i) => i);
-    order.sort((a, b) => compareCodePoints(videos[a]!.key, videos[b]!.key) || videos[a]!.id - videos[b]!.id);
-    const byName = Int32Array.from(order);
-    const rank = new Int32Array(byName.length);
-    for (let place = 0; place < byName.length; place++) rank[byName[place]!] = place;
-    return { byName, rank };
+    return order.sort((a, b) => compareCodePoints(videos[a]!.key, videos[b]!.key) || videos[a]!.id - videos[b]!.id);
   }
 
   /** The first position whose id is above `id`. */
@@ -260,22 +307,28 @@ export class VideoIndex {
   }
 }
 
+/** Each position's place in the name order. */
+function ranks(byName: number[]): Int32Array {
+  const rank = new Int32Array(byName.length);
+  for (let place = 0; place < byName.length; place++) rank[byName[place]!] = place;
+  return rank;
+}
+
 /** The values in both ascending lists, ascending. */
-function intersect(a: Int32Array, b: Int32Array): Int32Array {
-  const out = new Int32Array(Math.min(a.length, b.length));
-  let n = 0;
+function intersect(a: ArrayLike<number>, b: ArrayLike<number>): number[] {
+  const out: number[] = [];
   let j = 0;
   for (let i = 0; i < a.length; i++) {
     const value = a[i]!;
     while (j < b.length && b[j]! < value) j++;
     if (j === b.length) break;
-    if (b[j] === value) out[n++] = value;
+    if (b[j] === value) out.push(value);
   }
-  return out.subarray(0, n);
+  return out;
 }
 
 /** The first index of the ascending `list` holding a value >= `value`. */
-function lowerBound(list: Int32Array, value: number): number {
+function lowerBound(list: ArrayLike<number>, value: number): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
