@@ -7,11 +7,14 @@
  * folding, a term whose grams are all in a name that does not contain it, a delete, a
  * publish through the other node, a row written with no event, a catalog above the cap.
  */
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientConnection } from '../../src/client/connection.js';
 import { uploadFile } from '../../src/client/upload.js';
 import { Movie } from '../../src/orm/models/index.js';
+import { encodeFrame } from '../../src/protocol/frame.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { recordEvent } from '../../src/server/events/event-store.js';
 import { insertFactsRows } from '../../src/server/media/facts.js';
@@ -140,6 +143,23 @@ describe.each(databaseKinds)('pages and searches from memory (%s)', (kind) => {
     expect(await both({ search: 'matrix' })).toMatchObject({ next_after: null }); // no limit: every match, no cursor
   });
 
+  it('a page from memory is, byte for byte, the frame the database node sends', async () => {
+    await warm();
+    const [mine, theirs] = await Promise.all([rawSession(world.server.port), rawSession(other.port)]);
+    try {
+      for (const fields of [{ limit: 5 }, { search: '熊猫', limit: 3, order: 'newest' }, { search: 'Matrix', order: 'name' }, { search: 'zzz', limit: 2 }, { movie_type: 'free', limit: 4, after: 7 }]) {
+        const request = { type: 'get_movie_list', movie_type: 'all', ...fields };
+        const [a, b] = [await mine.exchange(request), await theirs.exchange(request)];
+        expect(a.toString('utf8')).toBe(b.toString('utf8'));
+        expect(a.equals(b)).toBe(true);
+        expect(JSON.parse(a.subarray(4).toString()).movie_list.length).toBeGreaterThanOrEqual(fields.search === 'zzz' ? 0 : 1);
+      }
+    } finally {
+      mine.close();
+      theirs.close();
+    }
+  });
+
   it('the code-point order of names matches the bytes of UTF-8 (surrogate pairs after U+E000..U+FFFF)', () => {
     const keys = ['\uffe0', '\u{10000}', 'z', '\ud7ff', '\ue000', 'é', '', '\u{1f600}'];
     const byBytes = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
@@ -213,6 +233,31 @@ describe.each(databaseKinds)('pages and searches from memory (%s)', (kind) => {
     expect(await walk({ order: 'name' }, 50)).toEqual(expected(undefined, 'name'));
   });
 });
+
+/** One connection, logged in as mc-viewer, that sends a header and returns the reply's frame bytes as they arrived. */
+async function rawSession(port: number): Promise<{ exchange(header: Record<string, unknown>): Promise<Buffer>; close(): void }> {
+  const socket = connect({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  let buffered = Buffer.alloc(0);
+  let waiting: ((frame: Buffer) => void) | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    if (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32LE(0)) {
+      const frame = buffered.subarray(0, 4 + buffered.readInt32LE(0));
+      buffered = buffered.subarray(frame.length);
+      waiting?.(frame);
+    }
+  });
+  let session: unknown;
+  const exchange = (header: Record<string, unknown>) =>
+    new Promise<Buffer>((resolve) => {
+      waiting = resolve;
+      socket.write(encodeFrame(session === undefined ? header : { ...header, session }));
+    });
+  const login = JSON.parse((await exchange({ type: 'login', name: 'mc-viewer', password: wirePassword('secret-mc-viewer'), user_type: 'user' })).subarray(4).toString());
+  session = login.session;
+  return { exchange, close: () => socket.destroy() };
+}
 
 describe('a catalog above --memory-catalog', () => {
   it('is not kept in memory: pages read the database, the same pages', async () => {

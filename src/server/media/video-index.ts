@@ -18,6 +18,8 @@ export interface IndexedVideo {
   key: string;
   /** Deleted since the copy was read: kept in place (positions stay valid), never listed. */
   hidden?: true;
+  /** Its `movie_list` entry as JSON, made on its first listing (a page is then a join of them). */
+  entry?: string;
 }
 
 export interface IndexQuery {
