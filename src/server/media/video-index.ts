@@ -92,7 +92,10 @@ export class VideoIndexBuilder {
   }
 
   finish(): VideoIndex {
-    return new VideoIndex(this.videos, this.lists);
+    // Packed: 4 bytes an entry instead of 8 (~20 MB less at 100,000 videos); a list an append touches is unpacked then.
+    const grams = new Map<string, Int32Array | number[]>();
+    for (const [gram, list] of this.lists) grams.set(gram, Int32Array.from(list));
+    return new VideoIndex(this.videos, grams);
   }
 }
 
@@ -111,7 +114,7 @@ export class VideoIndex {
   /** `videos` ascending by id; `grams`: each gram's positions in `videos`, ascending. */
   constructor(
     private readonly videos: IndexedVideo[],
-    private readonly grams: Map<string, number[]>,
+    private readonly grams: Map<string, Int32Array | number[]>,
   ) {}
 
   static of(videos: IndexedVideo[]): VideoIndex {
@@ -153,7 +156,8 @@ export class VideoIndex {
     for (const gram of shortGramsOf(video.key)) {
       const list = this.grams.get(gram);
       if (list === undefined) this.grams.set(gram, [position]);
-      else list.push(position);
+      else if (Array.isArray(list)) list.push(position);
+      else this.grams.set(gram, [...list, position]);
     }
     if (this.names !== undefined) {
       const { byName } = this.names;
@@ -190,7 +194,7 @@ export class VideoIndex {
     if (query.search !== undefined) {
       folded = nameKey(query.search);
       const grams = termGrams(folded);
-      const lists: number[][] = [];
+      const lists: ArrayLike<number>[] = [];
       for (const gram of grams) {
         const list = this.grams.get(gram);
         if (list === undefined) return [];
