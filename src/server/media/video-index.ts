@@ -230,7 +230,7 @@ export class VideoIndex {
       }
       return out;
     }
-    // The rarest gram's positions are ascending, hence in id order too.
+    // Candidates are positions, ascending: in id order too.
     const start = query.after === undefined ? (ascending ? 0 : candidates.length) : lowerBound(candidates, ascending ? this.firstAbove(query.after) : this.firstAbove(query.after - 1));
     if (ascending) {
       for (let c = start; c < candidates.length && out.length < limit; c++) {
