@@ -18,6 +18,8 @@ import { encodeFrame } from '../../src/protocol/frame.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { recordEvent } from '../../src/server/events/event-store.js';
 import { insertFactsRows } from '../../src/server/media/facts.js';
+import { ListCache, catalogVersion } from '../../src/server/media/list-cache.js';
+import { MemoryCatalog } from '../../src/server/media/memory-catalog.js';
 import { compareCodePoints } from '../../src/server/media/video-index.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { databaseKinds } from '../helpers/databases.js';
@@ -209,6 +211,46 @@ describe.each(databaseKinds)('pages and searches from memory (%s)', (kind) => {
     expect(await walk({ search: '熊猫', order: 'newest' }, 4)).toEqual(expected('熊猫', 'newest'));
     expect(await walk({ search: 'matrix', order: 'name' }, 4)).toEqual(expected('matrix', 'name'));
     expect(world.server.app.videos.counts.readAll).toBe(readAll); // the other node's event was applied
+  });
+
+  it('publishes in a burst while pages are asked for: every page exact, and the copy follows the events', async () => {
+    await warm();
+    const readAll = world.server.app.videos.counts.readAll;
+    const ids: number[] = [];
+    const pages: Promise<unknown>[] = [];
+    for (let k = 0; k < 12; k++) {
+      ids.push(await insert(`Burst Numbat ${k}`, 6_000 + k, { id: 6_000 + k }));
+      // Each page goes out while the copy may be applying the events before it.
+      pages.push(viewer.call('get_movie_list', { movie_type: 'all', search: 'numbat', order: 'newest', limit: 50 }).then((reply) => {
+        const got = (reply.movie_list as [string, string, number][]).map((entry) => entry[2]);
+        expect(got).toEqual([...ids.slice(0, got.length)].reverse()); // some prefix of the burst, newest first, never a gap
+        expect(got.length).toBeGreaterThanOrEqual(k + 1);
+      }));
+    }
+    await Promise.all(pages);
+    await warm();
+    expect(await walk({ search: 'numbat', order: 'newest' }, 5)).toEqual([...ids].reverse());
+    expect(world.server.app.videos.counts.readAll).toBe(readAll);
+  });
+
+  it('a change committed while the copy applies the one before: the newer version is applied too, nothing is read whole', async () => {
+    const { db } = world.server.app;
+    const cache = new ListCache(catalogVersion(db));
+    let stale: string | undefined;
+    const copy = new MemoryCatalog(db, async () => stale ?? (await cache.tag()), 1_000_000);
+    copy.refresh();
+    await copy.settled();
+    expect(copy.counts).toEqual({ readAll: 1, eventsApplied: 0 });
+    const first = await insert('Racing Bilby 1', 7_000, { id: 7_000 });
+    stale = await cache.tag(); // the tag a request read just before the second commit
+    const second = await insert('Racing Bilby 2', 7_001, { id: 7_001 });
+    copy.refresh();
+    stale = undefined;
+    await copy.settled();
+    expect(copy.counts).toEqual({ readAll: 1, eventsApplied: 1 });
+    const index = (await copy.index())!;
+    expect(index.select({ movieType: 'all', search: 'bilby', order: 'oldest' }).map((video) => video.id)).toEqual([first, second]);
+    await copy.close();
   });
 
   it('an event for an id below one already held (commits out of id order) reads the copy again, and finds it', async () => {

@@ -21,6 +21,8 @@ import { VideoIndexBuilder, type IndexedVideo, type VideoIndex } from './video-i
 const CHUNK = 5000;
 /** After a failed load, the next try waits this long (the database path keeps answering). */
 const RETRY_MS = 1000;
+/** Newer versions tried in one update before the copy is read whole instead. */
+const APPLY_TRIES = 3;
 /** More events than this since the copy's version: read it all again instead. */
 const MAX_EVENTS_APPLIED = 2000;
 
@@ -94,15 +96,25 @@ export class MemoryCatalog {
   }
 
   private async load(): Promise<void> {
-    const tag = await this.readTag();
-    const current = this.current;
-    if (current?.tag === tag) return;
-    const version = versionOf(tag);
-    if (current?.index !== undefined && current.version !== undefined && version !== undefined && (await this.apply(current.index, current.version, version))) {
+    let tag = await this.readTag();
+    let version = versionOf(tag);
+    // A change committed while the events are read moves the version again: try the newer one (a burst of publishes).
+    for (let tries = 0; tries < APPLY_TRIES; tries++) {
+      const current = this.current;
+      if (current?.tag === tag) return;
+      if (current?.index === undefined || current.version === undefined || version === undefined) break;
+      const applied = await this.apply(current.index, current.version, version);
+      if (applied === 'moved') {
+        tag = await this.readTag();
+        version = versionOf(tag);
+        continue;
+      }
+      if (!applied) break;
       this.current = { tag, index: current.index, version };
       this.counts.eventsApplied++;
       return;
     }
+    if (this.current?.tag === tag) return;
     const index = await readLiveVideos(this.db, this.maxVideos, () => this.closed);
     if (this.closed) return;
     this.current = { tag, index, version };
@@ -111,16 +123,17 @@ export class MemoryCatalog {
 
   /**
    * Applies the video events between two versions to `index`, all at once after every read;
-   * false (nothing changed) when they do not explain the new version.
+   * false (nothing changed) when they do not explain the new version, 'moved' when the
+   * database is past `to` already.
    */
-  private async apply(index: VideoIndex, from: Version, to: Version): Promise<boolean> {
+  private async apply(index: VideoIndex, from: Version, to: Version): Promise<boolean | 'moved'> {
     const count = to.event - from.event;
     if (count < 0 || count > MAX_EVENTS_APPLIED) return false;
     // Live videos at `to`, in the same snapshot as its version (once per change, not per
     // request: a count of the (is_delete, id) index, 2.5-3.5 ms at 100,000 on SQLite under load). A row written
     // with no event, hidden by hand or inserted below a later event's row shows as a wrong size.
     const check = (await this.db.query<{ e: unknown; m: unknown; n: unknown }>(this.checkSql))[0];
-    if (Number(check?.e ?? 0) !== to.event || Number(check?.m ?? 0) !== to.maxId) return false; // moved again: read it all
+    if (Number(check?.e ?? 0) !== to.event || Number(check?.m ?? 0) !== to.maxId) return 'moved';
     const events = count === 0 ? [] : await readEvents(this.db, from.event, to.event, count);
     if (events.length !== count) return false; // pruned
     const added = new Set<number>();
