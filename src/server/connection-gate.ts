@@ -23,11 +23,27 @@ export class ConnectionGate {
   private readonly perAddress = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
   private accepting = true;
+  /** Bytes of sockets already closed; those open are read from the sockets (metrics). */
+  private closedRead = 0;
+  private closedWritten = 0;
 
   constructor(private readonly limits: GateLimits) {}
 
   get open(): number {
     return this.total;
+  }
+
+  /** Bytes read from every socket admitted so far (on the wire: under TLS, the encrypted bytes). */
+  get bytesRead(): number {
+    let total = this.closedRead;
+    for (const socket of this.sockets) total += socket.bytesRead;
+    return total;
+  }
+
+  get bytesWritten(): number {
+    let total = this.closedWritten;
+    for (const socket of this.sockets) total += socket.bytesWritten;
+    return total;
   }
 
   /** Stops admitting: every later socket gets SHUTTING_DOWN. */
@@ -58,6 +74,8 @@ export class ConnectionGate {
     socket.once('close', () => {
       this.total--;
       this.sockets.delete(socket);
+      this.closedRead += socket.bytesRead;
+      this.closedWritten += socket.bytesWritten;
       const left = (this.perAddress.get(address) ?? 1) - 1;
       if (left > 0) this.perAddress.set(address, left);
       else this.perAddress.delete(address);

@@ -12,9 +12,13 @@ import type { FactsRecorder } from './media/facts.js';
 import type { ListCache } from './media/list-cache.js';
 import type { MemoryCatalog } from './media/memory-catalog.js';
 import type { MediaStore } from './media-store.js';
+import type { NodeIdentity } from './nodes/identity.js';
+import type { NodeMetrics } from './metrics/node-metrics.js';
 
 export interface App {
   config: ServerConfig;
+  /** This node's name (in every log line) and run (in the rows it holds). */
+  node: NodeIdentity;
   db: Database;
   media: MediaStore;
   log: Logger;
@@ -30,6 +34,8 @@ export interface App {
   catalog: ListCache;
   /** Every live video in memory, for pages and searches; current while the catalog's version holds. */
   videos: MemoryCatalog;
+  /** This node's Prometheus metrics (its own registry). */
+  metrics: NodeMetrics;
 }
 
 export interface HandlerContext {
