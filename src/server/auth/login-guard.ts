@@ -262,7 +262,7 @@ function pairCounter(app: App, address: string, account: string, refused: Refuse
  * The account's counter. Its failures never go quiet (only a success or an unlock clears
  * them, as `user.failed_logins` always did), so an attacker who waits gets no fresh 20. Kept
  * at zero when empty: a burst of logins of one account does not delete and re-insert the one
- * row they all count on (InnoDB deadlocks a DELETE against waiting INSERTs of its key).
+ * row they all count on (a DELETE racing INSERTs of one unique key is where InnoDB deadlocks).
  */
 function accountCounter(app: App, user: User, refused: Refused): Counter {
   const account = accountKey(user.name);
