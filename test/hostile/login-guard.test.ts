@@ -306,7 +306,8 @@ describe.each(databaseKinds)('parallel logins of one account from one address (%
 describe.each(databaseKinds)('parallel logins of one account from many addresses (%s)', (kind) => {
   let arena: Arena;
   beforeAll(async () => {
-    arena = await startArena(kind, { scryptN: 16384, loginMaxFailures: LOGIN_MAX, accountMaxFailures: ACCOUNT_MAX, addressMaxAccounts: SPRAY_MAX, hashQueuePerAddress: 16 });
+    // Room in the password queue for a busy server's 60 checks and the 30 logins behind them.
+    arena = await startArena(kind, { scryptN: 16384, loginMaxFailures: LOGIN_MAX, accountMaxFailures: ACCOUNT_MAX, addressMaxAccounts: SPRAY_MAX, hashQueueMax: 256, hashQueuePerAddress: 16 });
   });
   afterAll(async () => arena?.close());
 
@@ -322,14 +323,18 @@ describe.each(databaseKinds)('parallel logins of one account from many addresses
     const name = 'family';
     await register(arena, name, 'family-pw');
     const addresses = Array.from({ length: 6 }, () => nextLoopback());
-    for (let i = 0; i < addresses.length; i++) await register(arena, `neighbour-${i}`, 'neighbour-pw');
+    const neighbours = addresses.flatMap((address, i) => [`neighbour-${i}-a`, `neighbour-${i}-b`].map((neighbour) => ({ address, name: neighbour })));
+    for (const { name: neighbour } of neighbours) await register(arena, neighbour, 'neighbour-pw');
     const watch = await arena.watch();
-    // A busy server: each address's own checks come first (3 logins of a neighbour's account
-    // each, queued in the password queue), so all 30 logins are in flight before a verdict.
-    const neighbours = await sendAll(arena, addresses.flatMap((address, i) => Array.from({ length: 3 }, () => ({ address, name: `neighbour-${i}`, password: 'neighbour-pw' }))));
-    await waitFor(() => arena.world.server.app.hashes.queued >= 12, 10_000, "the neighbours' checks queued");
+    // A busy server: each address's own checks come first (5 logins of each of two neighbours'
+    // accounts, ~1.5 s of hashing), so all 30 logins are in flight before their first verdict.
+    const { hashes } = arena.world.server.app;
+    const arrived = () => hashes.stats.started + hashes.queued;
+    const before = arrived();
+    const load = await sendAll(arena, neighbours.flatMap((n) => Array.from({ length: LOGIN_MAX }, () => ({ ...n, password: 'neighbour-pw' }))));
+    await waitFor(() => arrived() >= before + 60, 10_000, "the neighbours' checks in the password queue");
     const replies = await loginAll(arena, addresses.flatMap((address) => Array.from({ length: LOGIN_MAX }, () => ({ address, name, password: 'family-pw' }))));
-    expect((await neighbours.replies()).filter((r) => !r.flag)).toEqual([]);
+    expect((await load.replies()).filter((r) => !r.flag)).toEqual([]);
     expect(replies.map((r) => (r.flag ? 'ok' : `${r.code}: ${r.msg}`))).toEqual(Array(30).fill('ok'));
     expect(arena.world.logs.filter((l) => l.msg === 'login refused' && l.name === name)).toEqual([]);
     expect(await userRow(arena, name)).toEqual({ failed_logins: 0, locked_until: null, is_locked: 0 });
