@@ -241,6 +241,12 @@ export async function receiveBytes(
   trailer?: () => Promise<string>,
 ): Promise<{ sha256: string; trailed?: string }> {
   const { app, body } = ctx;
+  // A restart below the bytes held (from 0, or a shorter resume) lowers the row before it
+  // cuts the partial: killed in between, the row would claim bytes the file no longer has.
+  if (offset < attempt.row.received_bytes) {
+    await Upload.updateWhere(app.db, { received_bytes: offset, updated_time: new Date() }, { id: attempt.row.id, holder: attempt.holder });
+    attempt.row.received_bytes = offset;
+  }
   if (offset > 0) await app.media.truncateTo(attempt.path, offset);
   const file = await app.media.openPartial(attempt.path, { start: offset, expectedBytes: attempt.row.total_size });
   let failure: Error | undefined;
