@@ -240,7 +240,11 @@ export class ClientConnection {
 
   private async write(data: Buffer): Promise<void> {
     if (this.reader.ended) throw this.lost();
-    if (!this.socket.write(data)) await drained(this.socket, () => this.lost());
+    if (this.socket.write(data)) return;
+    // A reset while the socket was full is the connection lost, as any other drop.
+    await drained(this.socket, () => this.lost()).catch((error: Error) => {
+      throw error instanceof ConnectionError ? error : (this.failure ??= new ConnectionError(`connection to ${this.where} failed: ${error.message}`));
+    });
   }
 
   private lost(): Error {
