@@ -167,7 +167,7 @@ export class CineboxClient {
    * before) and runs it again, up to `retries` times with backoff. Only for requests safe to
    * repeat: `task` gets the attempt number (0 first) to recognise its own earlier success.
    */
-  private async retrying<T>(what: string, task: (attempt: number) => Promise<T>, alsoRetry?: (error: unknown) => boolean): Promise<T> {
+  private async retrying<T>(what: string, task: (attempt: number) => Promise<T>, alsoRetry?: (error: unknown) => boolean, unsentOnly = false): Promise<T> {
     const retries = this.options ? (this.retry.retries ?? DEFAULT_RETRIES) : 0;
     for (let attempt = 0; ; ) {
       try {
@@ -175,7 +175,8 @@ export class CineboxClient {
         return await task(attempt);
       } catch (error) {
         // close() (a Ctrl-C cancelling a transfer) means stop, not retry.
-        if (this.stopped || !(isDrop(error) || alsoRetry?.(error)) || attempt >= retries) throw error;
+        const repeatable = unsentOnly ? error instanceof ConnectionError && !error.sent : isDrop(error) || alsoRetry?.(error);
+        if (this.stopped || !repeatable || attempt >= retries) throw error;
         attempt++;
         this.retried++;
         const delayMs = backoffDelay(attempt, this.retry);
@@ -223,13 +224,14 @@ export class CineboxClient {
     return this.conn.where;
   }
 
+  /** Sent again only when the connection was found closed before it went out (a repeat could find the name taken by itself). */
   async register(name: string, typedPassword: string, role: Role, adminCode?: string): Promise<void> {
-    await this.conn.call('register', {
+    await this.retrying('register', () => this.conn.call('register', {
       name,
       password: wirePassword(typedPassword),
       user_type: role,
       ...(role === 'admin' && adminCode !== undefined ? { admin_code: adminCode } : {}),
-    });
+    }), undefined, true);
   }
 
   /** Retried after a drop: a login changes nothing a second one would undo. */
@@ -410,12 +412,14 @@ export class CineboxClient {
   }
 
   /**
-   * Never repeated: a notice sent again would be published twice. A drop during it is told
-   * as such, for the person to check the notices before sending it again.
+   * Never repeated once sent: a notice sent again would be published twice. A drop after it
+   * went out is told as such, for the person to check the notices before sending it again;
+   * a connection found closed before it went out is opened again and the notice sent.
    */
   async releaseNotice(title: string, content: string): Promise<number | undefined> {
-    const reply = await this.conn.call('release_notice', { title, content }).catch((error: unknown) => {
-      if (error instanceof ConnectionError) throw new ConnectionError(`${error.message}; the notice may have been published before the connection dropped, check the notices before sending it again`);
+    const send = () => this.conn.call('release_notice', { title, content });
+    const reply = await this.retrying('release_notice', send, undefined, true).catch((error: unknown) => {
+      if (error instanceof ConnectionError && error.sent) throw new ConnectionError(`${error.message}; the notice may have been published before the connection dropped, check the notices before sending it again`);
       throw error;
     });
     return reply.notice_id === undefined ? undefined : Number(reply.notice_id);

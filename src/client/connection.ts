@@ -36,7 +36,14 @@ export class ServerError extends Error {
 
 /** The connection could not be made or was lost; `message` says where and what to try. */
 export class ConnectionError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /**
+     * False when the connection was found closed before a byte of the request was written:
+     * the server cannot have acted on it, so even a request that is unsafe to repeat may be sent again.
+     */
+    readonly sent = true,
+  ) {
     super(message);
     this.name = 'ConnectionError';
   }
@@ -175,7 +182,12 @@ export class ClientConnection {
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task, task);
+    const guarded = () => {
+      // Closed already (a server that drained this idle connection, a reset): nothing of this request goes out.
+      if (this.reader.ended || this.socket.destroyed) throw new ConnectionError(this.lost().message, false);
+      return task();
+    };
+    const run = this.queue.then(guarded, guarded);
     this.queue = run.catch(() => undefined).finally(() => this.takeUnasked());
     return run;
   }

@@ -22,6 +22,8 @@ export interface CutProxy {
   port: number;
   /** Cuts done so far. */
   readonly done: number;
+  /** Closes every connection now, between requests (as a server draining idle connections does). */
+  dropAll(): void;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,9 @@ export async function startCutProxy(targetPort: number, cuts: Cut[]): Promise<Cu
     port: (server.address() as AddressInfo).port,
     get done() {
       return next;
+    },
+    dropAll() {
+      for (const s of sockets) s.destroy();
     },
     async close() {
       for (const s of sockets) s.destroy();

@@ -145,6 +145,16 @@ describe.each(databaseKinds)('clients ride through dropped connections (%s)', (k
     expect(await count('SELECT COUNT(*) AS n FROM notice WHERE title = ?', [title])).toBe(1);
   });
 
+  it('a notice is sent again when the connection was found closed before it went out', async () => {
+    const { client, proxy } = await cutClient([], 'admin');
+    proxy.dropAll();
+    await client.closed;
+    const title = `after-idle-${randomBytes(3).toString('hex')}`;
+    expect(await client.releaseNotice(title, 'the content')).toEqual(expect.any(Number));
+    expect(client.retried).toBe(1);
+    expect(await count('SELECT COUNT(*) AS n FROM notice WHERE title = ?', [title])).toBe(1);
+  });
+
   it('retries: 0 leaves a drop to the caller, and the .part for a later resume', async () => {
     const { client, name } = await cutClient([{ type: 'download_movie', during: 'reply', afterBytes: 300_000 }], 'user', { retries: 0, backoffMs: 20 });
     const outDir = join(world.dir, `out-${name}`);
