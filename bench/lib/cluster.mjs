@@ -1,0 +1,170 @@
+/**
+ * Phase `cluster` (`--only=cluster`): what the balancer costs. The same get_movie_list request
+ * rate (lean clients, every reply checked) and one verified download, measured in one run:
+ *   - direct: a node without the PROXY protocol, clients straight to its port;
+ *   - HAProxy, one node: deploy/haproxy.cfg with its three server lines on the same node;
+ *   - HAProxy, three nodes: deploy/haproxy.cfg as deployed.
+ * Every node shares one MySQL database and one media directory (MySQL is needed; the phase is
+ * skipped without it or without haproxy). On a 2-core machine three nodes are not faster:
+ * the figures show the balancer's cost and that nothing degrades.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+
+const SEED_MOVIES = 10;
+
+function haproxyInstalled() {
+  try {
+    execFileSync('haproxy', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `show stat` on HAProxy's admin socket: each cinebox node's status. */
+function nodeStates(socketPath) {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    let out = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => (out += chunk));
+    socket.once('error', () => resolve(new Map()));
+    socket.once('close', () => {
+      const lines = out.trim().split('\n');
+      const header = (lines[0] ?? '').replace(/^# /, '').split(',');
+      const [px, sv, status] = ['pxname', 'svname', 'status'].map((c) => header.indexOf(c));
+      const states = new Map();
+      for (const line of lines.slice(1)) {
+        const cells = line.split(',');
+        if (cells[px] === 'cinebox_nodes' && cells[sv] !== 'BACKEND') states.set(cells[sv], cells[status]);
+      }
+      resolve(states);
+    });
+    socket.write('show stat\n');
+  });
+}
+
+/** HAProxy running deploy/haproxy.cfg (its HTTP checks made TCP checks when the nodes have no /health). */
+async function startHaproxy(ctx, label, nodePorts, healthPorts) {
+  const port = await ctx.freePort();
+  const socketPath = join(ctx.work, `haproxy-${label}.sock`);
+  let config = join(ctx.root, 'deploy/haproxy.cfg');
+  if (!healthPorts) {
+    const text = await readFile(config, 'utf8');
+    config = join(ctx.work, `haproxy-${label}.cfg`);
+    await writeFile(
+      config,
+      text
+        .split('\n')
+        .filter((line) => !/^\s*(option httpchk|http-check)/.test(line))
+        .map((line) => line.replace(/ check port "\$\{CINEBOX_HEALTH\d\}"/, ' check check-send-proxy'))
+        .join('\n'),
+    );
+  }
+  const env = { PATH: process.env.PATH, CINEBOX_BIND: `127.0.0.1:${port}`, CINEBOX_HAPROXY_SOCKET: socketPath, CINEBOX_HAPROXY_MAXCONN: '4000' };
+  nodePorts.forEach((p, i) => {
+    env[`CINEBOX_NODE${i + 1}`] = `127.0.0.1:${p}`;
+    env[`CINEBOX_HEALTH${i + 1}`] = String(healthPorts?.[i] ?? 0);
+  });
+  const child = spawn('haproxy', ['-db', '-f', config], { env, stdio: 'ignore' });
+  const exited = once(child, 'exit');
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await exited;
+  };
+  ctx.cleanups.push(stop);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const states = await nodeStates(socketPath);
+    if (states.size === 3 && [...states.values()].every((s) => s === 'UP')) break;
+    if (Date.now() > deadline) throw new Error(`haproxy (${label}): nodes not UP: ${JSON.stringify([...states])}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { port, stop };
+}
+
+export async function clusterPhase(ctx) {
+  const { W, log, plan } = ctx;
+  if (!haproxyInstalled()) return { skipped: 'haproxy is not installed' };
+  const db = await ctx.openMysql();
+  if (db.skipped) return { skipped: db.skipped };
+  const levels = plan.clusterRateLevels;
+  log(`phase cluster: get_movie_list with ${levels.join('/')} clients and a ${plan.clusterTransferSize / 2 ** 20} MiB verified download: direct, HAProxy + 1 node, HAProxy + 3 nodes (MySQL)`);
+  const mediaDir = join(ctx.work, 'media-cluster');
+  const common = ['--max-request-rate', '0', '--scrypt-n', '1024'];
+  const health = ctx.supports('metrics-port');
+  const direct = await ctx.startCinebox('cluster-direct', { db: db.url, mediaDir, extraArgs: common });
+  const nodes = [];
+  const healthPorts = [];
+  for (let i = 1; i <= 3; i++) {
+    const metrics = health ? await ctx.freePort() : undefined;
+    if (metrics) healthPorts.push(metrics);
+    const extraArgs = [...common, '--proxy-protocol', 'v1', ...(metrics ? ['--metrics-port', String(metrics), '--node-name', `bench-node${i}`] : [])];
+    nodes.push(await ctx.startCinebox(`cluster-node${i}`, { db: db.url, mediaDir, extraArgs }));
+  }
+
+  // Seed through the direct node: the rate step's videos and the transfer's file.
+  await ctx.seedRateServer(direct);
+  const admin = await ctx.loginAdmin(direct.port);
+  const src = join(ctx.work, 'cluster-transfer.bin');
+  await ctx.writeRandom(src, plan.clusterTransferSize);
+  const { movieId } = await W.cineboxUpload(admin, src, 'cluster-transfer.bin');
+  W.closeClient(admin);
+
+  const measure = async (label, port) => {
+    const check = W.movieListCheck(SEED_MOVIES);
+    const clients = await W.leanClients(port, Math.max(...levels), async (client, i) => {
+      client.session = await W.leanViewerLogin(client, `bench-cluster-viewer-${i}`, ctx.viewerPassword);
+      client.prepare({ type: 'get_movie_list', session: client.session, movie_type: 'all' }, check);
+    });
+    const rows = [];
+    for (const n of levels) {
+      const r = await W.requestRate(clients.slice(0, n), { warmupMs: plan.rateWarmupMs, measureMs: plan.rateMeasureMs });
+      rows.push(r);
+      log(`  ${label}: ${n} clients: ${Math.round(r.rps)} req/s, mean ${r.meanMs.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms`);
+    }
+    for (const c of clients) c.close();
+    const viewer = await ctx.loginViewer(port);
+    const outDir = join(ctx.work, `cluster-out-${label.replace(/\W+/g, '-')}`);
+    await mkdir(outDir, { recursive: true });
+    const transfers = [];
+    for (let k = 0; k < plan.clusterTransferRuns; k++) {
+      ctx.settleDisk();
+      const t = await W.cineboxDownload(viewer, movieId, outDir);
+      if (t.bytes !== plan.clusterTransferSize) throw new Error(`${label}: downloaded ${t.bytes} bytes`);
+      transfers.push(t.bytes / 1e6 / (t.ms / 1000));
+      await ctx.rm(t.path, { force: true });
+    }
+    W.closeClient(viewer);
+    const downloadMBps = Math.max(...transfers);
+    log(`  ${label}: verified download ${downloadMBps.toFixed(0)} MB/s (best of ${transfers.length})`);
+    return { rows, downloadMBps, downloads: transfers };
+  };
+
+  const results = { transferBytes: plan.clusterTransferSize, healthChecks: health ? 'httpchk GET /health' : 'tcp (nodes without --metrics-port)' };
+  results.direct = await measure('direct', direct.port);
+  const one = await startHaproxy(ctx, 'one', [nodes[0].port, nodes[0].port, nodes[0].port], health ? [healthPorts[0], healthPorts[0], healthPorts[0]] : undefined);
+  results.haproxyOne = await measure('HAProxy + 1 node', one.port);
+  await one.stop();
+  const three = await startHaproxy(ctx, 'three', nodes.map((n) => n.port), health ? healthPorts : undefined);
+  results.haproxyThree = await measure('HAProxy + 3 nodes', three.port);
+  await three.stop();
+  for (const server of [direct, ...nodes]) await server.stop();
+  await db.drop();
+
+  const at = (series, n) => series.rows.find((r) => r.clients === n);
+  results.ratios = Object.fromEntries(
+    levels.map((n) => [
+      `${n} clients`,
+      { oneNode: at(results.haproxyOne, n).rps / at(results.direct, n).rps, threeNodes: at(results.haproxyThree, n).rps / at(results.direct, n).rps },
+    ]),
+  );
+  results.ratios.download = { oneNode: results.haproxyOne.downloadMBps / results.direct.downloadMBps, threeNodes: results.haproxyThree.downloadMBps / results.direct.downloadMBps };
+  log(`  ratios to direct: ${JSON.stringify(results.ratios)}`);
+  return results;
+}
