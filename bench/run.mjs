@@ -1173,6 +1173,7 @@ function evaluateTargets(results) {
     const all = c.reached === ev.subscribers && c.correct === ev.subscribers;
     targets.push({ id: 'h-fanout', what: `${ev.subscribers} subscribers, one notice: the last has it`, target: '< 0.5 s', value: c.maxMs, shown: `${all ? '' : `ONLY ${c.correct}/${ev.subscribers}; `}last ${c.maxMs.toFixed(0)} ms (first ${c.firstMs.toFixed(1)}, p50 ${c.p50Ms.toFixed(0)}, p99 ${c.p99Ms.toFixed(0)} ms)`, pass: all && c.maxMs < 500 });
     if (Number.isFinite(ev.lastRatio)) targets.push({ id: 'h-vs-redis', what: `the same fan-out vs Redis pub/sub to ${ev.subscribers} connections`, target: '<= 2x', value: ev.lastRatio, shown: `${ev.lastRatio.toFixed(2)}x (Redis last ${ev.redis.maxMs.toFixed(0)} ms)`, pass: ev.lastRatio <= 2 });
+  }
   const policy = results.policy;
   if (policy && !policy.skipped) {
     const { throttled: t, unthrottled: u } = policy;

@@ -22,6 +22,8 @@ import { ERRORS } from '../protocol/error-codes.js';
  */
 const BODY_HIGH_WATER = 1024 * 1024;
 const IDLE_HIGH_WATER = 64 * 1024;
+/** How long a closing connection waits for its request to clean up before the last frame. */
+const CLEANUP_WAIT_MS = 2000;
 
 export interface Session {
   token: string;
@@ -56,6 +58,8 @@ export class Connection {
   /** A last frame went out (closeWith): nothing more is read. */
   private ending = false;
   private busy = false;
+  /** The request being served, so a closing connection can let it clean up first. */
+  private inFlight?: Promise<void>;
   private draining = false;
   private headerTimer?: NodeJS.Timeout;
   private readonly rate: TokenBucket;
@@ -113,10 +117,12 @@ export class Connection {
         const trailer = hasTrailer(event.header);
         const body = event.bodySize > 0 || trailer ? new IncomingBody(this, event.bodySize, trailer) : undefined;
         this.busy = true;
+        this.inFlight = handle(this, event.header, body);
         try {
-          await handle(this, event.header, body);
+          await this.inFlight;
         } finally {
           this.busy = false;
+          this.inFlight = undefined;
         }
       }
     } catch (error) {
@@ -194,12 +200,20 @@ export class Connection {
     return this.out.sendEncoded(frame);
   }
 
-  /** Sends a last error frame, then closes once it is flushed. */
+  /**
+   * Sends a last error frame, then closes once it is flushed. A request still running (an
+   * upload cut by a timeout) first cleans up, so a client that reads the frame can resume at
+   * once: its partial is released or deleted by then. A reply body in flight is cut at once.
+   */
   closeWith(reply: object): void {
-    this.out.end(reply);
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    if (this.ending) return;
     this.ending = true;
     this.reader.interrupt();
+    setTimeout(() => this.socket.destroy(), CLEANUP_WAIT_MS + 2000).unref();
+    const running = this.inFlight;
+    if (!running || this.out.inBody) return this.out.end(reply);
+    this.out.seal();
+    void settledWithin(running, CLEANUP_WAIT_MS).then(() => this.out.end(reply));
   }
 
   /**
@@ -237,4 +251,16 @@ export class Connection {
   nextEvent() {
     return this.reader.next();
   }
+}
+
+/** Resolves once `work` settles (either way) or `ms` pass, whichever is first. */
+function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    work.then(
+      () => { clearTimeout(timer); resolve(); },
+      () => { clearTimeout(timer); resolve(); },
+    );
+  });
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../orm/index.js';
 import type { User } from '../orm/models/index.js';
 import type { ServerConfig } from './config.js';
+import type { GuessWaits } from './auth/guess-waits.js';
 import type { HashQueue } from './auth/hash-queue.js';
 import type { Connection } from './connection.js';
 import type { IncomingBody } from './incoming-body.js';
@@ -18,6 +19,8 @@ export interface App {
   log: Logger;
   /** Every password hash a request needs runs through it (hash-queue.ts). */
   hashes: HashQueue;
+  /** Logins waiting for the verdicts of their pair's guesses in flight (guess-waits.ts). */
+  guessWaits: GuessWaits;
   /** Live events: subscriptions on this node, and the announcement of new events. */
   events: EventHub;
   /** Probes published videos with ffprobe and stores their facts. */

@@ -19,6 +19,8 @@ export class OutboundWriter {
   /** Between a body reply's header and its last byte: nothing else may be written. */
   private bodyOpen = false;
   private ended = false;
+  /** Only the last frame (end) may still go out: the connection is closing once its request has cleaned up. */
+  private sealed = false;
 
   constructor(
     private readonly socket: Socket,
@@ -49,6 +51,16 @@ export class OutboundWriter {
     });
   }
 
+  /** True between a body reply's header and its last byte, where no frame can be written. */
+  get inBody(): boolean {
+    return this.bodyOpen;
+  }
+
+  /** From now on every frame but the last (`end`) is refused; the caller ends the connection soon. */
+  seal(): void {
+    this.sealed = true;
+  }
+
   /**
    * Ends the connection now, with a last frame when given. In the middle of a body the frame
    * would be read as body bytes, so then the socket is cut instead (the client keeps a partial).
@@ -72,7 +84,7 @@ export class OutboundWriter {
   }
 
   private async writeBytes(frame: Buffer): Promise<void> {
-    if (this.closed.aborted || this.ended) throw new ConnectionClosed();
+    if (this.closed.aborted || this.ended || this.sealed) throw new ConnectionClosed();
     if (!this.socket.write(frame)) await drained(this.socket, () => new ConnectionClosed());
   }
 

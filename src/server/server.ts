@@ -19,6 +19,7 @@ import { Connection, type ConnectionLimits } from './connection.js';
 import { ConnectionGate, type Refusal } from './connection-gate.js';
 import type { App } from './context.js';
 import { createDispatcher } from './dispatcher.js';
+import { GuessWaits } from './auth/guess-waits.js';
 import { HashQueue } from './auth/hash-queue.js';
 import { sweepLoginFailures } from './auth/login-guard.js';
 import { startEvents } from './events/index.js';
@@ -55,7 +56,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   await media.init();
   const events = await startEvents(config, db, log);
   const facts = await startMediaFacts(db, config, log);
-  const app: App = { config, db, media, log, facts, events: events.hub, hashes: HashQueue.forConfig(config), catalog: new ListCache(movieTableVersion(db)) };
+  const app: App = { config, db, media, log, facts, events: events.hub, hashes: HashQueue.forConfig(config), guessWaits: GuessWaits.forConfig(config), catalog: new ListCache(movieTableVersion(db)) };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);

@@ -209,6 +209,69 @@ describe.each(databaseKinds)('the login guard (%s)', (kind) => {
   });
 });
 
+// At the real scrypt cost (a check takes ~50 ms, two at a time), so the logins really are in
+// flight together; the password queue's per-address bound is its default (16).
+describe.each(databaseKinds)('parallel logins of one account from one address (%s)', (kind) => {
+  let arena: Arena;
+  beforeAll(async () => {
+    arena = await startArena(kind, { scryptN: 16384, loginMaxFailures: LOGIN_MAX, accountMaxFailures: ACCOUNT_MAX, addressMaxAccounts: SPRAY_MAX, hashQueuePerAddress: 16 });
+  });
+  afterAll(async () => arena?.close());
+
+  it.each([6, 20])('lets %i parallel correct logins of one account from one address all in (an innocent is never blocked by logins in flight)', async (n) => {
+    const address = nextLoopback();
+    const name = `many-tabs-${n}-${address}`;
+    await register(arena, name, 'tabs-pw');
+    const watch = await arena.watch();
+    const replies = await loginAll(arena, Array.from({ length: n }, () => ({ address, name, password: 'tabs-pw' })));
+    expect(replies.map((r) => (r.flag ? 'ok' : `${r.code}: ${r.msg}`))).toEqual(Array(n).fill('ok'));
+    expect(arena.world.logs.filter((l) => l.msg === 'login refused' && l.name === name)).toEqual([]);
+    // Every reservation was released: no counter left behind, no failure on the account.
+    expect(await arena.rows('SELECT * FROM login_failure WHERE address = ?', [address])).toEqual([]);
+    expect(await watch.changes()).toEqual({});
+    await watch.served();
+  });
+
+  it('keeps the guesses waiting for a verdict bounded: past the per-address bound they get BUSY, and no more than the limit is checked', async () => {
+    const name = 'waiting-room';
+    await register(arena, name, 'room-pw');
+    const address = nextLoopback();
+    const replies = await loginAll(arena, Array.from({ length: 40 }, (_, i) => ({ address, name, password: `room-${i}` })));
+    expect(replies.filter((r) => !['LOGIN_FAILED', 'LOGIN_BLOCKED', 'BUSY'].includes(String(r.code)))).toEqual([]);
+    expect(checkedFailures(arena, name)).toBeLessThanOrEqual(LOGIN_MAX);
+    expect(arena.world.server.app.guessWaits.stats.peakWaitingPerAddress).toBeLessThanOrEqual(16);
+  });
+
+  it('of 5 wrong and 1 right guess sent together checks the 5 wrong, and the right one is never refused while a verdict is out', async () => {
+    for (const rightAt of [0, 5]) {
+      const name = `mixed-${rightAt}`;
+      await register(arena, name, 'mixed-right');
+      const address = nextLoopback();
+      const attempts = Array.from({ length: LOGIN_MAX + 1 }, (_, i) => ({ address, name, password: i === rightAt ? 'mixed-right' : `mixed-wrong-${i}` }));
+      const replies = await loginAll(arena, attempts);
+      const wrong = replies.filter((_, i) => i !== rightAt);
+      const right = replies[rightAt];
+      // Each wrong guess was checked (none was refused by the reservations of the others).
+      expect(wrong.map((r) => r.code)).toEqual(Array(LOGIN_MAX).fill('LOGIN_FAILED'));
+      expect(checkedFailures(arena, name)).toBe(LOGIN_MAX);
+      const [pair] = await arena.rows<{ failures: number; blocked_until: unknown }>('SELECT failures, blocked_until FROM login_failure WHERE address = ? AND account = ?', [address, name]);
+      if (right.flag) {
+        // Checked among the first five: it cleared the pair; only the failures given after it count,
+        // and the pair is blocked exactly when they reach the limit.
+        const failures = Number(pair?.failures ?? 0);
+        expect(failures).toBeLessThanOrEqual(LOGIN_MAX);
+        expect(pair?.blocked_until != null).toBe(failures === LOGIN_MAX);
+      } else {
+        // It waited for the five verdicts; the fifth failure blocked the pair and it was refused unchecked.
+        expectErrorReply(right, 'LOGIN_BLOCKED');
+        expect(Number(pair.failures)).toBe(LOGIN_MAX);
+        expect(pair.blocked_until).not.toBeNull();
+        expect(await loginFrom(arena, { address: nextLoopback(), name, password: 'mixed-right' })).toMatchObject({ flag: true });
+      }
+    }
+  });
+});
+
 describe.each(databaseKinds)('login failure rows (%s)', (kind) => {
   let arena: Arena;
   beforeAll(async () => {

@@ -71,10 +71,7 @@ describe.each(databaseKinds)('daily allowance (%s)', (kind) => {
   });
 
   it('lets through only what fits of many parallel requests on separate connections', async () => {
-    // Logged in one after another: six logins of one account in flight at once from one
-    // address would meet the login guard (it counts guesses before their verdict).
-    const conns = [];
-    for (let i = 0; i < 6; i++) conns.push(await p.world.loginAs('racer', 'user'));
+    const conns = await Promise.all(Array.from({ length: 6 }, () => p.world.loginAs('racer', 'user')));
     const results = await Promise.all(
       conns.map((conn, i) => downloadMovie(conn, oneMiB, 'free', { outDir: join(p.world.dir, `racer-${i}`) }).then(() => 'ok', (e: Error) => e.message)),
     );

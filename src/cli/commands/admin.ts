@@ -8,13 +8,12 @@ import * as quota from './admin/quota.js';
 import * as blocks from './admin/blocks.js';
 import * as deleteVideo from './admin/delete.js';
 import { listCommand } from './shared/list.js';
-import * as lock from './admin/lock.js';
+import { lock, unlock } from './admin/account-lock.js';
 import * as notice from './admin/notice.js';
 import { noticesCommand } from './shared/notices.js';
 import { registerCommand } from './shared/register.js';
 import * as unblock from './admin/unblock.js';
 import { watchCommand } from './shared/watch.js';
-import * as unlock from './admin/unlock.js';
 import * as upload from './admin/upload.js';
 import * as users from './admin/users.js';
 

@@ -4,8 +4,9 @@ import { Model } from '../model.js';
 /**
  * Failed logins of one account name from one client address (the pair the login guard
  * slows down and then blocks). Kept in the database, not in a node's memory, so a block
- * holds on every node behind the balancer. A guess is counted here before its password is
- * checked (and uncounted if it was right), so parallel guesses cannot pass the limit.
+ * holds on every node behind the balancer. A guess reserves a place here (`pending`) before
+ * its password is checked, so parallel guesses cannot pass the limit; its verdict turns the
+ * place into a failure, or gives it back.
  */
 @table('login_failure', { unique: [['address', 'account']], indexes: [['last_failure']] })
 export class LoginFailure extends Model {
@@ -23,6 +24,11 @@ export class LoginFailure extends Model {
   @column({ type: 'int', default: 0 })
   failures!: number;
 
+  /** Guesses in flight: reserved, their password not checked yet (they lapse after a minute: login-guard.ts). */
+  @column({ type: 'int', default: 0 })
+  pending!: number;
+
+  /** The last failure or reservation. */
   @column({ type: 'datetime' })
   last_failure!: Date;
 

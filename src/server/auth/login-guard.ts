@@ -6,9 +6,12 @@
  *   (spraying), a separate and higher threshold;
  * - failures against one account from any address lock the account for a while;
  * - a success clears its pair (and the account's counter).
- * A guess is counted *before* its password is checked, with a compare-and-set on the
- * counter, and uncounted once it proves right (or was never checked): so parallel guesses
- * cannot slip past a limit, and at most the configured number of passwords is ever checked.
+ * A guess reserves a place on its pair *before* its password is checked (a compare-and-set
+ * on the pair's row: failures + guesses in flight below the limit), so parallel guesses
+ * cannot slip past it and at most the configured number of passwords is ever checked. A
+ * guess past the limit waits for the verdicts in flight (guess-waits.ts) instead of being
+ * refused: a right one frees its place, a wrong one counts (and the one reaching the limit
+ * blocks the pair), so parallel correct logins never block their own user.
  * Every block, and every login refused because of one, is logged with address and account.
  * State lives in the database, so it holds on every node.
  */
@@ -18,12 +21,19 @@ import { DuplicateKeyError } from '../../orm/index.js';
 import { AddressBlock, LoginFailure, User } from '../../orm/models/index.js';
 import type { App } from '../context.js';
 import { AccountLocked, LoginBlocked } from '../errors.js';
+import type { Seat } from './guess-waits.js';
 
 /** Failures older than this no longer count (and their rows are swept). */
 export const QUIET_WINDOW_MS = 15 * 60 * 1000;
 const FIRST_BLOCK_MS = 60 * 1000;
 const MAX_BLOCK_MS = 60 * 60 * 1000;
 const MAX_SLOWDOWN_MS = 2000;
+/**
+ * A reservation no verdict settled in this long lapses (its node died mid-login): far longer
+ * than a check can take (the password queue holds at most ~2 s of work), short enough that
+ * a crash does not keep the pair's logins waiting for long.
+ */
+const PENDING_LAPSE_MS = 60 * 1000;
 /** The longest a user name can be (register's limit): longer login names are cut to it for the key. */
 const NAME_KEY_LENGTH = 64;
 
@@ -57,43 +67,73 @@ export interface Guess {
 /**
  * Admits one guess of `name` from `address`, or throws the refusal (LOGIN_BLOCKED,
  * ACCOUNT_LOCKED), the same whatever the password. `user` is the account, if it exists.
+ * A guess past its pair's limit waits for the verdicts in flight (BUSY if the wait is full
+ * or too long; ConnectionClosed when `signal`, the client's, aborts).
  */
-export async function admitGuess(app: App, log: Logger, address: string, name: string, user: User | undefined): Promise<Guess> {
+export async function admitGuess(app: App, log: Logger, address: string, name: string, user: User | undefined, signal?: AbortSignal): Promise<Guess> {
   const account = accountKey(name);
   const refused = (reason: string, extra: object) => log.warn({ addr: address, name: account, reason, ...extra }, 'login refused');
-  const addressBlock = await AddressBlock.selectOne(app.db, { address });
-  if (addressBlock && addressBlock.blocked_until.getTime() > Date.now()) {
-    refused('address blocked', { until: addressBlock.blocked_until });
-    throw addressBlocked(addressBlock.blocked_until);
+  const pairKey = JSON.stringify([address, account]);
+  let seat: Seat | undefined;
+  let pair: PairClaim;
+  try {
+    for (;;) {
+      const addressBlock = await AddressBlock.selectOne(app.db, { address });
+      if (addressBlock && addressBlock.blocked_until.getTime() > Date.now()) {
+        refused('address blocked', { until: addressBlock.blocked_until });
+        throw addressBlocked(addressBlock.blocked_until);
+      }
+      if (user) assertAccountOpen(user, refused);
+      const claim = await claimPair(app, address, account, refused);
+      if (claim !== FULL) {
+        pair = claim;
+        break;
+      }
+      if (!seat) {
+        try {
+          seat = app.guessWaits.enter(address, pairKey, signal);
+        } catch (error) {
+          refused('too many logins waiting for a verdict', {});
+          throw error;
+        }
+      }
+      await seat.next();
+    }
+  } finally {
+    seat?.leave();
   }
-  if (user) assertAccountOpen(user, refused);
-  const pair = await claimPair(app, address, account, refused);
   let accountClaim: AccountClaim | undefined;
+  const settled = async (verdict: PairVerdict) => {
+    const outcome = await settlePair(app, pair.id, verdict);
+    app.guessWaits.wake(pairKey);
+    return outcome;
+  };
   try {
     if (pair.fresh) await checkSpray(app, log, address, account, refused);
     if (user) accountClaim = await claimAccount(app, user, refused);
   } catch (error) {
-    await pair.undo(app);
+    await settled('unchecked');
     throw error;
   }
   return {
     async failed() {
-      if (pair.blockedUntil) {
-        log.warn({ addr: address, name: account, failures: pair.failures, until: pair.blockedUntil }, 'login blocked for this account from this address');
+      const counted = await settled('failed');
+      if (counted?.blockedUntil) {
+        log.warn({ addr: address, name: account, failures: counted.failures, until: counted.blockedUntil }, 'login blocked for this account from this address');
       }
       if (accountClaim?.lockedUntil) {
         log.warn({ addr: address, name: account, user: user!.id, failures: accountClaim.failures, until: accountClaim.lockedUntil }, 'account locked after failed logins');
       }
-      await sleep(Math.min(MAX_SLOWDOWN_MS, 100 * 2 ** Math.min(5, pair.failures - 1)));
+      await sleep(Math.min(MAX_SLOWDOWN_MS, 100 * 2 ** Math.min(5, (counted?.failures ?? 1) - 1)));
     },
     async succeeded() {
       // Two statements, not one transaction: 20 parallel logins of one account deadlocked in
       // InnoDB (the delete's gap lock against the others' inserts), which was INTERNAL.
-      await LoginFailure.deleteWhere(app.db, { address, account });
+      await settled('succeeded');
       if (user) await User.updateWhere(app.db, { failed_logins: 0, locked_until: null }, { id: user.id });
     },
     async unchecked() {
-      await pair.undo(app);
+      await settled('unchecked');
       await accountClaim?.undo(app);
     },
   };
@@ -116,46 +156,83 @@ function assertAccountOpen(user: User, refused: (reason: string, extra: object) 
 }
 
 interface PairClaim {
-  failures: number;
-  blockedUntil: Date | null;
-  /** A new pair (first failure, or the first after a quiet window): it may make the address a sprayer. */
+  id: number;
+  /** A new pair (no failure and nothing in flight, or quiet for the window): it may make the address a sprayer. */
   fresh: boolean;
-  undo(app: App): Promise<void>;
 }
 
+/** The pair has the limit's worth of failures and guesses in flight, and no block yet: wait for a verdict. */
+const FULL = Symbol('full');
+
+/** What of a pair's row still counts now: failures within the quiet window, reservations not lapsed. */
+function liveCounts(row: LoginFailure, now: Date): { failures: number; pending: number } {
+  const age = now.getTime() - row.last_failure.getTime();
+  return { failures: age > QUIET_WINDOW_MS ? 0 : row.failures, pending: age > PENDING_LAPSE_MS ? 0 : row.pending };
+}
+
+/** The compare-and-set condition: the row as it was read. */
+const asRead = (row: LoginFailure) => ({ id: row.id, failures: row.failures, pending: row.pending, last_failure: row.last_failure });
+
 /**
- * Counts one guess against (address, account) with a compare-and-set, arming the pair's
- * block in the same write when this guess reaches the limit; throws while it is blocked.
+ * Reserves a place for one guess on (address, account): admitted while failures and guesses
+ * in flight are below the limit (after a block ran out, one guess at a time); FULL when the
+ * rest is in flight; throws while the pair is blocked.
  */
-async function claimPair(app: App, address: string, account: string, refused: (reason: string, extra: object) => void): Promise<PairClaim> {
+async function claimPair(app: App, address: string, account: string, refused: (reason: string, extra: object) => void): Promise<PairClaim | typeof FULL> {
   const limit = app.config.loginMaxFailures;
   for (;;) {
     const now = new Date();
     const row = await LoginFailure.selectOne(app.db, { address, account });
     if (!row) {
-      const created = LoginFailure.from({ address, account, failures: 1, last_failure: now, blocked_until: blockAfter(1, limit, now) });
+      const created = LoginFailure.from({ address, account, failures: 0, pending: 1, last_failure: now, blocked_until: null });
       try {
         await created.save(app.db);
       } catch (error) {
         if (error instanceof DuplicateKeyError) continue; // a parallel guess created it first
         throw error;
       }
-      const undo = async (a: App) => void (await LoginFailure.deleteWhere(a.db, { id: created.id, failures: 1, last_failure: now }));
-      return { failures: 1, blockedUntil: created.blocked_until, fresh: true, undo };
+      return { id: created.id, fresh: true };
     }
     if (row.blocked_until && row.blocked_until.getTime() > now.getTime()) {
       refused('too many failures for this account from this address', { failures: row.failures, until: row.blocked_until });
       throw new LoginBlocked(`too many failed logins for this account from your address; try again in ${secondsUntil(row.blocked_until)} s`);
     }
-    const stale = now.getTime() - row.last_failure.getTime() > QUIET_WINDOW_MS;
-    const failures = (stale ? 0 : row.failures) + 1;
-    const blockedUntil = blockAfter(failures, limit, now);
-    const set = { failures, last_failure: now, blocked_until: blockedUntil };
-    const taken = await LoginFailure.updateWhere(app.db, set, { id: row.id, failures: row.failures, last_failure: row.last_failure });
+    const { failures, pending } = liveCounts(row, now);
+    if (pending >= Math.max(1, limit - failures)) return FULL;
+    const taken = await LoginFailure.updateWhere(app.db, { failures, pending: pending + 1, last_failure: now }, asRead(row));
     if (taken === 0) continue; // another guess counted first: read again
-    const before = { failures: row.failures, last_failure: row.last_failure, blocked_until: row.blocked_until };
-    const undo = async (a: App) => void (await LoginFailure.updateWhere(a.db, before, { id: row.id, failures, last_failure: now }));
-    return { failures, blockedUntil, fresh: stale, undo };
+    return { id: row.id, fresh: failures === 0 && pending === 0 };
+  }
+}
+
+type PairVerdict = 'failed' | 'succeeded' | 'unchecked';
+
+/**
+ * Settles a reservation: a failure counts (arming the block when it reaches the limit), a
+ * success clears the failures (the row goes once nothing is in flight), an unchecked guess
+ * only gives its place back. Returns the count after a failure; undefined if the row is gone
+ * (an admin lifted it).
+ */
+async function settlePair(app: App, id: number, verdict: PairVerdict): Promise<{ failures: number; blockedUntil: Date | null } | undefined> {
+  const limit = app.config.loginMaxFailures;
+  for (;;) {
+    const row = await LoginFailure.selectOne(app.db, { id });
+    if (!row) return undefined;
+    const now = new Date();
+    const live = liveCounts(row, now);
+    const pending = Math.max(0, live.pending - 1);
+    if (verdict === 'failed') {
+      const failures = live.failures + 1;
+      const blockedUntil = blockAfter(failures, limit, now);
+      if (await LoginFailure.updateWhere(app.db, { failures, pending, last_failure: now, blocked_until: blockedUntil }, asRead(row))) return { failures, blockedUntil };
+      continue;
+    }
+    const failures = verdict === 'succeeded' ? 0 : live.failures;
+    const changed =
+      failures === 0 && pending === 0
+        ? await LoginFailure.deleteWhere(app.db, asRead(row))
+        : await LoginFailure.updateWhere(app.db, verdict === 'succeeded' ? { failures, pending, blocked_until: null } : { pending }, asRead(row));
+    if (changed) return undefined;
   }
 }
 

@@ -60,7 +60,7 @@ function adminCodeMatches(expected: string | undefined, given: string | undefine
  */
 export async function login(req: Request<'login'>, { app, conn }: HandlerContext): Promise<Reply> {
   const user = await User.selectOne(app.db, { name: req.name });
-  const guess = await admitGuess(app, conn.log, conn.remoteAddress, req.name, user);
+  const guess = await admitGuess(app, conn.log, conn.remoteAddress, req.name, user, conn.closedSignal);
   let valid: boolean;
   try {
     // Unknown names verify against a decoy, so both failures take the same time.
