@@ -117,7 +117,7 @@ export async function clusterPhase(ctx) {
   W.closeClient(admin);
 
   const measure = async (label, port) => {
-    const check = W.movieListCheck(SEED_MOVIES);
+    const check = W.movieListCheck(SEED_MOVIES + 1); // the seeded videos and the transfer's
     const clients = await W.leanClients(port, Math.max(...levels), async (client, i) => {
       client.session = await W.leanViewerLogin(client, `bench-cluster-viewer-${i}`, ctx.viewerPassword);
       client.prepare({ type: 'get_movie_list', session: client.session, movie_type: 'all' }, check);
