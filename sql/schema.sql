@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS `login_failure` (
   `address` VARCHAR(64) NOT NULL,
   `account` VARCHAR(64) NOT NULL,
   `failures` INT NOT NULL DEFAULT 0,
+  `pending` INT NOT NULL DEFAULT 0,
   `last_failure` DATETIME(3) NOT NULL,
   `blocked_until` DATETIME(3) NULL,
   PRIMARY KEY (`id`),
@@ -98,6 +99,8 @@ CREATE TABLE IF NOT EXISTS `upload` (
   `total_size` BIGINT NOT NULL,
   `received_bytes` BIGINT NOT NULL DEFAULT 0,
   `holder` VARCHAR(64) NULL,
+  `holder_node` VARCHAR(64) NULL,
+  `holder_run` VARCHAR(32) NULL,
   `create_time` DATETIME(3) NOT NULL,
   `updated_time` DATETIME(3) NOT NULL,
   PRIMARY KEY (`id`),
@@ -175,4 +178,15 @@ CREATE TABLE IF NOT EXISTS `name_gram` (
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_name_gram_gram_movie_id` (`gram`, `movie_id`),
   KEY `idx_name_gram_movie_id` (`movie_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `node_beat` (
+  `node` VARCHAR(64) NOT NULL,
+  `run` VARCHAR(32) NOT NULL,
+  `beat_ms` INT NOT NULL,
+  `host` VARCHAR(255) NOT NULL,
+  `pid` INT NOT NULL,
+  `started_at` DATETIME(3) NOT NULL,
+  `beat_time` DATETIME(3) NOT NULL,
+  PRIMARY KEY (`node`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -26,7 +26,7 @@ export interface WatchOptions {
   pingMs?: number;
 }
 
-type Outcome = { kind: 'closed' } | { kind: 'fell_behind'; lastId: number } | { kind: 'stopped' };
+type Outcome = { kind: 'closed' } | { kind: 'fell_behind'; lastId: number } | { kind: 'locked'; msg: string } | { kind: 'stopped' };
 
 export async function watchEvents(options: WatchOptions): Promise<void> {
   const { signal } = options;
@@ -46,6 +46,8 @@ export async function watchEvents(options: WatchOptions): Promise<void> {
       });
       dropped = true;
       if (outcome.kind === 'stopped') return;
+      // Subscribing again would be refused until an admin unlocks the account: say so and stop.
+      if (outcome.kind === 'locked') throw new ServerError(outcome.msg, 'ACCOUNT_LOCKED');
       if (outcome.kind === 'fell_behind') {
         options.onStatus(`fell behind the server at event #${outcome.lastId}; catching up`);
         continue;
@@ -87,7 +89,7 @@ async function followOne(
       options.onEvent(frame);
     } else {
       seen(frame.last_id);
-      settle({ kind: 'fell_behind', lastId: frame.last_id });
+      settle(frame.reason === 'account_locked' ? { kind: 'locked', msg: frame.msg } : { kind: 'fell_behind', lastId: frame.last_id });
     }
   };
   const { lastId } = await client.subscribe({ topics: options.topics, since }, onFrame);

@@ -205,10 +205,16 @@ export interface EventFrame {
   data: Record<string, unknown>;
 }
 
-/** The server ended the stream (`reason: 'fell_behind'`); `last_id` is the last event sent. */
+/**
+ * Why the server ended a stream: the client fell behind (subscribe again with `since`), or
+ * its account was locked (no subscribing again until it is unlocked).
+ */
+export type EventsEndedReason = 'fell_behind' | 'account_locked';
+
+/** The server ended the stream; `last_id` is the last event sent. */
 export interface EventsEndedFrame {
   type: 'events_ended';
-  reason: string;
+  reason: EventsEndedReason;
   last_id: number;
   msg: string;
 }

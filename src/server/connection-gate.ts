@@ -24,11 +24,27 @@ export class ConnectionGate {
   /** Each socket held, with the address it is counted under. */
   private readonly sockets = new Map<Socket, string>();
   private accepting = true;
+  /** Bytes of sockets already closed; those open are read from the sockets (metrics). */
+  private closedRead = 0;
+  private closedWritten = 0;
 
   constructor(private readonly limits: GateLimits) {}
 
   get open(): number {
     return this.total;
+  }
+
+  /** Bytes read from every socket admitted so far (on the wire: under TLS, the encrypted bytes). */
+  get bytesRead(): number {
+    let total = this.closedRead;
+    for (const socket of this.sockets.keys()) total += socket.bytesRead;
+    return total;
+  }
+
+  get bytesWritten(): number {
+    let total = this.closedWritten;
+    for (const socket of this.sockets.keys()) total += socket.bytesWritten;
+    return total;
   }
 
   /** Stops admitting: every later socket gets SHUTTING_DOWN. */
@@ -60,6 +76,8 @@ export class ConnectionGate {
       this.total--;
       this.count(this.sockets.get(socket)!, -1);
       this.sockets.delete(socket);
+      this.closedRead += socket.bytesRead;
+      this.closedWritten += socket.bytesWritten;
     });
     return undefined;
   }

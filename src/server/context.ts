@@ -11,9 +11,13 @@ import type { EventHub } from './events/event-hub.js';
 import type { FactsRecorder } from './media/facts.js';
 import type { ListCache } from './media/list-cache.js';
 import type { MediaStore } from './media-store.js';
+import type { NodeIdentity } from './nodes/identity.js';
+import type { NodeMetrics } from './metrics/node-metrics.js';
 
 export interface App {
   config: ServerConfig;
+  /** This node's name (in every log line) and run (in the rows it holds). */
+  node: NodeIdentity;
   db: Database;
   media: MediaStore;
   log: Logger;
@@ -27,6 +31,8 @@ export interface App {
   facts: FactsRecorder;
   /** The plain video list in memory; every change to the listed videos invalidates it. */
   catalog: ListCache;
+  /** This node's Prometheus metrics (its own registry). */
+  metrics: NodeMetrics;
 }
 
 export interface HandlerContext {

@@ -18,27 +18,55 @@ import { sendFile } from './downloads/send-file.js';
 import { ERRORS } from '../protocol/error-codes.js';
 
 export function createDispatcher(app: App) {
+  const { metrics } = app;
   return async function dispatch(conn: Connection, header: Record<string, unknown>, body?: IncomingBody): Promise<void> {
     const type = header.type;
+    // Only known types become label values: a client must not be able to mint new series.
+    const label = isMessageType(type) ? type : 'unknown';
+    const started = performance.now();
     let result: Result;
+    let code = CLOSED;
+    const uploading = label === 'update_movie' && body !== undefined;
+    if (uploading) metrics.transfers.inc({ direction: 'upload' });
     try {
-      if (!isMessageType(type)) throw new UnknownType(`unknown message type ${describeType(type)}`);
-      result = await routes[type](header, { app, conn, body });
-    } catch (error) {
-      // Both end the connection: the client left, or the framing is lost (a bad trailer).
-      if (error instanceof ConnectionClosed || error instanceof ProtocolError) throw error;
-      const reply = replyForError(error);
-      if (reply.code === ERRORS.INTERNAL.code) conn.log.error({ err: error, type }, 'handler failed');
-      result = printable(reply);
+      try {
+        if (!isMessageType(type)) throw new UnknownType(`unknown message type ${describeType(type)}`);
+        result = await routes[type](header, { app, conn, body });
+      } catch (error) {
+        // Both end the connection: the client left, or the framing is lost (a bad trailer).
+        if (error instanceof ConnectionClosed || error instanceof ProtocolError) throw error;
+        const reply = replyForError(error);
+        if (reply.code === ERRORS.INTERNAL.code) conn.log.error({ err: error, type }, 'handler failed');
+        result = printable(reply);
+      } finally {
+        if (uploading) metrics.transfers.dec({ direction: 'upload' });
+      }
+      if (body && !body.consumed) await body.discard();
+      code = resultCode(result);
+      metrics.latency.observe({ type: label }, (performance.now() - started) / 1000);
+      if (result instanceof FileReply) {
+        metrics.transfers.inc({ direction: 'download' });
+        await sendFile(conn, result).finally(() => metrics.transfers.dec({ direction: 'download' }));
+      } else if (result instanceof EncodedReply) await conn.sendFrame(result.frame);
+      else if (result instanceof ReplyThen) {
+        await conn.send(result.reply);
+        result.afterSent();
+      } else await conn.send(result);
+    } finally {
+      metrics.countRequest(label, code);
     }
-    if (body && !body.consumed) await body.discard();
-    if (result instanceof FileReply) await sendFile(conn, result);
-    else if (result instanceof EncodedReply) await conn.sendFrame(result.frame);
-    else if (result instanceof ReplyThen) {
-      await conn.send(result.reply);
-      result.afterSent();
-    } else await conn.send(result);
   };
+}
+
+/** The code a request that ended its connection is counted under (the client left, a broken frame). */
+const CLOSED = 'CLOSED';
+
+/** OK for a success, else the reply's error code: the `code` label of cinebox_requests_total. */
+function resultCode(result: Result): string {
+  if (result instanceof FileReply || result instanceof EncodedReply) return 'OK';
+  const reply = (result instanceof ReplyThen ? result.reply : result) as { flag?: unknown; code?: unknown };
+  if (reply.flag === false) return typeof reply.code === 'string' ? reply.code : 'ERROR';
+  return 'OK';
 }
 
 /**

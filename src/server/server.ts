@@ -22,6 +22,7 @@ import { createDispatcher } from './dispatcher.js';
 import { GuessWaits } from './auth/guess-waits.js';
 import { HashQueue } from './auth/hash-queue.js';
 import { sweepLoginFailures } from './auth/login-guard.js';
+import { endSessionsOfDeadNodes, endSessionsOfThisNode } from './policies/live-sessions.js';
 import { startEvents } from './events/index.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
@@ -30,6 +31,10 @@ import { startMediaFacts } from './media/setup.js';
 import { checkStore } from './fsck/check-store.js';
 import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
 import { startUploadJanitor } from './uploads/janitor.js';
+import { startMetricsServer, type MetricsServer } from './metrics/http.js';
+import { NodeMetrics } from './metrics/node-metrics.js';
+import { Heartbeat } from './nodes/heartbeat.js';
+import { nodeIdentityFor } from './nodes/identity.js';
 
 export interface RunningServer {
   app: App;
@@ -43,20 +48,41 @@ export interface RunningServer {
   openSocketsFrom(address: string): number;
   /** What this node's scheduled scrub found (counters for a metric). */
   scrub: ScrubStats;
+  /** The port of `/health` and `/metrics`, when `--metrics-port` is set. */
+  metricsPort?: number;
+  /** True from the moment a shutdown began (`/health` says draining). */
+  readonly draining: boolean;
   /** Stops accepting, lets running requests finish up to the grace period, then closes everything. */
   shutdown(graceSeconds?: number): Promise<void>;
   /** Immediate close (tests). */
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, rootLog: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const node = nodeIdentityFor(config);
+  // Every line of this node names it, so the logs of a cluster can be read together.
+  const log = rootLog.child({ node: node.name });
   const db = await openDatabase(config.db, { durable: config.durable });
   await ensureSchema(db, allModels);
+  // Before the start check: a previous run of this node that was killed is then another, dead run.
+  const heartbeat = await Heartbeat.start(db, node, config.nodeBeatSeconds, log).catch(async (error: unknown) => {
+    await db.close();
+    throw error;
+  });
   const media = new MediaStore(config.mediaDir, { durable: config.durable });
   await media.init();
   const events = await startEvents(config, db, log);
   const facts = await startMediaFacts(db, config, log);
-  const app: App = { config, db, media, log, facts, events: events.hub, hashes: HashQueue.forConfig(config), guessWaits: GuessWaits.forConfig(config), catalog: new ListCache(movieTableVersion(db)) };
+  const gate = new ConnectionGate(config);
+  const hashes = HashQueue.forConfig(config);
+  const metrics = new NodeMetrics(node, {
+    openConnections: () => gate.open,
+    bytesReceived: () => gate.bytesRead,
+    bytesSent: () => gate.bytesWritten,
+    hashQueueLength: () => hashes.queued,
+    eventSubscribers: () => events.hub.subscriberCount,
+  });
+  const app: App = { config, node, db, media, log, facts, events: events.hub, hashes, guessWaits: GuessWaits.forConfig(config), catalog: new ListCache(movieTableVersion(db)), metrics };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);
@@ -65,10 +91,11 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     startUploadJanitor(app),
     startScrubber(app, scrub),
     every(LOGIN_SWEEP_MS, () => sweepLoginFailures(app), (error) => log.warn({ err: error.message }, 'login failure sweep failed')),
+    // Ten beats: a dead node's sessions go a few beats after it is known to be dead.
+    every(Math.max(1000, config.nodeBeatSeconds * 10_000), () => endSessionsOfDeadNodes(app), (error) => log.warn({ err: error.message }, 'dead session sweep failed')),
   ];
   const dispatch = createDispatcher(app);
   const connections = new Set<Connection>();
-  const gate = new ConnectionGate(config);
   const limits: ConnectionLimits = {
     maxHeaderBytes: config.maxHeaderBytes,
     headerDeadlineMs: config.headerDeadlineSeconds * 1000,
@@ -159,12 +186,21 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   // Only now: a failure to listen (the port is taken) is the caller's to say, in one line, not a logged stack.
   server.on('error', (error) => log.error({ err: error }, 'server error'));
   const address = server.address() as AddressInfo;
+  let draining = false;
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort !== undefined) {
+    metricsServer = await startMetricsServer(app, () => draining).catch(async (error: unknown) => {
+      await new Promise((resolve) => server.close(resolve));
+      throw error;
+    });
+  }
   log.info(
     { host: address.address, port: address.port, db: redactUrl(config.db), media: media.root, tls: Boolean(config.tlsCert), handshake: Boolean(config.clientSecret) },
     'cinebox listening',
   );
 
   const stopListening = () => {
+    draining = true;
     gate.close();
     return new Promise<void>((resolve) => server.close(() => resolve()));
   };
@@ -173,6 +209,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const finish = (stopped: Promise<void>) =>
     (finished ??= stopped.then(async () => {
       for (const janitor of janitors) janitor.stop();
+      await metricsServer?.close();
+      await endSessionsOfThisNode(app);
+      // Last of this node's rows: whatever it still held is free at once, not after a lease.
+      await heartbeat.stop();
       await facts.idle(); // a running probe ends within its timeout
       await events.stop();
       await db.close();
@@ -188,6 +228,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     openSockets: () => gate.open,
     openSocketsFrom: (address) => gate.heldBy(address),
     scrub,
+    metricsPort: metricsServer?.port,
+    get draining() {
+      return draining;
+    },
     async shutdown(graceSeconds = config.shutdownGraceSeconds) {
       if (finished) return finished;
       const stopped = stopListening();

@@ -40,6 +40,22 @@ const DAILY = { kind: 'size', unlimited: true } as const;
 export const SETTINGS = {
   host: { flag: 'host', kind: 'text', default: '0.0.0.0', describe: 'Address to listen on' },
   port: { flag: 'port', kind: 'integer', default: DEFAULT_PORT, max: 65535, describe: 'TCP port (0 = any free port)' },
+  // The name is what ties log lines, heartbeat rows and held uploads to one node of a cluster.
+  nodeName: {
+    flag: 'node-name',
+    kind: 'text',
+    describe: "This node's name in every log line, in its heartbeat row and in the uploads it holds; each node of a cluster needs its own (unset: `<hostname>:<port>`, with `--port 0` `<hostname>:<pid>.<random>`)",
+  },
+  // 2 s: a beat is one small UPDATE; a node missing 3 in a row (6 s) is taken for dead (docs/design.md, "State across nodes").
+  nodeBeatSeconds: {
+    flag: 'node-beat',
+    kind: 'duration',
+    default: 2,
+    check: (seconds) => (seconds > 0 ? undefined : 'must be above 0'),
+    describe: "How often this node writes its heartbeat row; an upload held by a node that missed 3 beats may be taken over at once, without waiting for `--upload-lease`",
+  },
+  metricsPort: { flag: 'metrics-port', kind: 'integer', max: 65535, describe: 'HTTP port for `GET /health` and `GET /metrics` (Prometheus) (unset: no HTTP port; 0 = any free port)' },
+  metricsHost: { flag: 'metrics-host', kind: 'text', default: '127.0.0.1', describe: 'Address the `--metrics-port` listens on (only the balancer and the monitoring need it)' },
   db: { flag: 'db', kind: 'text', default: 'sqlite:data/cinebox.db', describe: 'Database: `sqlite:PATH` or `mysql://user:pass@host:port/db`' },
   mediaDir: { flag: 'media-dir', kind: 'text', default: 'media', describe: 'Where video files are stored (uploads in progress go to `<media-dir>/.incoming/`)' },
   adminCode: { flag: 'admin-code', kind: 'text', describe: 'Code that lets `register` create admins (unset: only `cinebox create-admin` can)' },
@@ -201,6 +217,7 @@ export type ServerConfig = { [K in WithDefault]: ValueOf<Settings[K]> } & { [K i
 export const SETTING_RULES: ReadonlyArray<(config: ServerConfig) => string | undefined> = [
   (config) => (Boolean(config.tlsCert) !== Boolean(config.tlsKey) ? '--tls-cert and --tls-key go together' : undefined),
   (config) => (config.proxyProtocol !== 'off' && config.tlsCert ? '--proxy-protocol and --tls-cert do not go together: terminate TLS at the balancer (docs/deploy.md)' : undefined),
+  (config) => (config.nodeName !== undefined && !/^[\x21-\x7e]{1,64}$/.test(config.nodeName) ? '--node-name must be 1 to 64 printable characters without spaces' : undefined),
   (config) => (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl) ? '--redis must be a redis:// or rediss:// URL' : undefined),
   (config) => (config.timeZone === undefined || knownTimeZone(config.timeZone) ? undefined : `--time-zone: Intl knows no time zone "${config.timeZone}" (use an IANA name such as Europe/Berlin)`),
 ];

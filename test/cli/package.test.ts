@@ -25,7 +25,7 @@ describe('npm pack: the client alone', { timeout: 240_000 }, () => {
   beforeAll(async () => {
     // A fresh clone's worth: sources and configs, no dist/.
     clone = await mkdtemp(join(tmpdir(), 'cinebox-pack-'));
-    for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src']) {
+    for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'src']) {
       await cp(join(repoRoot, entry), join(clone, entry), { recursive: true });
     }
     await symlink(join(repoRoot, 'node_modules'), join(clone, 'node_modules'));
@@ -44,12 +44,13 @@ describe('npm pack: the client alone', { timeout: 240_000 }, () => {
     if (clone) await rm(clone, { recursive: true, force: true });
   });
 
-  it('builds dist/ on pack and ships only dist/ (no maps, no build info), the README and package.json', () => {
+  it('builds dist/ on pack and ships only dist/ (no maps, no build info), the README, the LICENSE and package.json', () => {
     const paths = packed.files.map((f) => f.path);
     expect(paths).toContain('dist/cli/main.js');
     expect(paths).toContain('dist/client/cinebox-client.js');
     expect(paths).toContain('README.md');
     expect(paths).toContain('package.json');
+    expect(paths).toContain('LICENSE');
     const unexpected = paths.filter((p) => !(p.startsWith('dist/') && p.endsWith('.js')) && !['README.md', 'package.json', 'LICENSE'].includes(p));
     expect(unexpected).toEqual([]);
   });

@@ -34,13 +34,13 @@ export interface Node {
   kill(): Promise<void>;
 }
 
-export async function startNode(main: string, options: { db: string; mediaDir: string; crashAt?: string; args?: string[] }): Promise<Node> {
+export async function startNode(main: string, options: { db: string; mediaDir: string; crashAt?: string; uploadLease?: string; args?: string[] }): Promise<Node> {
   const port = await freePort();
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('CINEBOX_')));
   const child = spawn(
     process.execPath,
     [main, 'server', '--host', '127.0.0.1', '--port', String(port), '--db', options.db, '--media-dir', options.mediaDir,
-      '--admin-code', ADMIN_CODE, '--upload-lease', '0.6', '--scrypt-n', '1024', '--log-level', 'info', ...(options.args ?? [])],
+      '--admin-code', ADMIN_CODE, '--upload-lease', options.uploadLease ?? '0.6', '--scrypt-n', '1024', '--log-level', 'info', ...(options.args ?? [])],
     { env: { ...env, ...(options.crashAt ? { CINEBOX_CRASH_AT: options.crashAt } : {}) }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let logs = '';

@@ -34,6 +34,30 @@ describe('the event watcher', () => {
     await world?.close();
   });
 
+  it('stops with ACCOUNT_LOCKED when its account is locked, instead of resubscribing', async () => {
+    const admin = await world.loginAs('warden', 'admin');
+    await world.loginAs('lockee', 'user');
+    const status: string[] = [];
+    const stop = new AbortController();
+    const ended = watchEvents({
+      async open() {
+        const client = await CineboxClient.connect({ host: '127.0.0.1', port: world.server.port, timeoutMs: 2000 });
+        await client.login('lockee', 'secret-lockee', 'user');
+        return client;
+      },
+      onEvent: () => undefined,
+      onStatus: (message) => status.push(message),
+      signal: stop.signal,
+      backoffMs: 50,
+    }).then(() => 'stopped', (error: unknown) => error);
+    await until(() => world.server.app.events.subscriberCount === 1, 'the watcher to subscribe');
+    await admin.call('lock_user', { name: 'lockee' });
+    expect(await ended).toMatchObject({ code: 'ACCOUNT_LOCKED', message: expect.stringMatching(/locked/) });
+    expect(status.filter((s) => s.startsWith('fell behind'))).toEqual([]);
+    stop.abort();
+    admin.close();
+  });
+
   it('reconnects after a drop and after a server restart, and resubscribes with since: every event once, in order', async () => {
     const port = world.server.port;
     const admin = await world.loginAs('boss', 'admin');

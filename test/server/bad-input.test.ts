@@ -147,7 +147,7 @@ describe.each(databaseKinds)('bad input (%s)', (kind) => {
     socket.destroy();
     // The server has given up on the upload (it logs that after deleting the partial).
     await waitFor(async () => uploadFailures().length > failuresBefore);
-    expect(uploadFailures().at(-1)).toMatchObject({ received: 300_000, size: 1_000_000 });
+    expect(uploadFailures().at(-1)).toMatchObject({ name: 'cut.mp4', received: 300_000, total: 1_000_000 });
     expect(await incomingFiles()).toEqual([]);
     expect(await mediaFiles()).toEqual(before);
     expect(await count('movie')).toBe(1);

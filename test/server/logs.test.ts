@@ -3,8 +3,10 @@
  * transfer who (user), what (movie, name) and how much (offset, bytes, total, seconds; the
  * non-VIP wait apart as wait_seconds), a cut download included. Pretty lines on demand.
  */
-import { Writable } from 'node:stream';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClientConnection } from '../../src/client/connection.js';
 import { uploadFile } from '../../src/client/upload.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { createLogger } from '../../src/server/logger.js';
@@ -45,6 +47,34 @@ describe('server log lines', () => {
   it('an upload says who, what and how much', () => {
     const [stored] = line('upload stored');
     expect(stored).toMatchObject({ user: 1, movie: movieId, name: 'film.mp4', offset: 0, bytes: SIZE, total: SIZE, seconds: expect.any(Number) });
+  });
+
+  it("an original client's upload (no SHA-256) says the same, stored or failed: user, upload or movie, name, offset, bytes and total", async () => {
+    const admin = await world.loginAs('boss', 'admin');
+    const bytes = randomBytes(300_000);
+    const header = (conn: ClientConnection, name: string) => ({
+      type: 'update_movie',
+      session: conn.session,
+      file_name: name,
+      file_size: bytes.length,
+      file_md5: createHash('md5').update(name).digest('hex'),
+      is_free: 1,
+    });
+    const reply = await admin.sendWithBody(header(admin, 'original.mp4'), Readable.from([bytes]));
+    const stored = line('upload stored').find((l) => l.movie === Number(reply.movie_id));
+    expect(stored).toMatchObject({ user: 1, movie: Number(reply.movie_id), name: 'original.mp4', offset: 0, bytes: bytes.length, total: bytes.length, seconds: expect.any(Number) });
+
+    // Cut after a third of its bytes: not resumable, so it failed.
+    const cutter = await world.loginAs('boss', 'admin');
+    async function* third() {
+      yield bytes.subarray(0, 100_000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      cutter.close();
+    }
+    await cutter.sendWithBody(header(cutter, 'cut.mp4'), Readable.from(third())).catch(() => undefined);
+    const failed = await waitFor(() => line('upload failed').find((l) => l.name === 'cut.mp4'), 'the upload failed line');
+    expect(failed).toMatchObject({ user: 1, upload: expect.any(Number), name: 'cut.mp4', offset: 0, total: bytes.length, err: expect.any(String) });
+    expect(failed.received).toBeLessThan(bytes.length);
   });
 
   it('a download: user, offset, bytes and total; seconds without the non-VIP wait, which is wait_seconds', async () => {

@@ -7,6 +7,7 @@ import { LoginFailure } from './login-failure.js';
 import { MediaFacts } from './media-facts.js';
 import { Movie } from './movie.js';
 import { NameGram } from './name-gram.js';
+import { NodeBeat } from './node-beat.js';
 import { Notice } from './notice.js';
 import { Purchase } from './purchase.js';
 import { Upload } from './upload.js';
@@ -14,8 +15,8 @@ import { User } from './user.js';
 import { ViewerPolicy } from './viewer-policy.js';
 
 export { AddressBlock, DownloadRecord, EventRecord, EventSequence, LoginFailure, MediaFacts, Movie, NameGram, Notice, Purchase, Upload, User };
-export { DownloadUsage, LiveSession, ViewerPolicy };
+export { DownloadUsage, LiveSession, NodeBeat, ViewerPolicy };
 export type { UserType } from './user.js';
 
 /** Every table, in creation order (sql/schema.sql follows it). */
-export const allModels = [User, Movie, Notice, DownloadRecord, Purchase, LoginFailure, AddressBlock, Upload, MediaFacts, EventRecord, EventSequence, ViewerPolicy, DownloadUsage, LiveSession, NameGram];
+export const allModels = [User, Movie, Notice, DownloadRecord, Purchase, LoginFailure, AddressBlock, Upload, MediaFacts, EventRecord, EventSequence, ViewerPolicy, DownloadUsage, LiveSession, NameGram, NodeBeat];

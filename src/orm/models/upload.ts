@@ -47,6 +47,17 @@ export class Upload extends Model {
   @column({ type: 'string', length: 64, nullable: true })
   holder!: string | null;
 
+  /**
+   * The node and the run of that node the holder runs on (null: an older cinebox, or a
+   * repair by `cinebox fsck`). When that run stops beating (node_beat), the row is free at
+   * once instead of after the lease.
+   */
+  @column({ type: 'string', length: 64, nullable: true })
+  holder_node!: string | null;
+
+  @column({ type: 'string', length: 32, nullable: true })
+  holder_run!: string | null;
+
   @column({ type: 'datetime' })
   create_time!: Date;
 

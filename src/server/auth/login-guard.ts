@@ -72,7 +72,10 @@ export interface Guess {
  */
 export async function admitGuess(app: App, log: Logger, address: string, name: string, user: User | undefined, signal?: AbortSignal): Promise<Guess> {
   const account = accountKey(name);
-  const refused = (reason: string, extra: object) => log.warn({ addr: address, name: account, reason, ...extra }, 'login refused');
+  const refused = (reason: string, extra: object) => {
+    app.metrics.loginRefusals.inc({ reason });
+    log.warn({ addr: address, name: account, reason, ...extra }, 'login refused');
+  };
   const pairKey = JSON.stringify([address, account]);
   let seat: Seat | undefined;
   let pair: PairClaim;
@@ -118,10 +121,13 @@ export async function admitGuess(app: App, log: Logger, address: string, name: s
   return {
     async failed() {
       const counted = await settled('failed');
+      app.metrics.loginFailures.inc();
       if (counted?.blockedUntil) {
+        app.metrics.loginBlocks.inc({ scope: 'pair' });
         log.warn({ addr: address, name: account, failures: counted.failures, until: counted.blockedUntil }, 'login blocked for this account from this address');
       }
       if (accountClaim?.lockedUntil) {
+        app.metrics.loginBlocks.inc({ scope: 'account' });
         log.warn({ addr: address, name: account, user: user!.id, failures: accountClaim.failures, until: accountClaim.lockedUntil }, 'account locked after failed logins');
       }
       await sleep(Math.min(MAX_SLOWDOWN_MS, 100 * 2 ** Math.min(5, (counted?.failures ?? 1) - 1)));
@@ -247,7 +253,10 @@ async function checkSpray(app: App, log: Logger, address: string, account: strin
   const accounts = rows.filter((row) => row.last_failure.getTime() >= cutoff).length;
   if (accounts < max) return;
   const until = await blockAddress(app, address, accounts);
-  if (until) log.warn({ addr: address, name: account, accounts, until }, 'address blocked: failed logins against many accounts');
+  if (until) {
+    app.metrics.loginBlocks.inc({ scope: 'address' });
+    log.warn({ addr: address, name: account, accounts, until }, 'address blocked: failed logins against many accounts');
+  }
   if (accounts > max) {
     refused('address blocked', { accounts });
     throw addressBlocked(until ?? new Date(Date.now() + FIRST_BLOCK_MS));

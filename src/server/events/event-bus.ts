@@ -10,6 +10,8 @@ export interface EventBus {
   onWake(listener: () => void): void;
   /** False while a shared bus is unreachable: the hub then polls the table itself. */
   readonly connected: boolean;
+  /** Resolves when the shared bus answers now (the health check); a local bus has none. */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }
 

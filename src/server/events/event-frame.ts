@@ -4,7 +4,7 @@
  * ambiguity; none announces a body.
  */
 import { encodeFrame } from '../../protocol/frame.js';
-import type { EventFrame, EventsEndedFrame } from '../../protocol/messages.js';
+import type { EventFrame, EventsEndedFrame, EventsEndedReason } from '../../protocol/messages.js';
 import type { StoredEvent } from './event-store.js';
 
 
@@ -15,7 +15,7 @@ export function encodeEventFrame(event: StoredEvent): Buffer {
 }
 
 /** The stream stopped on the server's side; `last_id` is the last event the client was sent. */
-export function encodeEndedFrame(reason: 'fell_behind', lastId: number, msg: string): Buffer {
+export function encodeEndedFrame(reason: EventsEndedReason, lastId: number, msg: string): Buffer {
   const frame: EventsEndedFrame = { type: 'events_ended', reason, last_id: lastId, msg };
   return encodeFrame(frame);
 }

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Database } from '../../orm/index.js';
+import { User } from '../../orm/models/index.js';
 import { BadRequest, EventsExpired } from '../errors.js';
 import type { EventBus } from './event-bus.js';
 import { encodeEventFrame } from './event-frame.js';
@@ -76,11 +77,11 @@ export class EventHub implements EventSource {
    * this node's hub may not have read yet). It replaces the connection's previous one and
    * sends nothing until `start()` (after the reply). `lastId`: the last committed event now.
    */
-  async subscribe(conn: EventConnection, topics: ReadonlySet<Topic>, since?: number): Promise<{ subscription: Subscription; lastId: number }> {
+  async subscribe(conn: EventConnection, userId: number, topics: ReadonlySet<Topic>, since?: number): Promise<{ subscription: Subscription; lastId: number }> {
     this.subscriptions.get(conn)?.end();
     const lastId = Math.max(this.delivered, await lastEventId(this.db));
     if (since !== undefined) await this.assertReplayable(since, lastId);
-    const subscription = new Subscription(this, conn, topics, since ?? lastId, this.options.queueLimit);
+    const subscription = new Subscription(this, conn, topics, since ?? lastId, this.options.queueLimit, userId);
     this.subscriptions.set(conn, subscription);
     if (!this.watched.has(conn)) {
       this.watched.add(conn);
@@ -94,6 +95,23 @@ export class EventHub implements EventSource {
     const subscription = this.subscriptions.get(conn);
     subscription?.end();
     return subscription?.lastHanded;
+  }
+
+  /**
+   * Ends, with an `account_locked` frame, the subscriptions of accounts locked now. Run before
+   * every page of events is handed out (so a lock made on any node, or by the operator on the
+   * database, stops the next event), and by a lock on this node at once.
+   */
+  async endLockedSubscriptions(): Promise<void> {
+    if (this.subscriptions.size === 0) return;
+    const ids = [...new Set([...this.subscriptions.values()].map((s) => s.userId))];
+    const locked = new Set((await User.select(this.db, { id: ids, is_locked: 1 }, { columns: ['id'] })).map((u) => u.id));
+    if (locked.size === 0) return;
+    for (const subscription of [...this.subscriptions.values()]) {
+      if (!locked.has(subscription.userId)) continue;
+      subscription.conn.log.warn({ user: subscription.userId, lastId: subscription.lastHanded }, 'account locked, event stream ended');
+      subscription.endWith('account_locked', 'account is locked: no more events');
+    }
   }
 
   forget(subscription: Subscription): void {
@@ -143,6 +161,7 @@ export class EventHub implements EventSource {
       this.again = false;
       for (;;) {
         const events = await readEvents(this.db, this.delivered, 2 ** 31 - 1, PAGE);
+        if (events.length > 0) await this.endLockedSubscriptions();
         for (const event of events) {
           if (event.id !== this.delivered + 1 && !(await this.gapExplained(event.id))) return this.retryLater(GAP_RETRY_MS);
           this.gapSince = undefined;

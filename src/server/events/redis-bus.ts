@@ -71,6 +71,11 @@ export class RedisBus implements EventBus {
     });
   }
 
+  async ping(): Promise<void> {
+    // No offline queue: while Redis is away this fails at once instead of waiting for it.
+    await this.publisher.ping();
+  }
+
   onWake(listener: () => void): void {
     this.listeners.push(listener);
   }

@@ -3,10 +3,12 @@
  * `since`, or now), catches up from the table to the hub's position, then takes live events
  * from the hub. Both steps advance one cursor, so nothing is sent twice or skipped at the
  * seam. Live events wait in a bounded queue while the connection is busy; past the limit the
- * client is told it fell behind and the subscription ends.
+ * client is told it fell behind and the subscription ends. It also ends, with a frame saying
+ * why, when its account is locked (the hub checks before it hands out events).
  */
 import type { Logger } from 'pino';
 import type { Database } from '../../orm/index.js';
+import type { EventsEndedReason } from '../../protocol/messages.js';
 import { encodeEndedFrame, encodeEventFrame } from './event-frame.js';
 import { readEvents, TOPIC_OF, type StoredEvent, type Topic } from './event-store.js';
 
@@ -44,6 +46,8 @@ export class Subscription {
     readonly topics: ReadonlySet<Topic>,
     start: number,
     private readonly queueLimit: number,
+    /** The account it is for: a lock ends it. */
+    readonly userId: number,
   ) {
     this.position = start;
     this.handed = start;
@@ -128,11 +132,16 @@ export class Subscription {
     }
   }
 
-  private fellBehind(): void {
+  /** Ends the subscription and tells the client why, as the stream's last frame. */
+  endWith(reason: EventsEndedReason, msg: string): void {
+    if (this.ended) return;
     const lastId = this.handed;
     this.end();
-    this.conn.log.warn({ lastId, limit: this.queueLimit }, 'subscriber fell behind, event stream ended');
-    const msg = `more than ${this.queueLimit} events waited for this connection; subscribe again with since ${lastId} to catch up`;
-    this.conn.sendFrame(encodeEndedFrame('fell_behind', lastId, msg)).catch(() => undefined);
+    this.conn.sendFrame(encodeEndedFrame(reason, lastId, msg)).catch(() => undefined);
+  }
+
+  private fellBehind(): void {
+    this.conn.log.warn({ lastId: this.handed, limit: this.queueLimit }, 'subscriber fell behind, event stream ended');
+    this.endWith('fell_behind', `more than ${this.queueLimit} events waited for this connection; subscribe again with since ${this.handed} to catch up`);
   }
 }

@@ -14,9 +14,10 @@ import { Movie, Upload } from '../../orm/models/index.js';
 import { createSha256Sink } from '../../transfer/sha256-sink.js';
 import type { App } from '../context.js';
 import { recordEvent } from '../events/event-store.js';
+import { allBeats, isHeld } from '../nodes/heartbeat.js';
 
 /** What the check needs of a node (`cinebox fsck` has no prober, the check never probes). */
-type StoreApp = Omit<App, 'facts'>;
+type StoreApp = Omit<App, 'facts' | 'node' | 'metrics'>;
 
 export type ProblemKind =
   /** A live video's file is not in the store. */
@@ -87,9 +88,11 @@ export async function checkStore(app: StoreApp, options: FsckOptions = {}): Prom
   const incoming = (await app.media.listIncoming()).filter((file) => !file.legacy);
   const uploads = await Upload.select(app.db);
   const movies = await Movie.select(app.db);
+  const beats = await allBeats(app.db);
 
   const now = Date.now();
-  const live = (row: Upload) => row.holder !== null && now - row.updated_time.getTime() < app.config.uploadLeaseSeconds * 1000;
+  // Held: refreshed within the lease by a holder whose node still beats (a dead node's is free at once).
+  const live = (row: Upload) => isHeld(row, app.config.uploadLeaseSeconds * 1000, (node) => beats.get(node), now);
   const uploadByTemp = new Map(uploads.map((row) => [row.temp_name, row]));
   const named = new Set(movies.map((movie) => movie.path));
   const movedBack = new Set<string>();
@@ -199,7 +202,8 @@ export async function checkStore(app: StoreApp, options: FsckOptions = {}): Prom
  */
 async function moveBack(app: StoreApp, row: Upload, storedName: string, size: number): Promise<string | undefined> {
   const holder = randomUUID();
-  const taken = await Upload.updateWhere(app.db, { holder, updated_time: new Date() }, { id: row.id, holder: row.holder, updated_time: row.updated_time });
+  // No node on the row: `cinebox fsck` beats nowhere, so the lease alone keeps a resume off it meanwhile.
+  const taken = await Upload.updateWhere(app.db, { holder, holder_node: null, holder_run: null, updated_time: new Date() }, { id: row.id, holder: row.holder, updated_time: row.updated_time });
   if (taken === 0) return undefined; // someone resumed it meanwhile: theirs now
   try {
     await app.media.moveBackToIncoming(storedName, row.temp_name);

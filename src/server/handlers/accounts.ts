@@ -38,6 +38,8 @@ export async function lockUser(req: Request<'lock_user'>, { app, conn, user }: U
   const changed = await User.updateWhere(app.db, { is_locked: 1 }, { name: req.name, user_type: 'user' });
   if (changed === 0) throw await refusalFor(app, req.name);
   conn.log.warn({ by: user.id, name: req.name }, 'user locked');
+  // Its event streams on this node end now; other nodes end theirs before their next event.
+  await app.events.endLockedSubscriptions();
   return { flag: true, msg: `${req.name} is locked` };
 }
 

@@ -5,7 +5,7 @@ import { ReplyThen } from '../reply-then.js';
 
 export async function subscribe(req: Request<'subscribe'>, { app, conn, user }: UserContext): Promise<ReplyThen> {
   const topics = new Set(req.topics ?? EVENT_TOPICS);
-  const { subscription, lastId } = await app.events.subscribe(conn, topics, req.since);
+  const { subscription, lastId } = await app.events.subscribe(conn, user.id, topics, req.since);
   conn.log.info({ user: user.id, topics: [...topics], since: req.since }, 'subscribed to events');
   const reply: Reply = {
     flag: true,

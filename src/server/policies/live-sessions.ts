@@ -12,15 +12,11 @@
  * also safe without locks: any login's trim deletes only rows outside the newest N it saw,
  * which are outside the newest N of all, and the last login to insert sees every row.
  */
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { IdLoader } from '../../orm/index.js';
 import { LiveSession, type User } from '../../orm/models/index.js';
 import type { Connection, Session } from '../connection.js';
 import type { App } from '../context.js';
-
-/** This server process, as named in the rows it holds. */
-export const NODE_NAME = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+import { allBeats, beatIsFresh } from '../nodes/heartbeat.js';
 
 const rowOf = new WeakMap<Session, number>();
 /** The row of each connection's current viewer session, deleted when the connection closes (one listener per connection). */
@@ -32,7 +28,7 @@ export const SESSION_ENDED = 'this session was ended: your account logged in els
 /** Records the viewer session just opened on `conn` and ends the oldest ones past `maxSessions` (0 = no cap); returns how many it ended. */
 export async function openLiveSession(app: App, conn: Connection, user: User, maxSessions: number): Promise<number> {
   const session = conn.session!;
-  const row = await LiveSession.from({ user_id: user.id, node: NODE_NAME, created_at: new Date() }).save(app.db);
+  const row = await LiveSession.from({ user_id: user.id, node: app.node.name, created_at: new Date() }).save(app.db);
   rowOf.set(session, row.id);
   if (!rowOfConnection.has(conn)) {
     conn.closedSignal.addEventListener('abort', () => {
@@ -68,6 +64,37 @@ export async function sessionIsLive(app: App, session: Session): Promise<boolean
 
 export function liveSessionCount(app: App, userId: number): Promise<number> {
   return LiveSession.count(app.db, { user_id: userId });
+}
+
+/**
+ * Deletes the rows of sessions whose node died: its beat is stale (killed, never restarted), or
+ * the row is older than the node's current run (killed and started again). They would count in
+ * `user_status` and `list_users` until a login over the cap ended them. Rows of a node with no
+ * beat row (an older cinebox during an upgrade) are left alone. Row times and the run's start
+ * are the same node's clock.
+ */
+export async function endSessionsOfDeadNodes(app: App, now = Date.now()): Promise<number> {
+  const beats = await allBeats(app.db);
+  const rows = await LiveSession.select(app.db, {}, { columns: ['id', 'node', 'created_at'] });
+  const dead = rows
+    .filter((row) => {
+      const beat = beats.get(row.node);
+      return beat !== undefined && (!beatIsFresh(beat, now) || row.created_at.getTime() < beat.started_at.getTime());
+    })
+    .map((row) => row.id);
+  if (dead.length === 0) return 0;
+  const ended = await LiveSession.deleteWhere(app.db, { id: dead });
+  app.log.info({ ended }, 'ended the sessions of nodes that stopped');
+  return ended;
+}
+
+/** At a graceful stop, once every connection of this node has closed: no session of it is left. */
+export async function endSessionsOfThisNode(app: App): Promise<void> {
+  try {
+    await LiveSession.deleteWhere(app.db, { node: app.node.name });
+  } catch (error) {
+    app.log.warn({ err: (error as Error).message }, 'could not delete the live session rows of this node');
+  }
 }
 
 async function endRow(app: App, id: number, conn: Connection): Promise<void> {

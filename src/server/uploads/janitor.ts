@@ -1,6 +1,7 @@
 /** The expiry janitor: cut uploads nobody resumes would fill the disk, so old ones are removed. */
 import { Upload } from '../../orm/models/index.js';
 import type { App } from '../context.js';
+import { allBeats, isHeld } from '../nodes/heartbeat.js';
 
 /**
  * Deletes uploads nobody touched for `uploadExpirySeconds` (row, then file), the rows of
@@ -10,10 +11,11 @@ import type { App } from '../context.js';
 export async function sweepExpiredUploads(app: App, now = Date.now()): Promise<number> {
   const cutoff = now - app.config.uploadExpirySeconds * 1000;
   let removed = 0;
-  const leaseCutoff = now - app.config.uploadLeaseSeconds * 1000;
+  const leaseMs = app.config.uploadLeaseSeconds * 1000;
+  const beats = await allBeats(app.db);
   for (const row of await Upload.select(app.db)) {
     // An original client's upload (no fingerprint) cannot be resumed: its row goes once its writer is gone.
-    const oneShotLeft = row.file_md5 === '' && row.updated_time.getTime() < leaseCutoff;
+    const oneShotLeft = row.file_md5 === '' && !isHeld(row, leaseMs, (node) => beats.get(node), now);
     if (row.updated_time.getTime() >= cutoff && !oneShotLeft) continue;
     // Matching the old time too: a resume that took the row meanwhile keeps it.
     const deleted = await Upload.deleteWhere(app.db, { id: row.id, updated_time: row.updated_time });

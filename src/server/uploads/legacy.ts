@@ -27,7 +27,9 @@ export async function receiveLegacy(req: Request<'update_movie'>, ctx: UserConte
     ({ sha256 } = await receiveBytes(ctx, attempt, 0));
   } catch (error) {
     await drop(app, attempt);
-    conn.log.warn({ err: (error as Error).message, received: body?.received, size: req.file_size }, 'upload failed');
+    // Who, what and how much, as the resumable path's lines say it (resumable.ts).
+    const where = { user: user.id, upload: attempt.row.id, name: req.file_name, offset: 0, received: body?.received, total: req.file_size };
+    conn.log.warn({ ...where, err: (error as Error).message }, 'upload failed');
     throw storageError(error);
   }
   const duplicate = await findDuplicate(app.db, { sha256, fileMd5: req.file_md5 });
@@ -42,7 +44,7 @@ export async function receiveLegacy(req: Request<'update_movie'>, ctx: UserConte
     throw error;
   });
   const seconds = (performance.now() - started) / 1000;
-  conn.log.info({ user: user.id, movie: movie.id, bytes: req.file_size, seconds }, 'upload stored');
+  conn.log.info({ user: user.id, movie: movie.id, name: req.file_name, offset: 0, bytes: req.file_size, total: req.file_size, seconds }, 'upload stored');
   return { flag: true, msg: 'uploaded', movie_id: movie.id, sha256 };
 }
 
@@ -60,6 +62,8 @@ async function startAttempt(ctx: UserContext, size: number): Promise<Attempt> {
     total_size: size,
     received_bytes: 0,
     holder,
+    holder_node: app.node.name,
+    holder_run: app.node.run,
     create_time: now,
     updated_time: now,
   });

@@ -15,6 +15,7 @@ import { BadRequest, Conflict, duplicateOf, IntegrityError, ResumeMismatch, Stor
 import { isDiskFull } from '../media-store.js';
 import { crashPoint } from './crash-points.js';
 import { NotAVideo } from '../media/facts.js';
+import { isHeldNow } from '../nodes/heartbeat.js';
 import { findDuplicate, publishMovie } from './publish.js';
 import { assertReservationFits } from './quota.js';
 
@@ -61,7 +62,7 @@ export interface Attempt {
  * differs). Refuses at once when another connection is writing it, before any byte is sent.
  */
 export async function heldOffset(app: App, row: Upload, size: number): Promise<number> {
-  if (isLive(app, row, new Date())) throw busy();
+  if (await isLive(app, row)) throw busy();
   if (row.total_size !== size) return 0;
   const path = app.media.incomingPathOf(row.temp_name);
   const held = (await app.media.sizeOf(path)) || ((await cutPublishOf(app, row))?.size ?? 0); // claim moves it back
@@ -88,9 +89,9 @@ async function recoverCutPublish(app: App, attempt: Attempt): Promise<void> {
   app.log.warn({ upload: attempt.row.id, file: cut.name, bytes: cut.size }, 'a publish cut by a crash: file moved back to its partial');
 }
 
-/** Some attempt holds the row and refreshed it within the lease. */
-function isLive(app: App, row: Upload, now: Date): boolean {
-  return row.holder !== null && now.getTime() - row.updated_time.getTime() < app.config.uploadLeaseSeconds * 1000;
+/** Some attempt holds the row: refreshed within the lease, on a node that still beats (nodes/heartbeat.ts). */
+function isLive(app: App, row: Upload): Promise<boolean> {
+  return isHeldNow(app.db, row, app.config.uploadLeaseSeconds * 1000);
 }
 
 /**
@@ -185,6 +186,8 @@ async function claim(ctx: UserContext, found: Upload | undefined, key: UploadKey
       total_size: total,
       received_bytes: 0,
       holder,
+      holder_node: app.node.name,
+      holder_run: app.node.run,
       create_time: now,
       updated_time: now,
     });
@@ -196,9 +199,11 @@ async function claim(ctx: UserContext, found: Upload | undefined, key: UploadKey
     }
     return { row, holder, path: app.media.incomingPathOf(row.temp_name), created: true };
   }
-  if (isLive(app, row, now)) throw busy();
-  const taken = await Upload.updateWhere(app.db, { holder, updated_time: now }, { id: row.id, holder: row.holder });
+  if (await isLive(app, row)) throw busy();
+  // Compare-and-set on the old holder: of two nodes taking over a dead node's upload, one wins.
+  const taken = await Upload.updateWhere(app.db, { holder, holder_node: app.node.name, holder_run: app.node.run, updated_time: new Date() }, { id: row.id, holder: row.holder });
   if (taken === 0) throw busy();
+  if (row.holder !== null) app.log.info({ upload: row.id, from_node: row.holder_node }, 'upload taken over from a node that stopped');
   const attempt = { row, holder, path: app.media.incomingPathOf(row.temp_name), created: false };
   await recoverCutPublish(app, attempt).catch((error: Error) => app.log.warn({ err: error.message, upload: row!.id }, 'could not move a cut publish back'));
   const held = Math.min(await app.media.sizeOf(attempt.path), row.total_size);
@@ -284,7 +289,7 @@ async function release(app: App, attempt: Attempt): Promise<number> {
   try {
     await Upload.updateWhere(
       app.db,
-      { holder: null, received_bytes: held, updated_time: new Date() },
+      { holder: null, holder_node: null, holder_run: null, received_bytes: held, updated_time: new Date() },
       { id: attempt.row.id, holder: attempt.holder },
     );
   } catch (error) {
