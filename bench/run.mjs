@@ -90,7 +90,7 @@ const plan = QUICK
       policySeconds: 10,
       clusterRateLevels: [1, 10],
       clusterTransferSize: 16 * MiB,
-      clusterTransferRuns: 2,
+      clusterRounds: 1,
       watchdogMs: 4 * 60_000,
     }
   : {
@@ -112,7 +112,7 @@ const plan = QUICK
       policySeconds: 30,
       clusterRateLevels: [1, 50],
       clusterTransferSize: 256 * MiB,
-      clusterTransferRuns: 3,
+      clusterRounds: 3,
       watchdogMs: 15 * 60_000,
     };
 
