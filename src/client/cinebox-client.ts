@@ -11,6 +11,13 @@ import { backoffDelay, DEFAULT_RETRIES, isDrop, pause, type RetryOptions } from 
 import { uploadFile, type UploadOptions } from './upload.js';
 
 export type Role = 'admin' | 'user';
+
+/**
+ * How long a retried upload waits for the lease of its cut attempt: a dead node's is free
+ * once it missed three heartbeats (6 s by default), a live writer's after --upload-lease (15 s).
+ */
+const WAIT_LIMIT_MS = 30_000;
+const WAIT_STEP_MS = 1000;
 export type MovieFilter = 'all' | 'free' | 'charge';
 
 /** A listed video; size, hash and time are missing when the server predates `details`. */
@@ -167,18 +174,31 @@ export class CineboxClient {
    * before) and runs it again, up to `retries` times with backoff. Only for requests safe to
    * repeat: `task` gets the attempt number (0 first) to recognise its own earlier success.
    */
-  private async retrying<T>(what: string, task: (attempt: number) => Promise<T>, alsoRetry?: (error: unknown) => boolean, unsentOnly = false): Promise<T> {
+  private async retrying<T>(what: string, task: (attempt: number) => Promise<T>, waitFor?: (error: unknown) => boolean, unsentOnly = false): Promise<T> {
     const retries = this.options ? (this.retry.retries ?? DEFAULT_RETRIES) : 0;
+    let reopen = false;
+    let waitingSince: number | undefined;
     for (let attempt = 0; ; ) {
       try {
-        if (attempt > 0) await this.reopen();
+        if (reopen) await this.reopen();
+        reopen = false;
         return await task(attempt);
       } catch (error) {
         // close() (a Ctrl-C cancelling a transfer) means stop, not retry.
-        const repeatable = unsentOnly ? error instanceof ConnectionError && !error.sent : isDrop(error) || alsoRetry?.(error);
-        if (this.stopped || !repeatable || attempt >= retries) throw error;
+        if (this.stopped || retries === 0) throw error;
+        // The server is fine but must wait (an upload whose cut attempt still holds its lease
+        // until its node is known dead): asked again on the same connection, for a while.
+        if (attempt > 0 && waitFor?.(error) && Date.now() - (waitingSince ??= Date.now()) < WAIT_LIMIT_MS) {
+          this.retry.onRetry?.({ what, attempt, delayMs: WAIT_STEP_MS, error: error as Error });
+          await pause(WAIT_STEP_MS);
+          if (this.stopped) throw error;
+          continue;
+        }
+        const repeatable = unsentOnly ? error instanceof ConnectionError && !error.sent : isDrop(error);
+        if (!repeatable || attempt >= retries) throw error;
         attempt++;
         this.retried++;
+        reopen = true;
         const delayMs = backoffDelay(attempt, this.retry);
         this.retry.onRetry?.({ what, attempt, delayMs, error: error as Error });
         await pause(delayMs);
