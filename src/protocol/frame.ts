@@ -5,7 +5,11 @@ export const LENGTH_PREFIX_BYTES = 4;
 
 /** Builds the whole frame in one allocation so it goes to the socket in a single write. */
 export function encodeFrame(header: object): Buffer {
-  const json = JSON.stringify(header);
+  return encodeJsonFrame(JSON.stringify(header));
+}
+
+/** The frame of a header already written as JSON (a page assembled from cached pieces). */
+export function encodeJsonFrame(json: string): Buffer {
   const jsonBytes = Buffer.byteLength(json, 'utf8');
   const frame = Buffer.allocUnsafe(LENGTH_PREFIX_BYTES + jsonBytes);
   frame.writeInt32LE(jsonBytes, 0);

@@ -10,6 +10,7 @@ import type { IncomingBody } from './incoming-body.js';
 import type { EventHub } from './events/event-hub.js';
 import type { FactsRecorder } from './media/facts.js';
 import type { ListCache } from './media/list-cache.js';
+import type { MemoryCatalog } from './media/memory-catalog.js';
 import type { MediaStore } from './media-store.js';
 import type { NodeIdentity } from './nodes/identity.js';
 import type { NodeMetrics } from './metrics/node-metrics.js';
@@ -31,6 +32,8 @@ export interface App {
   facts: FactsRecorder;
   /** The plain video list in memory; every change to the listed videos invalidates it. */
   catalog: ListCache;
+  /** Every live video in memory, for pages and searches; current while the catalog's version holds. */
+  videos: MemoryCatalog;
   /** This node's Prometheus metrics (its own registry). */
   metrics: NodeMetrics;
 }

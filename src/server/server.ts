@@ -1,8 +1,9 @@
 /**
  * The cinebox server: opens the database (creating missing tables), the media store, and
  * a TCP (or TLS) listener that hands each socket to a Connection. Per-node memory is only
- * the live connections and their sessions; everything else is in the database or the
- * media store, so several nodes can share one MySQL and one media directory.
+ * the live connections, their sessions and copies of the video list checked against the
+ * database on every request; everything else is in the database or the media store, so
+ * several nodes can share one MySQL and one media directory.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -26,7 +27,8 @@ import { endSessionsOfDeadNodes, endSessionsOfThisNode } from './policies/live-s
 import { startEvents } from './events/index.js';
 import { createLogger } from './logger.js';
 import { MediaStore } from './media-store.js';
-import { ListCache, movieTableVersion } from './media/list-cache.js';
+import { ListCache, catalogVersion } from './media/list-cache.js';
+import { MemoryCatalog } from './media/memory-catalog.js';
 import { startMediaFacts } from './media/setup.js';
 import { checkStore } from './fsck/check-store.js';
 import { newScrubStats, startScrubber, type ScrubStats } from './fsck/scrub.js';
@@ -82,10 +84,13 @@ export async function startServer(config: ServerConfig, rootLog: Logger = create
     hashQueueLength: () => hashes.queued,
     eventSubscribers: () => events.hub.subscriberCount,
   });
-  const app: App = { config, node, db, media, log, facts, events: events.hub, hashes, guessWaits: GuessWaits.forConfig(config), catalog: new ListCache(movieTableVersion(db)), metrics };
+  const catalog = new ListCache(catalogVersion(db));
+  const videos = new MemoryCatalog(db, () => catalog.tag(), config.memoryCatalogVideos, log);
+  const app: App = { config, node, db, media, log, facts, events: events.hub, hashes, guessWaits: GuessWaits.forConfig(config), catalog, videos, metrics };
   if (config.durable) for (const warning of await durabilityWarnings(db)) log.warn(warning);
   else log.warn('--durable false: uploads are acknowledged without fsync; a power cut may lose them');
   await quickCheck(app);
+  videos.refresh(); // read in the background: until it is in place, pages read the database
   const scrub = newScrubStats();
   const janitors = [
     startUploadJanitor(app),
@@ -214,6 +219,7 @@ export async function startServer(config: ServerConfig, rootLog: Logger = create
       // Last of this node's rows: whatever it still held is free at once, not after a lease.
       await heartbeat.stop();
       await facts.idle(); // a running probe ends within its timeout
+      await videos.close();
       await events.stop();
       await db.close();
       log.info('stopped');

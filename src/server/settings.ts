@@ -162,6 +162,13 @@ export const SETTINGS = {
     describe: 'A running ffprobe is killed after this long; the video then has no facts until `cinebox media scan`',
   },
   probeConcurrency: { flag: 'probe-concurrency', kind: 'integer', default: 2, min: 1, describe: 'ffprobe runs at once; more wait their turn' },
+  // ~150 bytes a video (names and their grams): 16 MB at 100,000, 150 MB at the default cap.
+  memoryCatalogVideos: {
+    flag: 'memory-catalog',
+    kind: 'integer',
+    default: 1_000_000,
+    describe: 'Pages and name searches are served from a copy of the video list in memory while it has at most this many live videos (each node keeps its own, kept exact by the event log); above it, or 0, they read the database',
+  },
   // Off: the original server stored any file, and admins are trusted; "unknown format" shows what it is.
   refuseNonVideo: {
     flag: 'refuse-non-video',

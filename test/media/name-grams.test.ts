@@ -23,7 +23,8 @@ describe.each(databaseKinds)('the name gram index (%s)', (kind) => {
   const rows: { id: number; name: string; deleted: boolean }[] = [];
 
   beforeAll(async () => {
-    world = await startWorld(kind);
+    // The database's index, so pages read the database (memory-catalog.test.ts has the copy in memory).
+    world = await startWorld(kind, { memoryCatalogVideos: 0 });
     await world.server.app.db.transaction(async (tx) => {
       for (let i = 0; i < NAMES.length * 3; i++) {
         const name = `${NAMES[i % NAMES.length]}${i >= NAMES.length ? ` ${i}` : ''}`;

@@ -16,6 +16,7 @@ import { EventHub } from '../../server/events/event-hub.js';
 import { ensureEventSequence } from '../../server/events/event-store.js';
 import { checkStore } from '../../server/fsck/check-store.js';
 import { ListCache } from '../../server/media/list-cache.js';
+import { MemoryCatalog } from '../../server/media/memory-catalog.js';
 import { GuessWaits } from '../../server/auth/guess-waits.js';
 import { HashQueue } from '../../server/auth/hash-queue.js';
 import { MediaStore } from '../../server/media-store.js';
@@ -58,8 +59,11 @@ export async function handler(args: Args): Promise<void> {
     // A hidden video is recorded as an event; running servers deliver it with their next read of the table.
     const events = new EventHub(db, new LocalBus(), log, { queueLimit: config.subscriberQueueLimit });
     const report = await checkStore(
-      // This process lists nothing; the servers' list caches see the hidden video in the movie table's version (docs/media.md).
-      { config, db, media, log, events, hashes: HashQueue.forConfig(config), guessWaits: GuessWaits.forConfig(config), catalog: new ListCache() },
+      // This process lists nothing; the servers' list caches see the hidden video in the catalog's version (its event, docs/media.md).
+      {
+        config, db, media, log, events, hashes: HashQueue.forConfig(config), guessWaits: GuessWaits.forConfig(config),
+        catalog: new ListCache(), videos: new MemoryCatalog(db, async () => '', 0),
+      },
       { full: args.full, bytesPerSecond: parseSize(args.rate), repair: args.repair ? 'all' : 'none' },
     );
     if (args.json) {

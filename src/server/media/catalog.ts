@@ -6,15 +6,16 @@
  *
  * Indexes used: movie (is_delete, id) and (is_delete, is_free) for 'oldest'/'newest' (both
  * engines keep the primary key at the end of a secondary index), media_facts (name_key,
- * movie_id) for 'name'. A search reads every name_key (a LIKE '%…%' cannot use an index)
- * but stops as soon as a page is full.
+ * movie_id) for 'name'. A search joins the name_gram index (name-grams.ts). A node with a
+ * current copy of the catalog in memory (memory-catalog.ts) finds the page's videos there.
  */
 import { fromSqlDateTime, quoteIdentifier, type Database, type Dialect } from '../../orm/index.js';
 import { MediaFacts } from '../../orm/models/index.js';
-import type { MovieOrder } from '../../protocol/messages.js';
+import { CHARGE_LABEL, FREE_LABEL, type MovieOrder } from '../../protocol/messages.js';
 import { BadRequest } from '../errors.js';
 import { gramsOf, searchGrams } from './name-grams.js';
 import { containsPattern, LIKE_ESCAPE, nameKey } from './name-key.js';
+import type { VideoIndex } from './video-index.js';
 
 export interface PageQuery {
   movieType: 'all' | 'free' | 'charge';
@@ -43,6 +44,8 @@ export interface MoviePage {
   movies: ListedMovie[];
   /** The cursor of the next page, or null when this page is the last. */
   nextAfter: number | null;
+  /** From memory, without details: each movie's `movie_list` entry as JSON (JSON.stringify's bytes). */
+  entries?: string[];
 }
 
 /** The name of MediaFacts' (name_key, movie_id) index, as schema.ts names it (MariaDB would rather sort than read it for a page with facts). */
@@ -52,12 +55,44 @@ const FACT_COLUMNS = ['probed', 'format', 'container', 'duration_ms', 'width', '
 /** The SELECT for each dialect and query shape, built once (few shapes: 3 orders x 2^4 options), without its LIMIT. */
 const sqlCache = new Map<string, string>();
 
-export async function listPage(db: Database, query: PageQuery): Promise<MoviePage> {
-  const { sql, params } = await pageStatement(db, query);
-  const rows = await db.query<Record<string, unknown>>(sql, params);
-  const movies = rows.map((row) => listedMovie(row, query.details || query.facts, query.facts));
+/**
+ * One page: its videos from `index` (the catalog in memory, memory-catalog.ts) when the caller
+ * has a current one, else from the database. Either way the same videos in the same order.
+ */
+export async function listPage(db: Database, query: PageQuery, index?: VideoIndex): Promise<MoviePage> {
+  let movies: ListedMovie[];
+  let entries: string[] | undefined;
+  if (index !== undefined) {
+    const cursor = query.order === 'name' && query.after !== undefined ? (index.byId(query.after)?.key ?? (await cursorKey(db, query.after))) : undefined;
+    const videos = index.select(query, cursor);
+    if (query.details || query.facts) {
+      // The other columns (and the facts, which the probe fills in later) are read by id for just this page.
+      movies = await moviesByIds(db, videos.map((video) => video.id), query.facts);
+    } else {
+      movies = videos;
+      // A plain page's reply is mostly these: encoded once per video, not per request (~7 µs of 50 saved).
+      entries = videos.map((video) => (video.entry ??= JSON.stringify([video.name, video.is_free ? FREE_LABEL : CHARGE_LABEL, video.id])));
+    }
+  } else {
+    const { sql, params } = await pageStatement(db, query);
+    const rows = await db.query<Record<string, unknown>>(sql, params);
+    movies = rows.map((row) => listedMovie(row, query.details || query.facts, query.facts));
+  }
   const full = query.limit !== undefined && movies.length === query.limit;
-  return { movies, nextAfter: full ? movies[movies.length - 1]!.id : null };
+  const nextAfter = full ? movies[movies.length - 1]!.id : null;
+  return entries === undefined ? { movies, nextAfter } : { movies, nextAfter, entries };
+}
+
+/** These movies with their details (and facts), in the order of `ids`. */
+async function moviesByIds(db: Database, ids: number[], facts: boolean): Promise<ListedMovie[]> {
+  if (ids.length === 0) return [];
+  const q = (name: string) => quoteIdentifier(db.dialect, name);
+  const columns = ['id', 'name', 'is_free', 'size', 'sha256', 'create_time'].map((column) => `m.${q(column)}`);
+  if (facts) columns.push(...FACT_COLUMNS.map((column) => `f.${q(column)}`));
+  const from = facts ? `${q('movie')} m LEFT JOIN ${q('media_facts')} f ON f.${q('movie_id')} = m.${q('id')}` : `${q('movie')} m`;
+  const rows = await db.query<Record<string, unknown>>(`SELECT ${columns.join(', ')} FROM ${from} WHERE m.${q('id')} IN (${ids.map(() => '?').join(', ')})`, ids);
+  const byId = new Map(rows.map((row) => [Number(row.id), listedMovie(row, true, facts)]));
+  return ids.map((id) => byId.get(id)!);
 }
 
 /** The statement `listPage` runs (exported so a test can ask the database for its plan). */
