@@ -10,7 +10,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 
@@ -49,27 +49,15 @@ function nodeStates(socketPath) {
   });
 }
 
-/** HAProxy running deploy/haproxy.cfg (its HTTP checks made TCP checks when the nodes have no /health). */
+/** HAProxy running deploy/haproxy.cfg, the nodes' addresses and health ports in its environment. */
 async function startHaproxy(ctx, label, nodePorts, healthPorts) {
   const port = await ctx.freePort();
   const socketPath = join(ctx.work, `haproxy-${label}.sock`);
-  let config = join(ctx.root, 'deploy/haproxy.cfg');
-  if (!healthPorts) {
-    const text = await readFile(config, 'utf8');
-    config = join(ctx.work, `haproxy-${label}.cfg`);
-    await writeFile(
-      config,
-      text
-        .split('\n')
-        .filter((line) => !/^\s*(option httpchk|http-check)/.test(line))
-        .map((line) => line.replace(/ check port "\$\{CINEBOX_HEALTH\d\}"/, ' check check-send-proxy'))
-        .join('\n'),
-    );
-  }
+  const config = join(ctx.root, 'deploy/haproxy.cfg');
   const env = { PATH: process.env.PATH, CINEBOX_BIND: `127.0.0.1:${port}`, CINEBOX_HAPROXY_SOCKET: socketPath, CINEBOX_HAPROXY_MAXCONN: '4000' };
   nodePorts.forEach((p, i) => {
     env[`CINEBOX_NODE${i + 1}`] = `127.0.0.1:${p}`;
-    env[`CINEBOX_HEALTH${i + 1}`] = String(healthPorts?.[i] ?? 0);
+    env[`CINEBOX_HEALTH${i + 1}`] = String(healthPorts[i]);
   });
   const child = spawn('haproxy', ['-db', '-f', config], { env, stdio: 'ignore' });
   const exited = once(child, 'exit');
@@ -98,14 +86,14 @@ export async function clusterPhase(ctx) {
   log(`phase cluster: get_movie_list with ${levels.join('/')} clients and a ${plan.clusterTransferSize / 2 ** 20} MiB verified download: direct, HAProxy + 1 node, HAProxy + 3 nodes (MySQL)`);
   const mediaDir = join(ctx.work, 'media-cluster');
   const common = ['--max-request-rate', '0', '--scrypt-n', '1024'];
-  const health = ctx.supports('metrics-port');
+  if (!ctx.supports('metrics-port')) return { skipped: 'this build has no --metrics-port (HAProxy checks GET /health)' };
   const direct = await ctx.startCinebox('cluster-direct', { db: db.url, mediaDir, extraArgs: common });
   const nodes = [];
   const healthPorts = [];
   for (let i = 1; i <= 3; i++) {
-    const metrics = health ? await ctx.freePort() : undefined;
-    if (metrics) healthPorts.push(metrics);
-    const extraArgs = [...common, '--proxy-protocol', 'v1', ...(metrics ? ['--metrics-port', String(metrics), '--node-name', `bench-node${i}`] : [])];
+    const metrics = await ctx.freePort();
+    healthPorts.push(metrics);
+    const extraArgs = [...common, '--proxy-protocol', 'v1', '--metrics-port', String(metrics), '--node-name', `bench-node${i}`];
     nodes.push(await ctx.startCinebox(`cluster-node${i}`, { db: db.url, mediaDir, extraArgs }));
   }
 
@@ -119,8 +107,8 @@ export async function clusterPhase(ctx) {
 
   // Both balancers run at once and the three paths take turns, round after round: on a shared
   // machine the load moves within a minute, so each figure is the median of its rounds.
-  const one = await startHaproxy(ctx, 'one', [nodes[0].port, nodes[0].port, nodes[0].port], health ? [healthPorts[0], healthPorts[0], healthPorts[0]] : undefined);
-  const three = await startHaproxy(ctx, 'three', nodes.map((n) => n.port), health ? healthPorts : undefined);
+  const one = await startHaproxy(ctx, 'one', [nodes[0].port, nodes[0].port, nodes[0].port], [healthPorts[0], healthPorts[0], healthPorts[0]]);
+  const three = await startHaproxy(ctx, 'three', nodes.map((n) => n.port), healthPorts);
   const paths = [
     { key: 'direct', label: 'direct', port: direct.port },
     { key: 'haproxyOne', label: 'HAProxy + 1 node', port: one.port },
@@ -153,7 +141,7 @@ export async function clusterPhase(ctx) {
       log(`  round ${round}, ${path.label}: verified download ${path.downloads.at(-1).toFixed(0)} MB/s`);
     }
   }
-  const results = { transferBytes: plan.clusterTransferSize, rounds: plan.clusterRounds, healthChecks: health ? 'httpchk GET /health' : 'tcp (nodes without --metrics-port)' };
+  const results = { transferBytes: plan.clusterTransferSize, rounds: plan.clusterRounds, healthChecks: 'httpchk GET /health' };
   for (const path of paths) {
     for (const c of path.clients) c.close();
     W.closeClient(path.viewer);

@@ -7,12 +7,11 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { SETTINGS } from '../../src/server/settings.js';
 import { repoRoot } from '../cli/helpers/built-cli.js';
 import { freePort } from '../helpers/send-proxy.js';
 
@@ -39,9 +38,6 @@ export function clusterUnavailable(): string | undefined {
 
 export const runCluster = clusterUnavailable() === undefined && (process.env.CINEBOX_CLUSTER === '1' || process.env.CINEBOX_CLUSTER === undefined);
 if (!runCluster) console.warn(`cluster suite skipped: ${clusterUnavailable() ?? 'CINEBOX_CLUSTER is not 1'}`);
-
-/** The nodes speak `--metrics-port` once the health endpoint exists (until then HAProxy checks TCP). */
-export const HAS_HEALTH = 'metricsPort' in SETTINGS;
 
 export const ADMIN_CODE = 'cluster-admin-code';
 export const CLUSTER_DB = 'cinebox_cluster';
@@ -74,7 +70,7 @@ export interface NodeSpec {
 /** One node process; restartable on the same ports. */
 export class NodeProcess {
   child?: ChildProcess;
-  /** Every run's output, JSON lines (stdout is not a terminal). */
+  /** Every run's output, JSON lines (stdout is not a terminal); ready when its GET /health answers 200. */
   logs = '';
   runs = 0;
   private exited?: Promise<number | NodeJS.Signals | null>;
@@ -91,8 +87,8 @@ export class NodeProcess {
 
   async start(): Promise<void> {
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('CINEBOX_')));
-    const health = HAS_HEALTH ? ['--metrics-port', String(this.spec.healthPort), '--node-name', this.spec.name] : [];
-    const child = spawn(process.execPath, ['--single-threaded-gc', this.main, 'server', '--port', String(this.spec.port), ...health, ...this.args], {
+    const identity = ['--metrics-port', String(this.spec.healthPort), '--node-name', this.spec.name];
+    const child = spawn(process.execPath, ['--single-threaded-gc', this.main, 'server', '--port', String(this.spec.port), ...identity, ...this.args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -104,7 +100,7 @@ export class NodeProcess {
     const started = this.logs.length;
     await waitUntil(async () => {
       if (!this.running) throw new Error(`${this.spec.name} exited at start:\n${this.logs.slice(started)}`);
-      return HAS_HEALTH ? (await httpStatus(this.spec.healthPort, '/health')) === 200 : this.logs.slice(started).includes('cinebox listening');
+      return (await httpStatus(this.spec.healthPort, '/health')) === 200;
     }, 90_000, `${this.spec.name} healthy`);
   }
 
@@ -147,8 +143,7 @@ export class Balancer {
       env[`CINEBOX_NODE${i + 1}`] = `127.0.0.1:${node.port}`;
       env[`CINEBOX_HEALTH${i + 1}`] = String(node.healthPort);
     });
-    const config = HAS_HEALTH ? join(repoRoot, 'deploy/haproxy.cfg') : await tcpCheckFallback(dir);
-    const args = ['-db', '-f', config];
+    const args = ['-db', '-f', join(repoRoot, 'deploy/haproxy.cfg')];
     this.child = spawn('haproxy', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (text: string) => (this.logs += text));
     this.child.stderr!.setEncoding('utf8').on('data', (text: string) => (this.logs += text));
@@ -209,22 +204,6 @@ export class Balancer {
     this.child.kill('SIGTERM');
     await exited;
   }
-}
-
-/**
- * Until the nodes have /health (--metrics-port), a copy of deploy/haproxy.cfg whose HTTP
- * checks are plain TCP checks that send the PROXY line; everything else is the deploy file.
- */
-async function tcpCheckFallback(dir: string): Promise<string> {
-  const text = await readFile(join(repoRoot, 'deploy/haproxy.cfg'), 'utf8');
-  const path = join(dir, 'haproxy-tcp-check.cfg');
-  const fallback = text
-    .split('\n')
-    .filter((line) => !/^\s*(option httpchk|http-check)/.test(line))
-    .map((line) => line.replace(/ check port "\$\{CINEBOX_HEALTH\d\}"/, ' check check-send-proxy'))
-    .join('\n');
-  await writeFile(path, fallback);
-  return path;
 }
 
 /** The HTTP status of GET `path` on 127.0.0.1:`port`, or 0 when nothing answers. */
