@@ -48,6 +48,8 @@ describe.runIf(runCluster)('three nodes behind HAProxy: a node killed mid-transf
   let sql: mysql.Connection;
   const taps: TapProxy[] = [];
   const stats: Stats = { requests: 0, failures: [], clients: [], watcherRetries: 0 };
+  /** The workers loop while it holds; a failed run stops them too, before the files go. */
+  let running = true;
 
   beforeAll(async () => {
     const main = await builtCli();
@@ -69,6 +71,7 @@ describe.runIf(runCluster)('three nodes behind HAProxy: a node killed mid-transf
   }, 240_000);
 
   afterAll(async () => {
+    running = false;
     // What went wrong, for a failed run: the unretried failures and the last lines of each node.
     if (stats.failures.length) console.log(`cluster failures:\n${stats.failures.join('\n')}`);
     if (process.env.CINEBOX_CLUSTER_DEBUG) {
@@ -82,8 +85,8 @@ describe.runIf(runCluster)('three nodes behind HAProxy: a node killed mid-transf
     await balancer?.stop();
     for (const node of nodes ?? []) await node.kill();
     await dropClusterDatabase();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+    if (work) await rm(work, { recursive: true, force: true, maxRetries: 5 });
+  }, 60_000);
 
   const rows = async <T>(query: string, params: unknown[] = []) => (await sql.query(query, params))[0] as T[];
 
@@ -157,7 +160,6 @@ describe.runIf(runCluster)('three nodes behind HAProxy: a node killed mid-transf
       }).catch((error: Error) => stats.failures.push(`watch ${name}: ${error.message}`)),
     );
 
-    let running = true;
     const uploaded: { sha: string; movieId: number }[] = [];
     const uploader = async (name: string) => {
       const client = await clientAs(name, 'admin');
