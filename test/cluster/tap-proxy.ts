@@ -5,8 +5,8 @@
  * client-to-server direction can be held to `upBytesPerSecond`, so an upload is still
  * running when the test kills its node.
  */
-import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { pacedCopy } from '../helpers/paced-copy.js';
+import { startForwarder } from '../helpers/tcp-forwarder.js';
 
 export interface TapProxy {
   port: number;
@@ -15,68 +15,14 @@ export interface TapProxy {
   close(): Promise<void>;
 }
 
-const TICK_MS = 20;
-
 export async function startTapProxy(targetPort: number, upBytesPerSecond = Infinity): Promise<TapProxy> {
-  const sockets = new Set<Socket>();
   const upstreamPorts: number[] = [];
-  const server = createServer((client) => {
-    const upstream = connect({ host: '127.0.0.1', port: targetPort }, () => upstreamPorts.push(upstream.localPort!));
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.once('close', () => {
-        sockets.delete(s);
-        clearInterval(timer);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+  const forwarder = await startForwarder(targetPort, (client, upstream) => {
+    upstream.once('connect', () => upstreamPorts.push(upstream.localPort!));
     upstream.pipe(client);
-    let timer: NodeJS.Timeout | undefined;
-    if (upBytesPerSecond === Infinity) {
-      client.pipe(upstream);
-      return;
-    }
+    if (upBytesPerSecond === Infinity) client.pipe(upstream);
     // Up: at most upBytesPerSecond, the client paused while more than a second's worth waits.
-    const queue: Buffer[] = [];
-    let queued = 0;
-    const perTick = Math.max(1, Math.floor((upBytesPerSecond * TICK_MS) / 1000));
-    timer = setInterval(() => {
-      let budget = perTick;
-      while (budget > 0 && queue.length > 0) {
-        const head = queue[0]!;
-        const piece = head.subarray(0, budget);
-        upstream.write(piece);
-        budget -= piece.length;
-        queued -= piece.length;
-        if (piece.length === head.length) queue.shift();
-        else queue[0] = head.subarray(piece.length);
-      }
-      if (queued < upBytesPerSecond) client.resume();
-    }, TICK_MS);
-    client.on('data', (chunk: Buffer) => {
-      queue.push(chunk);
-      queued += chunk.length;
-      if (queued >= upBytesPerSecond) client.pause();
-    });
-    client.once('end', () => {
-      const flush = setInterval(() => {
-        if (queued === 0) {
-          clearInterval(flush);
-          upstream.end();
-        }
-      }, TICK_MS);
-    });
+    else pacedCopy(client, upstream, { bytesPerSecond: upBytesPerSecond, pauseAbove: upBytesPerSecond, resumeBelow: upBytesPerSecond });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    upstreamPorts,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { port: forwarder.port, upstreamPorts, close: forwarder.close };
 }

@@ -5,9 +5,8 @@
  * `afterBytes` of the request's own body went up. Each cut happens once, in order; the
  * connections after the last cut pass untouched.
  */
-import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { FrameDecoder } from '../../src/protocol/index.js';
+import { startForwarder } from './tcp-forwarder.js';
 
 export interface Cut {
   /** The request type whose exchange is cut. */
@@ -28,19 +27,8 @@ export interface CutProxy {
 }
 
 export async function startCutProxy(targetPort: number, cuts: Cut[]): Promise<CutProxy> {
-  const sockets = new Set<Socket>();
   let next = 0;
-  const server = createServer((client) => {
-    const upstream = connect({ host: '127.0.0.1', port: targetPort });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.once('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+  const forwarder = await startForwarder(targetPort, (client, upstream) => {
     const decoder = new FrameDecoder({ maxHeaderBytes: 16 * 1024 * 1024 });
     /** The cut armed on this connection: its request was seen. */
     let armed: { cut: Cut; left: number } | undefined;
@@ -75,19 +63,12 @@ export async function startCutProxy(targetPort: number, cuts: Cut[]): Promise<Cu
       if (armed.left <= 0) cutNow();
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
   return {
-    port: (server.address() as AddressInfo).port,
+    port: forwarder.port,
     get done() {
       return next;
     },
-    dropAll() {
-      for (const s of sockets) s.destroy();
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    dropAll: forwarder.dropAll,
+    close: forwarder.close,
   };
 }

@@ -5,7 +5,8 @@
  * (test/cluster runs the real one).
  */
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
+import { startForwarder } from './tcp-forwarder.js';
 
 export interface SendProxy {
   port: number;
@@ -19,31 +20,12 @@ export function proxyLine(address: string, port: number, serverPort: number): st
 }
 
 export async function startSendProxy(serverPort: number): Promise<SendProxy> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect({ host: '127.0.0.1', port: serverPort });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.once('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+  const forwarder = await startForwarder(serverPort, (client, upstream) => {
     upstream.write(proxyLine(client.remoteAddress ?? '127.0.0.1', client.remotePort ?? 0, serverPort));
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { port: forwarder.port, close: forwarder.close };
 }
 
 /** A loopback port nothing listens on now. */
