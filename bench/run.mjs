@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,catalog,idle,durable,events,policy] [-- --keep] [-- --clean]`
+ * `npm run bench [-- --quick] [-- --profile] [-- --only=transfers,concurrent,rate,catalog,idle,durable,events,policy,cluster] [-- --keep] [-- --clean]`
  *
  * Loopback benchmark of cinebox against baselines measured in the same run:
  *   (a) single-stream verified upload / download vs a minimal Node file->socket->file pipe;
@@ -30,6 +30,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { MachineMonitor, freePort, killAllChildrenNow, pageReporting, settleDisk, startChild, tail, WARM_MAX_BYTES, warmPageCache } from './lib/proc.mjs';
 import { catalogPhase } from './lib/catalog.mjs';
+import { clusterPhase } from './lib/cluster.mjs';
 import { renderMarkdown, renderSummary } from './lib/report.mjs';
 import { MiB, mapLimit, mbps, median, now, ratio, sizeLabel, latencySummary } from './lib/stats.mjs';
 
@@ -87,6 +88,9 @@ const plan = QUICK
       idleConnections: 2000,
       eventSubscribers: 2000,
       policySeconds: 10,
+      clusterRateLevels: [1, 10],
+      clusterTransferSize: 16 * MiB,
+      clusterRounds: 1,
       watchdogMs: 4 * 60_000,
     }
   : {
@@ -106,6 +110,9 @@ const plan = QUICK
       idleConnections: 10_000,
       eventSubscribers: 10_000,
       policySeconds: 30,
+      clusterRateLevels: [1, 50],
+      clusterTransferSize: 256 * MiB,
+      clusterRounds: 3,
       watchdogMs: 15 * 60_000,
     };
 
@@ -165,6 +172,7 @@ async function main() {
   if (runs('durable')) results.durable = await phase('durable', () => durablePhase());
   if (runs('events')) results.events = await phase('events', () => eventsPhase());
   if (runs('policy')) results.policy = await phase('policy', () => policyPhase());
+  if (runs('cluster')) results.cluster = await phase('cluster', () => clusterPhase(clusterContext()));
   results.otherLoad.run = machine.since(whole);
   results.otherLoad.peakPct = machine.peakOtherPct;
   results.otherLoad.loadavgAtEnd = loadavg()[0];
@@ -886,6 +894,16 @@ function catalogContext() {
   };
 }
 
+// ---------------------------------------------------------------- (i): cluster (lib/cluster.mjs)
+
+function clusterContext() {
+  return {
+    root: ROOT, work: WORK, W, log, plan, cleanups, startCinebox, freePort, openMysql, seedRateServer, loginAdmin, loginViewer, settleDisk, rm,
+    supports, viewerPassword: VIEWER.password,
+    writeRandom: async (path, size) => writeFile(path, randomBytes(size)),
+  };
+}
+
 // ---------------------------------------------------------------- (e): idle connections
 
 async function idlePhase() {
@@ -1161,6 +1179,15 @@ function evaluateTargets(results) {
     const { throttled: t, unthrottled: u } = policy;
     targets.push({ id: 'p-accuracy', what: `viewer speed limit ${policy.speedMiBps} MiB/s over ${t.seconds.toFixed(0)} s`, target: 'within 5%', value: policy.accuracy, shown: `${t.mibps.toFixed(2)} MiB/s (${(policy.accuracy * 100).toFixed(2)}%)`, pass: Math.abs(policy.accuracy) <= 0.05 });
     targets.push({ id: 'p-cost', what: 'server CPU per GiB: throttled vs unthrottled download', target: 'report only', value: t.serverCpuSPerGiB / u.serverCpuSPerGiB, shown: `${t.serverCpuSPerGiB.toFixed(3)} s vs ${u.serverCpuSPerGiB.toFixed(3)} s (${(t.serverCpuSPerGiB / u.serverCpuSPerGiB).toFixed(2)}x); less the idle server's CPU over as long: ${t.serverCpuSPerGiBLessIdle.toFixed(3)} s`, pass: null });
+  }
+  const cluster = results.cluster;
+  if (cluster && !cluster.skipped) {
+    const top = Math.max(...plan.clusterRateLevels);
+    const r = cluster.ratios[`${top} clients`];
+    const rate = (series) => Math.round(series.rows.find((x) => x.clients === top).rps);
+    targets.push({ id: 'i-rate', what: `get_movie_list, ${top} clients, MySQL: HAProxy + 1 node / + 3 nodes vs direct`, target: 'report only', value: r.threeNodes, shown: `${r.oneNode.toFixed(2)}x / ${r.threeNodes.toFixed(2)}x (${rate(cluster.haproxyOne)} / ${rate(cluster.haproxyThree)} vs ${rate(cluster.direct)} req/s)`, pass: null });
+    const d = cluster.ratios.download;
+    targets.push({ id: 'i-download', what: `verified download ${sizeLabel(cluster.transferBytes)}: HAProxy + 1 node / + 3 nodes vs direct`, target: 'report only', value: d.threeNodes, shown: `${d.oneNode.toFixed(2)}x / ${d.threeNodes.toFixed(2)}x (${cluster.haproxyOne.downloadMBps.toFixed(0)} / ${cluster.haproxyThree.downloadMBps.toFixed(0)} vs ${cluster.direct.downloadMBps.toFixed(0)} MB/s)`, pass: null });
   }
   return targets;
 }

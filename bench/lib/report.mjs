@@ -175,6 +175,21 @@ function policySection(p) {
   ].join('\n');
 }
 
+function clusterSection(c) {
+  if (c.skipped) return `## (i) Through HAProxy\n\nskipped: ${c.skipped}`;
+  const series = [['direct to a node', c.direct], ['HAProxy + 1 node', c.haproxyOne], ['HAProxy + 3 nodes', c.haproxyThree]];
+  const rows = series.flatMap(([label, s]) => s.rows.map((r) => [label, String(r.clients), rps(r.rps), ms(r.meanMs), ms(r.p99Ms), fmtRatio(r.rps / c.direct.rows.find((d) => d.clients === r.clients).rps)]));
+  return [
+    '## (i) Through HAProxy',
+    '',
+    `deploy/haproxy.cfg (health checks: ${c.healthChecks}) in front of one node (its three server lines on the same node) and of three nodes, next to the clients going straight to a node; one MySQL database and one media directory for all. \`get_movie_list\` request rate (lean clients, every reply checked), then a verified ${fmt(c.transferBytes / 2 ** 20, 0)} MiB download; the three paths take turns for ${c.rounds} rounds and each figure is the median of its rounds.`,
+    '',
+    table(['path', 'clients', 'req/s', 'mean', 'p99', 'vs direct'], rows),
+    '',
+    table(['path', 'verified download', 'vs direct'], series.map(([label, s]) => [label, `${fmt(s.downloadMBps, 0)} MB/s`, fmtRatio(s.downloadMBps / c.direct.downloadMBps)])),
+  ].join('\n');
+}
+
 function warmingNote(m) {
   const w = m.pageCacheWarming;
   const p = m.pageReporting ?? {};
@@ -258,6 +273,7 @@ export function renderMarkdown(r) {
   if (r.durable) parts.push('', durableSection(r.durable));
   if (r.events) parts.push('', eventsSection(r.events));
   if (r.policy) parts.push('', policySection(r.policy));
+  if (r.cluster) parts.push('', clusterSection(r.cluster));
   parts.push('', environmentSection(r), '');
   return parts.join('\n');
 }

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { CineboxClient, type Role } from '../client/cinebox-client.js';
 import type { ConnectOptions } from '../client/connection.js';
+import { DEFAULT_RETRIES } from '../client/retry.js';
 import { inquirerPrompter, terminalIO, type Prompter } from '../client/ui/io.js';
 import { progressView, type ProgressView } from '../client/ui/progress.js';
 import { DEFAULT_PORT } from '../protocol/defaults.js';
@@ -22,6 +23,7 @@ export interface ClientArgs {
   ca?: string;
   clientSecret?: string;
   connectTimeout?: number;
+  retries?: number;
   name?: string;
   password?: string;
   json: boolean;
@@ -36,6 +38,12 @@ export function withClientOptions<T>(yargs: Argv<T>) {
     .option('ca', { alias: 'tls-ca', type: 'string', describe: 'Trust this CA or self-signed certificate (PEM); implies --tls', group: 'Connection:' })
     .option('client-secret', { type: 'string', describe: "The server's shared client secret, if it requires one", group: 'Connection:' })
     .option('connect-timeout', { type: 'number', default: 10, describe: 'Seconds to wait for the server to answer', group: 'Connection:' })
+    .option('retries', {
+      type: 'number',
+      default: DEFAULT_RETRIES,
+      describe: 'When the connection drops, connect again (with backoff), log in again and resume the transfer this many times; 0 = never. A notice is never sent twice, a payment never paid twice',
+      group: 'Connection:',
+    })
     .option('name', { type: 'string', describe: 'Account name (asked for on a terminal)', group: 'Account:' })
     .option('password', { type: 'string', describe: 'Password (asked for on a terminal)', group: 'Account:' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON (progress goes to stderr)' })
@@ -83,7 +91,13 @@ export async function connect(args: ClientArgs): Promise<CineboxClient> {
   if (args.ca !== undefined) options.tls = { ca: await readFile(args.ca) };
   else if (args.tls) options.tls = true;
   if (args.clientSecret) options.clientSecret = args.clientSecret;
-  return CineboxClient.connect(options);
+  const retries = args.retries ?? DEFAULT_RETRIES;
+  if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`--retries must be a whole number, 0 or more (got ${String(args.retries)})`);
+  return CineboxClient.connect(options, {
+    retries,
+    onRetry: ({ what, attempt, delayMs, error }) =>
+      args.json || args.quiet ? undefined : process.stderr.write(`cinebox: ${error.message}; ${what}: trying again in ${(delayMs / 1000).toFixed(1)} s (${attempt} of ${retries})\n`),
+  });
 }
 
 /** Connects, logs in when `login`, runs `action`, prints its result with --json; never throws. */

@@ -5,11 +5,19 @@
  */
 import { FREE_LABEL, type EventFrame, type EventsEndedFrame, type EventTopic, type MovieDetails, type MovieOrder, type Reply } from '../protocol/messages.js';
 import { wirePassword } from '../protocol/wire-password.js';
-import { ClientConnection, ConnectionError, ServerError, type ConnectOptions } from './connection.js';
+import { ClientConnection, ConnectionError, ServerError, type ConnectOptions, type Fields } from './connection.js';
 import { downloadMovie, type DownloadOptions, type DownloadResult } from './download.js';
+import { backoffDelay, DEFAULT_RETRIES, isDrop, pause, type RetryOptions } from './retry.js';
 import { uploadFile, type UploadOptions } from './upload.js';
 
 export type Role = 'admin' | 'user';
+
+/**
+ * How long a retried upload waits for the lease of its cut attempt: a dead node's is free
+ * once it missed three heartbeats (6 s by default), a live writer's after --upload-lease (15 s).
+ */
+const WAIT_LIMIT_MS = 30_000;
+const WAIT_STEP_MS = 1000;
 export type MovieFilter = 'all' | 'free' | 'charge';
 
 /** A listed video; size, hash and time are missing when the server predates `details`. */
@@ -143,15 +151,65 @@ export class CineboxClient {
    * so `reconnect()` can log in again after a dropped connection; logout forgets it.
    */
   private loggedInAs?: { name: string; typedPassword: string; role: Role };
+  /** Requests tried again after a dropped connection, since this client was made (counters). */
+  retried = 0;
+  /** close() was called: nothing is retried until reconnect(). */
+  private stopped = false;
 
   constructor(
     private conn: ClientConnection,
     /** How to open another connection to the same server; without it, no reconnect. */
     private readonly options?: ConnectOptions,
+    /** How requests ride through a dropped connection (retry.ts); `retries: 0` turns it off. */
+    private readonly retry: RetryOptions = {},
   ) {}
 
-  static async connect(options: ConnectOptions): Promise<CineboxClient> {
-    return new CineboxClient(await ClientConnection.connect(options), options);
+  /** Connects once: a server that cannot be reached at all is told at once (a wrong port); drops later are retried. */
+  static async connect(options: ConnectOptions, retry: RetryOptions = {}): Promise<CineboxClient> {
+    return new CineboxClient(await ClientConnection.connect(options), options, retry);
+  }
+
+  /**
+   * Runs `task` and, when the connection drops under it, connects again (logging in again as
+   * before) and runs it again, up to `retries` times with backoff. Only for requests safe to
+   * repeat: `task` gets the attempt number (0 first) to recognise its own earlier success.
+   */
+  private async retrying<T>(what: string, task: (attempt: number) => Promise<T>, waitFor?: (error: unknown) => boolean, unsentOnly = false): Promise<T> {
+    const retries = this.options ? (this.retry.retries ?? DEFAULT_RETRIES) : 0;
+    let reopen = false;
+    let waitingSince: number | undefined;
+    for (let attempt = 0; ; ) {
+      try {
+        if (reopen) await this.reopen();
+        reopen = false;
+        return await task(attempt);
+      } catch (error) {
+        // close() (a Ctrl-C cancelling a transfer) means stop, not retry.
+        if (this.stopped || retries === 0) throw error;
+        // The server is fine but must wait (an upload whose cut attempt still holds its lease
+        // until its node is known dead): asked again on the same connection, for a while.
+        if (attempt > 0 && waitFor?.(error) && Date.now() - (waitingSince ??= Date.now()) < WAIT_LIMIT_MS) {
+          this.retry.onRetry?.({ what, attempt, delayMs: WAIT_STEP_MS, error: error as Error });
+          await pause(WAIT_STEP_MS);
+          if (this.stopped) throw error;
+          continue;
+        }
+        const repeatable = unsentOnly ? error instanceof ConnectionError && !error.sent : isDrop(error);
+        if (!repeatable || attempt >= retries) throw error;
+        attempt++;
+        this.retried++;
+        reopen = true;
+        const delayMs = backoffDelay(attempt, this.retry);
+        this.retry.onRetry?.({ what, attempt, delayMs, error: error as Error });
+        await pause(delayMs);
+        if (this.stopped) throw error;
+      }
+    }
+  }
+
+  /** A request that is safe to repeat: it reads, or sets a value to what it already is on a repeat. */
+  private call<T extends Parameters<ClientConnection['call']>[0]>(type: T, fields: Fields<T>): Promise<Reply> {
+    return this.retrying(type, () => this.conn.call(type, fields));
   }
 
   /** False once the connection is closed or lost (a server restart, a cancelled transfer). */
@@ -165,14 +223,20 @@ export class CineboxClient {
    * (then the client is connected but logged out).
    */
   async reconnect(): Promise<Account | undefined> {
+    this.stopped = false;
+    return this.reopen();
+  }
+
+  private async reopen(): Promise<Account | undefined> {
     if (!this.options) throw new ConnectionError(`cannot reconnect to ${this.where}`);
     this.conn.close();
     this.conn = await ClientConnection.connect(this.options);
+    this.info = undefined;
     this.account = undefined;
     const again = this.loggedInAs;
     if (!again) return undefined;
     this.loggedInAs = undefined;
-    return this.login(again.name, again.typedPassword, again.role);
+    return this.loginOnce(again.name, again.typedPassword, again.role);
   }
 
   /** "host:port", for messages. */
@@ -180,16 +244,22 @@ export class CineboxClient {
     return this.conn.where;
   }
 
+  /** Sent again only when the connection was found closed before it went out (a repeat could find the name taken by itself). */
   async register(name: string, typedPassword: string, role: Role, adminCode?: string): Promise<void> {
-    await this.conn.call('register', {
+    await this.retrying('register', () => this.conn.call('register', {
       name,
       password: wirePassword(typedPassword),
       user_type: role,
       ...(role === 'admin' && adminCode !== undefined ? { admin_code: adminCode } : {}),
-    });
+    }), undefined, true);
   }
 
-  async login(name: string, typedPassword: string, role: Role): Promise<Account> {
+  /** Retried after a drop: a login changes nothing a second one would undo. */
+  login(name: string, typedPassword: string, role: Role): Promise<Account> {
+    return this.retrying('login', () => this.loginOnce(name, typedPassword, role));
+  }
+
+  private async loginOnce(name: string, typedPassword: string, role: Role): Promise<Account> {
     const reply = await this.conn.call('login', { name, password: wirePassword(typedPassword), user_type: role });
     this.account = { name, role, isVip: Number(reply.is_vip) === 1 };
     this.loggedInAs = { name, typedPassword, role };
@@ -199,14 +269,17 @@ export class CineboxClient {
   async logout(): Promise<void> {
     if (!this.account) return;
     this.loggedInAs = undefined;
-    await this.conn.call('logout', {});
     this.account = undefined;
+    // A dropped connection has ended the session as surely as a logout.
+    await this.conn.call('logout', {}).catch((error: unknown) => {
+      if (!isDrop(error)) throw error;
+    });
   }
 
   /** Cached: prices do not change while a client runs. */
   async serverInfo(): Promise<ServerInfo> {
     if (this.info) return this.info;
-    const reply = await this.conn.call('server_info', {});
+    const reply = await this.call('server_info', {});
     this.info = {
       vipPriceCents: Number(reply.vip_price_cents),
       paidPriceVipCents: Number(reply.paid_price_vip_cents),
@@ -223,7 +296,7 @@ export class CineboxClient {
   }
 
   async listMovies(filter: MovieFilter = 'all'): Promise<MovieRow[]> {
-    const reply = await emptyWhenNotFound(this.conn.call('get_movie_list', { movie_type: filter, details: true }));
+    const reply = await emptyWhenNotFound(this.call('get_movie_list', { movie_type: filter, details: true }));
     if (!reply) return [];
     if (Array.isArray(reply.movies)) return reply.movies as MovieDetails[];
     // An original server: [name, label, id] triples only.
@@ -244,7 +317,7 @@ export class CineboxClient {
       ...(query.after !== undefined ? { after: query.after } : {}),
       ...(query.order !== undefined ? { order: query.order } : {}),
     };
-    const reply = await emptyWhenNotFound(this.conn.call('get_movie_list', fields));
+    const reply = await emptyWhenNotFound(this.call('get_movie_list', fields));
     if (!reply) return { movies: [], nextAfter: null };
     const movies = Array.isArray(reply.movies)
       ? (reply.movies as MovieDetails[])
@@ -260,61 +333,83 @@ export class CineboxClient {
   }
 
   async notices(): Promise<NoticeRow[]> {
-    const reply = await emptyWhenNotFound(this.conn.call('check_notice', {}));
+    const reply = await emptyWhenNotFound(this.call('check_notice', {}));
     if (!reply) return [];
     if (Array.isArray(reply.notices)) return reply.notices as NoticeRow[];
     return (reply.back_notice_list as [string, string][]).map(([title, content]) => ({ title, content }));
   }
 
   async history(): Promise<HistoryRow[]> {
-    const reply = await emptyWhenNotFound(this.conn.call('download_movie_record', {}));
+    const reply = await emptyWhenNotFound(this.call('download_movie_record', {}));
     if (!reply) return [];
     if (Array.isArray(reply.records)) return reply.records as HistoryRow[];
     return (reply.back_record_list as string[]).map((name) => ({ name }));
   }
 
-  /** Returns the price charged, in cents. */
+  /**
+   * Returns the price charged, in cents. After a drop it is sent again only if the login
+   * that follows says the account is not a VIP yet: an answer lost after the server's
+   * commit is never paid twice (and the server's conditional update pays at most once anyway).
+   */
   async buyVip(): Promise<number> {
-    const reply = await this.conn.call('buy_vip', {});
+    const reply = await this.retrying('buy_vip', async (attempt) => {
+      if (attempt > 0 && this.account?.isVip) return { flag: true, price_cents: (await this.serverInfo()).vipPriceCents, after_drop: true };
+      return this.conn.call('buy_vip', {});
+    });
     if (this.account) this.account.isVip = true;
     return Number(reply.price_cents ?? (await this.serverInfo()).vipPriceCents);
   }
 
+  /** Retried after a drop; NOT_FOUND on a retry means the first attempt deleted it. */
   async deleteMovie(movieId: number): Promise<void> {
-    await this.conn.call('delete_movie', { movie_id: movieId });
+    await this.retrying('delete_movie', async (attempt) => {
+      try {
+        await this.conn.call('delete_movie', { movie_id: movieId });
+      } catch (error) {
+        if (!(attempt > 0 && error instanceof ServerError && error.code === 'NOT_FOUND')) throw error;
+      }
+    });
   }
 
   /** Every account, oldest first (admins only). */
   async listUsers(): Promise<UserRow[]> {
-    const reply = await this.conn.call('list_users', {});
+    const reply = await this.call('list_users', {});
     return reply.users as UserRow[];
   }
 
   /** Locks an account until an admin unlocks it; the server refuses to lock the caller. */
   async lockUser(name: string): Promise<void> {
-    await this.conn.call('lock_user', { name });
+    await this.call('lock_user', { name });
   }
 
   /** Lifts an admin lock and a temporary lock after failed logins, and resets the failure count. */
   async unlockUser(name: string): Promise<void> {
-    await this.conn.call('unlock_user', { name });
+    await this.call('unlock_user', { name });
   }
 
   /** The login guard's current blocks (admins only). */
   async listBlocks(): Promise<BlockRow[]> {
-    const reply = await this.conn.call('list_blocks', {});
+    const reply = await this.call('list_blocks', {});
     return reply.blocks as BlockRow[];
   }
 
   /** Lifts the login blocks of an address (with `name`, only that account's from it); the server's summary. */
   async unblockAddress(address: string, name?: string): Promise<string> {
-    const reply = await this.conn.call('unblock_address', { address, ...(name === undefined ? {} : { name }) });
-    return String(reply.msg ?? '');
+    return this.retrying('unblock_address', async (attempt) => {
+      try {
+        const reply = await this.conn.call('unblock_address', { address, ...(name === undefined ? {} : { name }) });
+        return String(reply.msg ?? '');
+      } catch (error) {
+        // Nothing recorded any more: the first attempt lifted it.
+        if (attempt > 0 && error instanceof ServerError && error.code === 'NOT_FOUND') return `unblocked ${address}`;
+        throw error;
+      }
+    });
   }
 
   /** Sets an admin's storage quota (null = the server default, 0 = no limit); the server's summary in `msg`. */
   async setQuota(name: string, quotaBytes: number | null): Promise<QuotaResult> {
-    const reply = await this.conn.call('set_quota', { name, quota_bytes: quotaBytes });
+    const reply = await this.call('set_quota', { name, quota_bytes: quotaBytes });
     return {
       name: String(reply.name),
       quota_bytes: Number(reply.quota_bytes),
@@ -326,28 +421,58 @@ export class CineboxClient {
 
   /** Sets or clears a viewer's policy overrides (admins only); the server's summary in `msg`. */
   async setPolicy(name: string, changes: PolicyChanges): Promise<{ policy: ViewerPolicyRow; msg: string }> {
-    const reply = await this.conn.call('set_policy', { name, ...changes });
+    const reply = await this.call('set_policy', { name, ...changes });
     return { policy: reply.policy as ViewerPolicyRow, msg: String(reply.msg ?? '') };
   }
 
   /** The viewer's own standing: class, policy, today's usage, sessions, purchases. */
   async status(): Promise<ViewerStatus> {
-    const { flag: _flag, ...status } = await this.conn.call('user_status', {});
+    const { flag: _flag, ...status } = await this.call('user_status', {});
     return status as unknown as ViewerStatus;
   }
 
+  /**
+   * Never repeated once sent: a notice sent again would be published twice. A drop after it
+   * went out is told as such, for the person to check the notices before sending it again;
+   * a connection found closed before it went out is opened again and the notice sent.
+   */
   async releaseNotice(title: string, content: string): Promise<number | undefined> {
-    const reply = await this.conn.call('release_notice', { title, content });
+    const send = () => this.conn.call('release_notice', { title, content });
+    const reply = await this.retrying('release_notice', send, undefined, true).catch((error: unknown) => {
+      if (error instanceof ConnectionError && error.sent) throw new ConnectionError(`${error.message}; the notice may have been published before the connection dropped, check the notices before sending it again`);
+      throw error;
+    });
     return reply.notice_id === undefined ? undefined : Number(reply.notice_id);
   }
 
+  /**
+   * Rides through drops: each retry asks the server how much it holds and sends the rest. A
+   * CONFLICT naming the stored video on a retry means the first attempt was stored (its reply
+   * was lost); `upload_busy` means the cut attempt's lease has not run out yet: wait and retry.
+   */
   async upload(path: string, options: UploadOptions): Promise<UploadResult> {
-    const reply = await uploadFile(this.conn, path, options);
-    return { movieId: Number(reply.movie_id), sha256: String(reply.sha256 ?? '') };
+    return this.retrying(
+      'upload',
+      async (attempt) => {
+        try {
+          const reply = await uploadFile(this.conn, path, options);
+          return { movieId: Number(reply.movie_id), sha256: String(reply.sha256 ?? '') };
+        } catch (error) {
+          const stored = error instanceof ServerError && error.code === 'CONFLICT' ? error.reply?.movie_id : undefined;
+          if (attempt > 0 && typeof stored === 'number') return { movieId: stored, sha256: String(error instanceof ServerError ? (error.reply?.sha256 ?? '') : '') };
+          throw error;
+        }
+      },
+      (error) => error instanceof ServerError && error.code === 'CONFLICT' && error.reply?.upload_busy === true,
+    );
   }
 
+  /**
+   * Rides through drops: each retry continues the `.part` from where it stopped. A paid
+   * video is charged once per viewer on the server, so a repeat never pays again.
+   */
   download(movieId: number, movieType: 'free' | 'charge', options: DownloadOptions): Promise<DownloadResult> {
-    return downloadMovie(this.conn, movieId, movieType, options);
+    return this.retrying('download', () => downloadMovie(this.conn, movieId, movieType, options));
   }
 
   /**
@@ -377,7 +502,7 @@ export class CineboxClient {
 
   /** One uncached round trip (server_info): keeps an idle connection open and proves it alive. */
   async ping(): Promise<void> {
-    await this.conn.call('server_info', {});
+    await this.conn.call('server_info', {}); // never retried: a dead link is what it looks for
   }
 
   /** Resolves when the connection closes. */
@@ -386,6 +511,7 @@ export class CineboxClient {
   }
 
   close(): void {
+    this.stopped = true;
     this.conn.close();
   }
 }

@@ -36,7 +36,14 @@ export class ServerError extends Error {
 
 /** The connection could not be made or was lost; `message` says where and what to try. */
 export class ConnectionError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /**
+     * False when the connection was found closed before a byte of the request was written:
+     * the server cannot have acted on it, so even a request that is unsafe to repeat may be sent again.
+     */
+    readonly sent = true,
+  ) {
     super(message);
     this.name = 'ConnectionError';
   }
@@ -175,7 +182,12 @@ export class ClientConnection {
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task, task);
+    const guarded = () => {
+      // Closed already (a server that drained this idle connection, a reset): nothing of this request goes out.
+      if (this.reader.ended || this.socket.destroyed) throw new ConnectionError(this.lost().message, false);
+      return task();
+    };
+    const run = this.queue.then(guarded, guarded);
     this.queue = run.catch(() => undefined).finally(() => this.takeUnasked());
     return run;
   }
@@ -240,7 +252,11 @@ export class ClientConnection {
 
   private async write(data: Buffer): Promise<void> {
     if (this.reader.ended) throw this.lost();
-    if (!this.socket.write(data)) await drained(this.socket, () => this.lost());
+    if (this.socket.write(data)) return;
+    // A reset while the socket was full is the connection lost, as any other drop.
+    await drained(this.socket, () => this.lost()).catch((error: Error) => {
+      throw error instanceof ConnectionError ? error : (this.failure ??= new ConnectionError(`connection to ${this.where} failed: ${error.message}`));
+    });
   }
 
   private lost(): Error {

@@ -21,7 +21,8 @@ export interface Refusal {
 export class ConnectionGate {
   private total = 0;
   private readonly perAddress = new Map<string, number>();
-  private readonly sockets = new Set<Socket>();
+  /** Each socket held, with the address it is counted under. */
+  private readonly sockets = new Map<Socket, string>();
   private accepting = true;
   /** Bytes of sockets already closed; those open are read from the sockets (metrics). */
   private closedRead = 0;
@@ -36,13 +37,13 @@ export class ConnectionGate {
   /** Bytes read from every socket admitted so far (on the wire: under TLS, the encrypted bytes). */
   get bytesRead(): number {
     let total = this.closedRead;
-    for (const socket of this.sockets) total += socket.bytesRead;
+    for (const socket of this.sockets.keys()) total += socket.bytesRead;
     return total;
   }
 
   get bytesWritten(): number {
     let total = this.closedWritten;
-    for (const socket of this.sockets) total += socket.bytesWritten;
+    for (const socket of this.sockets.keys()) total += socket.bytesWritten;
     return total;
   }
 
@@ -58,28 +59,57 @@ export class ConnectionGate {
 
   /** Closes every socket still held (at the end of a shutdown: those in a handshake have no Connection to close them). */
   destroyAll(): void {
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets.keys()) socket.destroy();
   }
 
   /** Admits `socket` (counted until it closes) or says why not. */
   admit(socket: Socket): Refusal | undefined {
     const address = socket.remoteAddress ?? 'unknown';
-    const fromAddress = this.perAddress.get(address) ?? 0;
     if (!this.accepting) return { code: ERRORS.SHUTTING_DOWN.code, msg: 'the server is shutting down' };
     if (this.total >= this.limits.maxConnections) return { code: ERRORS.BUSY.code, msg: 'the server has too many connections, try again later' };
-    if (fromAddress >= this.limits.maxConnectionsPerAddress) return { code: ERRORS.BUSY.code, msg: 'too many connections from your address' };
+    const refusal = this.roomFor(address);
+    if (refusal) return refusal;
     this.total++;
-    this.perAddress.set(address, fromAddress + 1);
-    this.sockets.add(socket);
+    this.count(address, 1);
+    this.sockets.set(socket, address);
     socket.once('close', () => {
       this.total--;
+      this.count(this.sockets.get(socket)!, -1);
       this.sockets.delete(socket);
       this.closedRead += socket.bytesRead;
       this.closedWritten += socket.bytesWritten;
-      const left = (this.perAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.perAddress.set(address, left);
-      else this.perAddress.delete(address);
     });
     return undefined;
+  }
+
+  /**
+   * Counts an admitted socket under `address` from now on (the client its PROXY line named),
+   * or says why not: that address is at its limit. A refused socket still counts where it was until it closes.
+   */
+  move(socket: Socket, address: string): Refusal | undefined {
+    const from = this.sockets.get(socket);
+    if (from === undefined || from === address) return undefined;
+    const refusal = this.roomFor(address);
+    if (refusal) return refusal;
+    this.count(from, -1);
+    this.count(address, 1);
+    this.sockets.set(socket, address);
+    return undefined;
+  }
+
+  private roomFor(address: string): Refusal | undefined {
+    if ((this.perAddress.get(address) ?? 0) >= this.limits.maxConnectionsPerAddress) return { code: ERRORS.BUSY.code, msg: 'too many connections from your address' };
+    return undefined;
+  }
+
+  private count(address: string, delta: number): void {
+    const now = (this.perAddress.get(address) ?? 0) + delta;
+    if (now > 0) this.perAddress.set(address, now);
+    else this.perAddress.delete(address);
+  }
+
+  /** Sockets counted under `address` now (tests, metrics). */
+  heldBy(address: string): number {
+    return this.perAddress.get(address) ?? 0;
   }
 }

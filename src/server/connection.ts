@@ -71,9 +71,11 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     /** Bytes that arrived with the handshake, ahead of the first frame. */
     initial?: Buffer,
+    /** The client as a PROXY line named it; by default the socket's peer. */
+    peer?: { address: string; port?: number },
   ) {
-    this.remoteAddress = socket.remoteAddress ?? 'unknown';
-    this.log = log.child({ conn: this.id, addr: this.remoteAddress });
+    this.remoteAddress = peer?.address ?? socket.remoteAddress ?? 'unknown';
+    this.log = log.child({ conn: this.id, addr: this.remoteAddress, port: peer ? peer.port : socket.remotePort });
     this.reader = new FrameReader(socket, { maxHeaderBytes: limits.maxHeaderBytes, highWaterMark: IDLE_HIGH_WATER });
     this.out = new OutboundWriter(socket, this.closing.signal);
     this.rate = new TokenBucket(limits.requestsPerSecond, limits.requestsPerSecond * 2);

@@ -33,6 +33,13 @@ export class LoginFailed extends kind(ERRORS.LOGIN_FAILED) {}
 export class AccountLocked extends kind(ERRORS.ACCOUNT_LOCKED) {}
 export class NotFound extends kind(ERRORS.NOT_FOUND) {}
 export class Conflict extends kind(ERRORS.CONFLICT) {}
+/**
+ * CONFLICT for content stored already: `movie_id` and `sha256` name the stored video, so a
+ * client whose upload reply was lost to a dropped connection sees that its upload is stored.
+ */
+export function duplicateOf(movie: { id: number; name: string; sha256: string }, prefix = 'this video is already stored'): Conflict {
+  return new Conflict(`${prefix} as #${movie.id} "${movie.name}"`, { movie_id: movie.id, sha256: movie.sha256 });
+}
 /** CONFLICT too: another attempt (or a repair) took the upload row while this one published; its partial stays for it. */
 export class TakenOver extends Conflict {}
 export class IntegrityError extends kind(ERRORS.INTEGRITY) {}

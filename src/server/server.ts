@@ -14,6 +14,7 @@ import { durabilityWarnings, ensureSchema, openDatabase } from '../orm/index.js'
 import { allModels } from '../orm/models/index.js';
 import { encodeFrame } from '../protocol/frame.js';
 import { NONCE_BYTES, PROOF_BYTES, proofMatches, readExactly } from '../protocol/handshake.js';
+import { readProxyHeader } from './proxy-protocol.js';
 import type { ServerConfig } from './config.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { ConnectionGate, type Refusal } from './connection-gate.js';
@@ -45,6 +46,8 @@ export interface RunningServer {
   connections: Set<Connection>;
   /** Sockets held now, counted from their first moment (in a TLS or HMAC handshake too). */
   openSockets(): number;
+  /** Of those, the ones counted under `address` (a balancer's until their PROXY line arrives). */
+  openSocketsFrom(address: string): number;
   /** What this node's scheduled scrub found (counters for a metric). */
   scrub: ScrubStats;
   /** The port of `/health` and `/metrics`, when `--metrics-port` is set. */
@@ -108,9 +111,11 @@ export async function startServer(config: ServerConfig, rootLog: Logger = create
     transferWindowMs: config.transferWindowSeconds * 1000,
   };
   const tls = Boolean(config.tlsCert && config.tlsKey);
+  // The PROXY line comes before TLS, and Node's TLS server starts reading at once: TLS ends at the balancer.
+  if (tls && config.proxyProtocol !== 'off') throw new Error('--proxy-protocol and --tls-cert do not go together: terminate TLS at the balancer');
 
-  const refuse = (socket: Socket, refusal: Refusal) => {
-    log.warn({ addr: socket.remoteAddress, code: refusal.code }, 'connection refused');
+  const refuse = (socket: Socket, refusal: Refusal, address = socket.remoteAddress) => {
+    log.warn({ addr: address, code: refusal.code }, 'connection refused');
     socket.on('error', () => undefined);
     socket.end(encodeFrame({ flag: false, ...refusal }));
     setTimeout(() => socket.destroy(), 1000).unref();
@@ -119,6 +124,7 @@ export async function startServer(config: ServerConfig, rootLog: Logger = create
   /** Every TCP socket, from its first moment: counted, or refused (a frame in plain TCP; closed under TLS, which has no frame yet). */
   const onTcpConnection = (raw: Socket) => {
     const refusal = gate.admit(raw);
+    if (!refusal && config.proxyProtocol === 'v1') return void introduce(raw);
     if (!refusal) return tls ? undefined : void onSocket(raw);
     if (!tls) return refuse(raw, refusal);
     log.warn({ addr: raw.remoteAddress, code: refusal.code }, 'connection refused');
@@ -126,14 +132,35 @@ export async function startServer(config: ServerConfig, rootLog: Logger = create
     raw.destroy();
   };
 
+  /**
+   * Behind a balancer: the PROXY line first (within the handshake timeout), then the socket
+   * counts under the client it names; a bad, overlong or missing line closes it without a frame.
+   */
+  const introduce = async (raw: Socket) => {
+    raw.on('error', () => undefined);
+    let peer: { address: string; port?: number };
+    try {
+      const line = await readProxyHeader(raw, config.handshakeSeconds * 1000);
+      peer = { address: line.address ?? raw.remoteAddress ?? 'unknown', port: line.port ?? raw.remotePort };
+      if (line.rest.length > 0) raw.unshift(line.rest);
+    } catch (error) {
+      log.warn({ addr: raw.remoteAddress, err: (error as Error).message }, 'no valid PROXY line, closing');
+      raw.destroy();
+      return;
+    }
+    const refusal = gate.move(raw, peer.address);
+    if (refusal) return refuse(raw, refusal, peer.address);
+    return onSocket(raw, peer);
+  };
+
   /** A counted socket, past TLS if any: the HMAC handshake (with its deadline), then a Connection. */
-  const onSocket = async (socket: Socket) => {
+  const onSocket = async (socket: Socket, peer?: { address: string; port?: number }) => {
     // Admitted before a shutdown began, its TLS handshake may end after it.
     const late = gate.closedRefusal;
-    if (late) return refuse(socket, late);
-    const initial = config.clientSecret ? await verifyClient(socket, config, log) : undefined;
+    if (late) return refuse(socket, late, peer?.address);
+    const initial = config.clientSecret ? await verifyClient(socket, config, log, peer?.address) : undefined;
     if (initial === null) return;
-    const conn = new Connection(socket, log, limits, initial);
+    const conn = new Connection(socket, log, limits, initial, peer);
     connections.add(conn);
     conn.log.info('connected');
     socket.once('close', () => {
@@ -205,6 +232,7 @@ export async function startServer(config: ServerConfig, rootLog: Logger = create
     port: address.port,
     connections,
     openSockets: () => gate.open,
+    openSocketsFrom: (address) => gate.heldBy(address),
     scrub,
     metricsPort: metricsServer?.port,
     get draining() {
@@ -264,16 +292,16 @@ async function quickCheck(app: App, pass = 1): Promise<void> {
  * The client handshake: send a nonce, expect HMAC-SHA256(secret, nonce) back in time.
  * Resolves to the bytes that followed the proof (the first frames), or null when refused.
  */
-async function verifyClient(socket: Socket, config: ServerConfig, log: Logger): Promise<Buffer | null> {
+async function verifyClient(socket: Socket, config: ServerConfig, log: Logger, address = socket.remoteAddress): Promise<Buffer | null> {
   const nonce = randomBytes(NONCE_BYTES);
   socket.on('error', () => undefined);
   socket.write(nonce);
   try {
     const { bytes, rest } = await readExactly(socket, PROOF_BYTES, config.handshakeSeconds * 1000);
     if (proofMatches(config.clientSecret!, nonce, bytes)) return rest;
-    log.warn({ addr: socket.remoteAddress }, 'handshake failed: wrong proof');
+    log.warn({ addr: address }, 'handshake failed: wrong proof');
   } catch (error) {
-    log.warn({ addr: socket.remoteAddress, err: (error as Error).message }, 'handshake failed');
+    log.warn({ addr: address, err: (error as Error).message }, 'handshake failed');
   }
   socket.destroy();
   return null;

@@ -75,6 +75,15 @@ export const SETTINGS = {
   tlsCert: { flag: 'tls-cert', kind: 'text', describe: 'TLS certificate (PEM file); with `--tls-key` the server speaks TLS' },
   tlsKey: { flag: 'tls-key', kind: 'text', describe: 'TLS private key (PEM file)' },
   clientSecret: { flag: 'client-secret', kind: 'text', describe: 'Require the HMAC client handshake with this shared secret' },
+  // The balancer's own address is then every client's: only the line tells them apart (docs/deploy.md).
+  proxyProtocol: {
+    flag: 'proxy-protocol',
+    kind: 'text',
+    default: 'off',
+    choices: ['off', 'v1'],
+    describe:
+      "`v1`: every connection starts with a PROXY protocol v1 line (HAProxy's `send-proxy`) naming the client, whose address then counts for the limits per address, the login guard and the logs; a connection without a valid line within `--handshake-timeout` is closed. Only for a port that nothing but the balancer can reach",
+  },
   handshakeSeconds: { flag: 'handshake-timeout', kind: 'duration', default: 5, describe: 'How long a client has to finish the TLS handshake, and to answer the `--client-secret` handshake' },
   maxConnections: { flag: 'max-connections', kind: 'integer', default: 20_000, describe: 'Connections in total' },
   maxConnectionsPerAddress: { flag: 'max-connections-per-address', kind: 'integer', default: 256, describe: 'Connections from one address' },
@@ -214,6 +223,7 @@ export type ServerConfig = { [K in WithDefault]: ValueOf<Settings[K]> } & { [K i
 /** Rules across settings, checked with each setting's own. */
 export const SETTING_RULES: ReadonlyArray<(config: ServerConfig) => string | undefined> = [
   (config) => (Boolean(config.tlsCert) !== Boolean(config.tlsKey) ? '--tls-cert and --tls-key go together' : undefined),
+  (config) => (config.proxyProtocol !== 'off' && config.tlsCert ? '--proxy-protocol and --tls-cert do not go together: terminate TLS at the balancer (docs/deploy.md)' : undefined),
   (config) => (config.nodeName !== undefined && !/^[\x21-\x7e]{1,64}$/.test(config.nodeName) ? '--node-name must be 1 to 64 printable characters without spaces' : undefined),
   (config) => (config.redisUrl !== undefined && !/^rediss?:\/\//.test(config.redisUrl) ? '--redis must be a redis:// or rediss:// URL' : undefined),
   (config) => (config.timeZone === undefined || knownTimeZone(config.timeZone) ? undefined : `--time-zone: Intl knows no time zone "${config.timeZone}" (use an IANA name such as Europe/Berlin)`),

@@ -84,6 +84,15 @@ describe('viewer subcommands in-process, against a real server', () => {
     expect(JSON.parse(listed.stdout)).toEqual({ movies: [], next_after: null });
   });
 
+  it('refuses a --retries that is not a whole number of 0 or more (exit 2), and takes 0', async () => {
+    for (const bad of ['-1', '1.5']) {
+      const { exitCode, stdout } = await run(['user', 'list', '--retries', bad, ...account(world.server.port)]);
+      expect(exitCode).toBe(2);
+      expect(JSON.parse(stdout)).toMatchObject({ ok: false, exit: 2, code: 'USAGE', message: expect.stringMatching(/^--retries must be a whole number, 0 or more/) });
+    }
+    expect((await run(['user', 'list', '--retries', '0', ...account(world.server.port)])).exitCode).toBe(0);
+  });
+
   it('exits 1 with a wrong password', async () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {

@@ -18,7 +18,7 @@ import { encodeFrame } from '../../src/protocol/index.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
-import { ffprobeFacts, makeFixtures, type Fixtures } from './fixtures.js';
+import { ffmpegMissing, ffprobeFacts, makeFixtures, type Fixtures } from './fixtures.js';
 
 const run = promisify(execFile);
 let dir: string;
@@ -26,7 +26,7 @@ let files: Fixtures;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cinebox-media-'));
-  files = await makeFixtures(dir);
+  if (!ffmpegMissing) files = await makeFixtures(dir);
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -40,7 +40,7 @@ async function listedFacts(conn: ClientConnection): Promise<Map<number, unknown>
   return new Map((reply.movies as { id: number; facts: unknown }[]).map((m) => [m.id, m.facts]));
 }
 
-describe.each(databaseKinds)('media facts (%s)', (kind) => {
+describe.skipIf(ffmpegMissing).each(databaseKinds)('media facts (%s)', (kind) => {
   let world: World;
   let admin: ClientConnection;
   const ids: Record<keyof Fixtures, number> = {} as never;
@@ -105,7 +105,7 @@ describe.each(databaseKinds)('media facts (%s)', (kind) => {
   });
 });
 
-describe.each(databaseKinds)('refusing non-video uploads (%s)', (kind) => {
+describe.skipIf(ffmpegMissing).each(databaseKinds)('refusing non-video uploads (%s)', (kind) => {
   let world: World;
   let admin: ClientConnection;
   beforeAll(async () => {
@@ -126,7 +126,7 @@ describe.each(databaseKinds)('refusing non-video uploads (%s)', (kind) => {
   });
 });
 
-describe('a hanging ffprobe', () => {
+describe.skipIf(ffmpegMissing)('a hanging ffprobe', () => {
   let world: World;
   let pidFile: string;
   beforeAll(async () => {
@@ -159,7 +159,7 @@ describe('a hanging ffprobe', () => {
   });
 });
 
-describe('no ffprobe installed', () => {
+describe.skipIf(ffmpegMissing)('no ffprobe installed', () => {
   let world: World;
   beforeAll(async () => {
     world = await startWorld('sqlite', { ffprobePath: join(dir, 'no-such-ffprobe') });

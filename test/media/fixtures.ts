@@ -2,13 +2,36 @@
  * Real media files for the tests, made by ffmpeg from its test sources (lavfi): nothing is
  * checked in, and the facts the server stores are compared with what ffprobe itself says.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+
+/**
+ * Why real media files cannot be made here (ffmpeg or ffprobe missing), or undefined. The
+ * suites that need them skip with this warning; CI sets CINEBOX_REQUIRE_FFMPEG=1, which
+ * turns it into a failure.
+ */
+export const ffmpegMissing: string | undefined = missingTools();
+
+function missingTools(): string | undefined {
+  const missing = ['ffmpeg', 'ffprobe'].filter((tool) => {
+    try {
+      execFileSync(tool, ['-version'], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return undefined;
+  const why = `${missing.join(' and ')} not installed (Debian's ffmpeg package has both)`;
+  if (process.env.CINEBOX_REQUIRE_FFMPEG === '1') throw new Error(`CINEBOX_REQUIRE_FFMPEG=1 but ${why}`);
+  console.warn(`the media suites that make real video files are skipped: ${why}`);
+  return why;
+}
 
 export interface Fixtures {
   /** H.264 + AAC in MP4, index (moov) first. */

@@ -16,9 +16,9 @@ import { Movie } from '../../src/orm/models/index.js';
 import { insertFactsRows } from '../../src/server/media/facts.js';
 import { scriptedIO, type Step } from '../cli/helpers/scripted-io.js';
 import { startWorld, type World } from '../helpers/world.js';
-import { makeFixtures, type Fixtures } from './fixtures.js';
+import { ffmpegMissing, makeFixtures, type Fixtures } from './fixtures.js';
 
-describe('the viewer menu pages, searches and plays', { timeout: 60_000 }, () => {
+describe.skipIf(ffmpegMissing)('the viewer menu pages, searches and plays', { timeout: 60_000 }, () => {
   let world: World;
   let files: Fixtures;
   let dir: string;

@@ -15,7 +15,7 @@ import { builtCli } from '../cli/helpers/built-cli.js';
 import { runCli } from '../cli/helpers/run-cli.js';
 import { startSlowProxy, type SlowProxy } from '../helpers/slow-proxy.js';
 import { startWorld, type World } from '../helpers/world.js';
-import { makeNoiseVideo } from './fixtures.js';
+import { ffmpegMissing, makeNoiseVideo } from './fixtures.js';
 
 const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
 
@@ -47,7 +47,7 @@ stream.on('end', () => {
 });
 `;
 
-describe('cinebox user play', { timeout: 120_000 }, () => {
+describe.skipIf(ffmpegMissing)('cinebox user play', { timeout: 120_000 }, () => {
   let main: string;
   let world: World;
   let proxy: SlowProxy;

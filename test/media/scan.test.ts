@@ -14,9 +14,9 @@ import { builtCli } from '../cli/helpers/built-cli.js';
 import { runCli } from '../cli/helpers/run-cli.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
-import { ffprobeFacts, makeFixtures, type Fixtures } from './fixtures.js';
+import { ffmpegMissing, ffprobeFacts, makeFixtures, type Fixtures } from './fixtures.js';
 
-describe.each(databaseKinds)('cinebox media scan (%s)', { timeout: 120_000 }, (kind) => {
+describe.skipIf(ffmpegMissing).each(databaseKinds)('cinebox media scan (%s)', { timeout: 120_000 }, (kind) => {
   let main: string;
   let world: World;
   let admin: ClientConnection;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, DuplicateKeyError, ensureSchema } from '../../src/orm/index.js';
 import { tableMeta } from '../../src/orm/decorators.js';
-import { AddressBlock, allModels, DownloadRecord, DownloadUsage, EventRecord, EventSequence, LiveSession, LoginFailure, MediaFacts, Movie, NameGram, Notice, Purchase, Upload, User, ViewerPolicy } from '../../src/orm/models/index.js';
+import { AddressBlock, allModels, DownloadRecord, DownloadUsage, EventRecord, EventSequence, LiveSession, LoginFailure, MediaFacts, Movie, NameGram, NodeBeat, Notice, Purchase, Upload, User, ViewerPolicy } from '../../src/orm/models/index.js';
 import { databaseKinds, openTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
 describe.each(databaseKinds)('ORM on %s', (kind) => {
@@ -58,6 +58,7 @@ describe.each(databaseKinds)('ORM on %s', (kind) => {
     await ViewerPolicy.from({ user_id: user.id, speed_bps: 1024 }).save(db);
     await DownloadUsage.from({ user_id: user.id, day: '2026-01-02', bytes: 10, count: 1 }).save(db);
     await LiveSession.from({ user_id: user.id, node: 'kept', created_at: now }).save(db);
+    await NodeBeat.from({ node: 'kept', run: 'r', beat_ms: 2000, host: 'h', pid: 1, started_at: now, beat_time: now }).save(db);
     const tables = allModels.map((model) => tableMeta(model));
     const contents = async () =>
       Object.fromEntries(

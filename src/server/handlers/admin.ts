@@ -2,7 +2,7 @@
 import { Movie, Notice } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
 import type { UserContext } from '../context.js';
-import { BadRequest, Conflict, NotFound } from '../errors.js';
+import { BadRequest, duplicateOf, NotFound } from '../errors.js';
 import { receiveLegacy } from '../uploads/legacy.js';
 import { findDuplicate } from '../uploads/publish.js';
 import { assertWithinQuota } from '../uploads/quota.js';
@@ -27,7 +27,7 @@ export async function checkMovie(req: Request<'check_movie'>, ctx: UserContext):
   if (existing && fingerprintOnly) {
     return { flag: true, msg: 'a stored video has the same quick fingerprint: send the sha256 to check', sha256_needed: true, offset: 0 };
   }
-  if (existing) throw new Conflict(`this video is already stored as #${existing.id} "${existing.name}"`);
+  if (existing) throw duplicateOf(existing);
   if (req.size !== undefined) assertUploadSize(ctx.app, req.size);
   // Without a size only the SHA-256 can name the upload (size -1 matches no fingerprint).
   const key = { sha256: req.sha256, fileMd5: req.file_md5, size: req.size ?? -1 };

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Upload } from '../../orm/models/index.js';
 import type { Reply, Request } from '../../protocol/messages.js';
 import type { App, UserContext } from '../context.js';
-import { BadRequest, CineboxError, Conflict, StorageFull } from '../errors.js';
+import { BadRequest, CineboxError, duplicateOf, StorageFull } from '../errors.js';
 import { isDiskFull } from '../media-store.js';
 import { findDuplicate, publishMovie } from './publish.js';
 import { receiveBytes, reserveSpace, type Attempt } from './resumable.js';
@@ -35,7 +35,7 @@ export async function receiveLegacy(req: Request<'update_movie'>, ctx: UserConte
   const duplicate = await findDuplicate(app.db, { sha256, fileMd5: req.file_md5 });
   if (duplicate) {
     await drop(app, attempt);
-    throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
+    throw duplicateOf(duplicate);
   }
   const intent = { id: attempt.row.id, holder: attempt.holder, tempName: attempt.row.temp_name };
   const upload = { tempPath: attempt.path, intent, name: req.file_name, isFree: req.is_free, fileMd5: req.file_md5, sha256, size: req.file_size };

@@ -7,7 +7,7 @@
 import { DuplicateKeyError, type Database } from '../../orm/index.js';
 import { Movie, Upload, User } from '../../orm/models/index.js';
 import type { UserContext } from '../context.js';
-import { AccountLocked, Conflict, Forbidden, TakenOver } from '../errors.js';
+import { AccountLocked, Conflict, duplicateOf, Forbidden, TakenOver } from '../errors.js';
 import { crashPoint } from './crash-points.js';
 import { assertVideo, insertFactsRows } from '../media/facts.js';
 import { recordEvent, type StoredEvent } from '../events/event-store.js';
@@ -84,7 +84,7 @@ export async function publishMovie(
     await app.media.disk.rename(storedPath, upload.tempPath).catch(() => undefined);
     if (error instanceof DuplicateKeyError) {
       const winner = await Movie.selectOne(app.db, { live_sha256: upload.sha256 });
-      throw new Conflict(`this video is already stored${winner ? ` as #${winner.id} "${winner.name}"` : ''}`);
+      throw winner ? duplicateOf(winner) : new Conflict('this video is already stored');
     }
     throw error;
   }

@@ -11,7 +11,7 @@ import { uploadTrailerSchema, type Reply, type Request } from '../../protocol/me
 import { hashFilePrefix } from '../../transfer/file-hash.js';
 import type { IncomingBody } from '../incoming-body.js';
 import type { App, UserContext } from '../context.js';
-import { BadRequest, Conflict, IntegrityError, ResumeMismatch, StorageFull, TakenOver } from '../errors.js';
+import { BadRequest, Conflict, duplicateOf, IntegrityError, ResumeMismatch, StorageFull, TakenOver } from '../errors.js';
 import { isDiskFull } from '../media-store.js';
 import { crashPoint } from './crash-points.js';
 import { NotAVideo } from '../media/facts.js';
@@ -219,7 +219,8 @@ async function claim(ctx: UserContext, found: Upload | undefined, key: UploadKey
 }
 
 function busy(): Conflict {
-  return new Conflict('this file is being uploaded on another connection; try again in a moment');
+  // `upload_busy`: a client retrying after a dropped connection waits for its old attempt's lease.
+  return new Conflict('this file is being uploaded on another connection; try again in a moment', { upload_busy: true });
 }
 
 /** Refreshes the lease with a compare-and-set; throws CONFLICT when another attempt holds the row now. */
@@ -241,6 +242,12 @@ export async function receiveBytes(
   trailer?: () => Promise<string>,
 ): Promise<{ sha256: string; trailed?: string }> {
   const { app, body } = ctx;
+  // A restart below the bytes held (from 0, or a shorter resume) lowers the row before it
+  // cuts the partial: killed in between, the row would claim bytes the file no longer has.
+  if (offset < attempt.row.received_bytes) {
+    await Upload.updateWhere(app.db, { received_bytes: offset, updated_time: new Date() }, { id: attempt.row.id, holder: attempt.holder });
+    attempt.row.received_bytes = offset;
+  }
   if (offset > 0) await app.media.truncateTo(attempt.path, offset);
   const file = await app.media.openPartial(attempt.path, { start: offset, expectedBytes: attempt.row.total_size });
   let failure: Error | undefined;
@@ -310,7 +317,7 @@ async function publish(ctx: UserContext, attempt: Attempt, req: UploadRequest, s
   const duplicate = await findDuplicate(app.db, { sha256, fileMd5: req.file_md5 });
   if (duplicate) {
     await abandon(app, attempt);
-    throw new Conflict(`this video is already stored as #${duplicate.id} "${duplicate.name}"`);
+    throw duplicateOf(duplicate);
   }
   try {
     return await publishMovie(ctx, {
