@@ -41,8 +41,8 @@ const NAME_KEY_LENGTH = 64;
  * The `login_failure.address` of an account's own counter (failures from any address), kept
  * beside its pairs rather than as a `pending` column on `user`: the same row shape, claimed
  * and settled by the same compare-and-set, so both counters wait and lock alike, and no
- * operator has to ALTER TABLE `user`. No client address can be it (a socket's is an IP
- * literal or 'unknown'). `user.failed_logins`/`locked_until` stay a copy for the admins.
+ * operator has to ALTER TABLE `user`. No client address can be it (a socket's, or a PROXY
+ * line's, is an IP literal, or 'unknown'). `user.failed_logins`/`locked_until` stay a copy for the admins.
  */
 export const ACCOUNT_SCOPE = '*';
 
