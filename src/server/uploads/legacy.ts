@@ -13,7 +13,7 @@ import type { App, UserContext } from '../context.js';
 import { BadRequest, CineboxError, duplicateOf, StorageFull } from '../errors.js';
 import { isDiskFull } from '../media-store.js';
 import { findDuplicate, publishMovie } from './publish.js';
-import { receiveBytes, reserveSpace, type Attempt } from './resumable.js';
+import { newAttemptRow, receiveBytes, reserveSpace, type Attempt } from './resumable.js';
 
 export async function receiveLegacy(req: Request<'update_movie'>, ctx: UserContext): Promise<Reply> {
   if (req.offset) throw new BadRequest('offset: a resumed upload must declare its sha256 (or sha256_trailer)');
@@ -49,24 +49,11 @@ export async function receiveLegacy(req: Request<'update_movie'>, ctx: UserConte
 }
 
 async function startAttempt(ctx: UserContext, size: number): Promise<Attempt> {
-  const { app, user } = ctx;
+  const { app } = ctx;
   const holder = randomUUID();
-  const now = new Date();
   const path = app.media.legacyIncomingPath();
   // The row names the same UUID as a partial, as publishing expects of its intent record.
-  const row = Upload.from({
-    user_id: user.id,
-    sha256: null,
-    file_md5: '',
-    temp_name: app.media.tempNameOf(path),
-    total_size: size,
-    received_bytes: 0,
-    holder,
-    holder_node: app.node.name,
-    holder_run: app.node.run,
-    create_time: now,
-    updated_time: now,
-  });
+  const row = newAttemptRow(ctx, holder, { sha256: null, file_md5: '', temp_name: app.media.tempNameOf(path), total_size: size });
   await row.save(app.db);
   return { row, holder, path, created: true };
 }

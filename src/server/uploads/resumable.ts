@@ -171,26 +171,13 @@ async function trailerSha256(body: IncomingBody): Promise<string> {
 
 /** Takes `row` (this admin's upload of the file, if any) or creates it; checks `offset` against the bytes held. */
 async function claim(ctx: UserContext, found: Upload | undefined, key: UploadKey, offset: number): Promise<Attempt> {
-  const { app, user } = ctx;
+  const { app } = ctx;
   const holder = randomUUID();
-  const now = new Date();
   const total = key.size;
   let row = found;
   if (!row) {
     if (offset > 0) throw new ResumeMismatch('the server holds none of this file: start from 0', { offset: 0 });
-    row = Upload.from({
-      user_id: user.id,
-      sha256: key.sha256 ?? null,
-      file_md5: key.fileMd5,
-      temp_name: app.media.newTempName(),
-      total_size: total,
-      received_bytes: 0,
-      holder,
-      holder_node: app.node.name,
-      holder_run: app.node.run,
-      create_time: now,
-      updated_time: now,
-    });
+    row = newAttemptRow(ctx, holder, { sha256: key.sha256 ?? null, file_md5: key.fileMd5, temp_name: app.media.newTempName(), total_size: total });
     try {
       await row.save(app.db);
     } catch (error) {
@@ -216,6 +203,21 @@ async function claim(ctx: UserContext, found: Upload | undefined, key: UploadKey
   if (!sameFile) await Upload.updateWhere(app.db, { total_size: total }, { id: row.id, holder });
   row.total_size = total;
   return attempt;
+}
+
+/** The row of a new attempt, held by this node's run from its first byte (the legacy path's too). */
+export function newAttemptRow(ctx: UserContext, holder: string, file: Pick<Upload, 'sha256' | 'file_md5' | 'temp_name' | 'total_size'>): Upload {
+  const now = new Date();
+  return Upload.from({
+    user_id: ctx.user.id,
+    ...file,
+    received_bytes: 0,
+    holder,
+    holder_node: ctx.app.node.name,
+    holder_run: ctx.app.node.run,
+    create_time: now,
+    updated_time: now,
+  });
 }
 
 function busy(): Conflict {
