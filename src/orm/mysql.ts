@@ -76,12 +76,12 @@ export class MysqlDatabase implements Database {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
     if (PLAIN_SELECT.test(sql)) return this.reads.add<T>(sql, params);
     this.reads.flush();
-    return runQuery<T>(this.pool as unknown as Queryable, sql, params);
+    return againIfDeadlocked(() => runQuery<T>(this.pool as unknown as Queryable, sql, params));
   }
 
   execute(sql: string, params?: unknown[]): Promise<ExecuteResult> {
     this.reads.flush(); // reads issued before this write are sent before it
-    return runExecute(this.pool as unknown as Queryable, sql, params);
+    return againIfDeadlocked(() => runExecute(this.pool as unknown as Queryable, sql, params));
   }
 
   async transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
@@ -166,6 +166,26 @@ async function runExecute(target: Queryable, sql: string, params?: unknown[]): P
     return { affectedRows: header.affectedRows ?? 0, insertId: Number(header.insertId ?? 0) };
   } catch (error) {
     throw translateError(error);
+  }
+}
+
+/** InnoDB chose this statement as a deadlock's victim and rolled it back whole. */
+const ER_LOCK_DEADLOCK = 1213;
+const DEADLOCK_RETRIES = 3;
+
+/**
+ * Runs an autocommit statement again when InnoDB picked it as a deadlock's victim (parallel
+ * INSERTs of one unique key racing a DELETE can): it had no effect, and re-issuing it is what
+ * InnoDB's manual prescribes. Never inside a transaction, which must run again whole.
+ */
+async function againIfDeadlocked<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if ((error as { errno?: unknown } | null)?.errno !== ER_LOCK_DEADLOCK || attempt > DEADLOCK_RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+    }
   }
 }
 
