@@ -3,7 +3,7 @@
  * ADDRESS [--user NAME]`, and the menu's "Login blocks" and "Lift a login block", against a
  * real server where one viewer's typos blocked them (and only them) on 127.0.0.1.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yargs from 'yargs';
 import { withClientOptions } from '../../src/cli/client-command.js';
 import * as blocks from '../../src/cli/commands/admin/blocks.js';
@@ -12,6 +12,7 @@ import { CineboxClient } from '../../src/client/cinebox-client.js';
 import { runAdminMenu } from '../../src/client/ui/menus/admin-menu.js';
 import { wirePassword } from '../../src/protocol/wire-password.js';
 import { startWorld, type World } from '../helpers/world.js';
+import { stdoutWrites } from '../helpers/stdout-writes.js';
 import { scriptedIO, type Step } from './helpers/scripted-io.js';
 
 describe('login blocks from the admin client', () => {
@@ -31,19 +32,9 @@ describe('login blocks from the admin client', () => {
     conn.close();
   }
 
-  async function cli(module: typeof blocks | typeof unblock, args: string[]): Promise<string[]> {
-    const out: string[] = [];
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      out.push(String(chunk));
-      return true;
-    });
-    try {
-      const port = String(world.server.port);
-      await withClientOptions(yargs()).command(module).parseAsync([...args, '--host', '127.0.0.1', '--port', port, '--name', 'boss', '--password', 'boss-pw']);
-    } finally {
-      write.mockRestore();
-    }
-    return out;
+  function cli(module: typeof blocks | typeof unblock, args: string[]): Promise<string[]> {
+    const port = String(world.server.port);
+    return stdoutWrites(() => withClientOptions(yargs()).command(module).parseAsync([...args, '--host', '127.0.0.1', '--port', port, '--name', 'boss', '--password', 'boss-pw']));
   }
 
   it('`blocks` lists the pair, `unblock ADDRESS --user NAME` lifts it', async () => {

@@ -8,6 +8,7 @@ import { buildCli } from '../../src/cli/program.js';
 import { schemaSql } from '../../src/orm/index.js';
 import { allModels } from '../../src/orm/models/index.js';
 import { startWorld, type World } from '../helpers/world.js';
+import { stdoutWrites } from '../helpers/stdout-writes.js';
 
 /** Parses `argv` in-process; resolves yargs' own output (help, errors) instead of printing it or exiting. */
 async function parsed(argv: string[]): Promise<{ error?: Error; output: string }> {
@@ -23,16 +24,7 @@ async function parsed(argv: string[]): Promise<{ error?: Error; output: string }
 
 /** Runs a command's handler in-process; returns what it wrote to stdout and the exit code it set. */
 async function run(argv: string[]): Promise<{ stdout: string; exitCode: number }> {
-  let stdout = '';
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  });
-  try {
-    await (await buildCli(argv)).fail(false).exitProcess(false).parseAsync();
-  } finally {
-    write.mockRestore();
-  }
+  const stdout = (await stdoutWrites(async () => (await buildCli(argv)).fail(false).exitProcess(false).parseAsync())).join('');
   const exitCode = Number(process.exitCode ?? 0);
   process.exitCode = undefined;
   return { stdout, exitCode };

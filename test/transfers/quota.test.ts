@@ -5,7 +5,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yargs from 'yargs';
 import * as adminQuota from '../../src/cli/commands/admin/quota.js';
 import { withClientOptions } from '../../src/cli/client-command.js';
@@ -16,6 +16,7 @@ import { sha256OfFile } from '../../src/transfer/file-hash.js';
 import { Upload, User } from '../../src/orm/models/index.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startWorld, type World } from '../helpers/world.js';
+import { stdoutWrites } from '../helpers/stdout-writes.js';
 import { MiB, slowDisk, waitFor } from './helpers.js';
 
 describe('sizes as typed for quotas', () => {
@@ -134,19 +135,12 @@ describe.each(databaseKinds)('admin quotas (%s)', (kind) => {
   });
 
   it('`cinebox admin quota NAME SIZE` sets it over the wire', async () => {
-    const out: string[] = [];
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      out.push(String(chunk));
-      return true;
-    });
-    try {
+    const out = await stdoutWrites(async () => {
       const port = String(world.server.port);
       const cli = withClientOptions(yargs()).command(adminQuota);
       await cli.parseAsync(['quota', 'boss', '2G', '--host', '127.0.0.1', '--port', port, '--name', 'root', '--password', 'secret-root', '--json']);
       await cli.parseAsync(['quota', 'boss', 'unlimited', '--host', '127.0.0.1', '--port', port, '--name', 'root', '--password', 'secret-root']);
-    } finally {
-      write.mockRestore();
-    }
+    });
     expect(JSON.parse(out[0])).toMatchObject({ name: 'boss', quota_bytes: 2 * 1024 * MiB, is_default: false });
     expect(out[1]).toMatch(/^quota of boss: no limit; [\d.]+ MiB used\n$/);
     expect((await User.selectOne(world.server.app.db, { name: 'boss' }))!.quota_bytes).toBe(0);
